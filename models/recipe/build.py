@@ -1,0 +1,344 @@
+#!/usr/bin/python3
+"""Builds the default model end to end, deterministically from a seed:
+
+  simulate frames -> pack them with the daemon's preprocessing -> train fp32 -> prune 50% of
+  channels -> fine-tune -> quantization-aware training -> int8 QDQ ONNX -> evaluate every ONNX
+  artifact with onnxruntime-node -> profile (threshold, operating points, reference stats) ->
+  model card.
+
+  npm run model:build               full build into models/round-parts/ and footage/round-parts/
+  npm run model:build -- --quick    a few minutes; writes build/model-quick/ and fails unless the
+                                    quick model clearly beats a trivial baseline (CI runs this)
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+import torch  # noqa: E402
+
+from net import Inspector, count_macs, count_params, prune_channels  # noqa: E402
+from quantize import export_fp32, export_qdq, finalize_int8, freeze_observers, prepare_qat  # noqa: E402
+from train import InputTransform, accuracy, fit, load_split  # noqa: E402
+
+NAME = "round-parts"
+VERSION = "1.0.0"
+LABELS = ["good", "defect"]
+HEIGHT, WIDTH = 120, 160
+KEEP_FRACTION = 0.5
+MAX_MISSED = 0.01  # default threshold: miss at most 1% of defects on validation data
+PREVALENCE = 0.02  # assumed share of defective parts on a line, for rejects per 1000
+
+FULL = dict(train=12000, val=2000, test=6000, footage=200, epochs=14, finetune=8, qat=5)
+QUICK = dict(train=1600, val=400, test=600, footage=0, epochs=4, finetune=2, qat=1)
+
+INPUT_SPEC = {
+    "name": "image",
+    "shape": [1, 3, HEIGHT, WIDTH],
+    "layout": "NCHW",
+    "dtype": "float32",
+    "color": "RGB",
+    "resize": {"mode": "fill", "kernel": "lanczos3"},
+    "scale": 1 / 255,
+    "mean": [0.0, 0.0, 0.0],
+    "std": [1.0, 1.0, 1.0],
+}
+
+CARD = {
+    "summary": (
+        "Binary inspector for round parts (washers and biscuits) on a conveyor: `defect` (crack, chipped "
+        "edge, burn spot, missing chunk) versus `good`. A four-layer CNN, channel-pruned by half and "
+        "quantized to int8 for Raspberry Pi / Jetson CPUs. It is linesight's default model and demo."
+    ),
+    "intended_use": (
+        "Demonstrating and testing linesight end to end (decisions, sample storage, drift monitoring, "
+        "labeling, the model gate), and as a starting point to fine-tune on real footage from your line. "
+        "Input is a whole camera frame with one part roughly centred, the camera looking straight down."
+    ),
+    "limitations": [
+        "Trained only on simulated frames. It must be retrained on labelled footage from the real line "
+        "(collect it with linesight's samples and labeling page) before it decides anything in production.",
+        "One part per frame, roughly centred; several parts, partial parts at the frame edge or other "
+        "part shapes are outside what it has seen.",
+        "Defects are the four simulated kinds; other defect kinds (wrong colour, deformation, foreign "
+        "matter) are not learned and may pass.",
+        "Lighting, colour cast and blur vary within the simulated range only; drift monitoring compares "
+        "live frames to the reference statistics in this manifest and raises an alarm outside it.",
+    ],
+    "training_data": "",
+}
+
+
+def sha256(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+class Build:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.plan = QUICK if args.quick else FULL
+        self.work = os.path.abspath(args.work or os.path.join(ROOT, "build", "recipe-quick" if args.quick else "recipe"))
+        self.out = os.path.abspath(args.out or os.path.join(ROOT, "build/model-quick" if args.quick else "models", NAME))
+        self.lines: list[str] = []
+        self.t0 = time.time()
+
+    def log(self, msg: str) -> None:
+        line = f"[{time.time() - self.t0:6.0f}s] {msg}"
+        print(line, flush=True)
+        self.lines.append(msg)
+
+    def node(self, *argv: str, capture: bool = False) -> str:
+        cmd = ["node", os.path.join(ROOT, "dist/src/cli/main.js"), *argv]
+        res = subprocess.run(cmd, check=True, text=True, stdout=subprocess.PIPE if capture else None)
+        return res.stdout if capture else ""
+
+    def manifest(self, file: str, digest: str, pruning: dict, quantization: dict, training: dict) -> dict:
+        card = dict(CARD)
+        card["training_data"] = (
+            f"Simulated conveyor frames (320x240 JPEG) from `models/recipe/simulate.py`, seed {self.args.seed}: "
+            f"{self.plan['train']} training, {self.plan['val']} validation (model selection and the default threshold) "
+            f"and {self.plan['test']} test frames (metrics below), disjoint random streams; half good, half defective "
+            "(the four defect kinds in equal shares); washers and biscuits in equal shares; lighting level, colour cast, "
+            "position, rotation, sensor noise and blur varied per frame."
+        )
+        return {
+            "schema_version": 1,
+            "name": NAME,
+            "version": VERSION,
+            "created": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
+            "file": file,
+            "sha256": digest,
+            "task": "binary-classification",
+            "labels": LABELS,
+            "positive_label": "defect",
+            "input": INPUT_SPEC,
+            "output": {"name": "logits", "shape": [1, 2], "kind": "logits"},
+            "decision": {"threshold": 0.5, "uncertain_band": 0.15, "policy": "not calibrated"},
+            "optimization": {"pruning": pruning, "quantization": quantization},
+            "training": training,
+            "card": card,
+        }
+
+    def write_model_dir(self, dir: str, onnx_src: str, manifest_kwargs: dict) -> str:
+        os.makedirs(dir, exist_ok=True)
+        dst = os.path.join(dir, "model.onnx")
+        shutil.copyfile(onnx_src, dst)
+        m = self.manifest("model.onnx", sha256(dst), **manifest_kwargs)
+        with open(os.path.join(dir, "manifest.json"), "w") as f:
+            json.dump(m, f, indent=2)
+            f.write("\n")
+        return dir
+
+    def simulate(self) -> None:
+        splits = {k: self.plan[k] for k in ("train", "val", "test")}
+        data = os.path.join(self.work, "data")
+        stamp = os.path.join(data, "stamp.json")
+        want = {"seed": self.args.seed, "splits": splits, "simulator": sha256(os.path.join(HERE, "simulate.py"))}
+        if os.path.exists(stamp) and json.load(open(stamp)) == want:
+            self.log(f"simulated frames up to date in {data}")
+            return
+        shutil.rmtree(data, ignore_errors=True)
+        cmd = [sys.executable, os.path.join(HERE, "simulate.py"), "--out", data, "--seed", str(self.args.seed)]
+        for k, n in splits.items():
+            cmd += ["--split", f"{k}={n}"]
+        t = time.time()
+        subprocess.run(cmd, check=True)
+        json.dump(want, open(stamp, "w"))
+        self.log(f"simulated {sum(splits.values())} frames in {time.time() - t:.0f}s")
+
+    def footage(self) -> None:
+        n = self.plan["footage"]
+        if not n:
+            return
+        dst = os.path.join(ROOT, "footage", NAME)
+        tmp = os.path.join(self.work, "footage")
+        shutil.rmtree(tmp, ignore_errors=True)
+        subprocess.run([sys.executable, os.path.join(HERE, "simulate.py"), "--out", tmp, "--seed", str(self.args.seed),
+                        "--split", f"footage={n}", "--good-fraction", "0.6"], check=True)
+        shutil.rmtree(dst, ignore_errors=True)
+        shutil.copytree(os.path.join(tmp, "footage"), dst)
+        size = sum(os.path.getsize(os.path.join(dst, f)) for f in os.listdir(dst))
+        self.log(f"footage: {n} held-out frames ({size / 1e6:.1f} MB) in footage/{NAME}/")
+
+    def pack(self) -> dict:
+        spec_dir = self.write_model_dir(os.path.join(self.work, "spec"), os.devnull, dict(pruning={}, quantization={}, training={}))
+        packed = {}
+        for split in ("train", "val", "test"):
+            prefix = os.path.join(self.work, "packed", split)
+            os.makedirs(os.path.dirname(prefix), exist_ok=True)
+            self.node("dataset", "pack", "--data", os.path.join(self.work, "data", split), "--model", spec_dir, "--out", prefix)
+            packed[split] = load_split(prefix, LABELS)
+        return packed
+
+    def evaluate_onnx(self, key: str, onnx_path: str, description: str, model: torch.nn.Module, kw: dict) -> dict:
+        d = self.write_model_dir(os.path.join(self.work, "artifacts", key), onnx_path, kw)
+        m = json.loads(self.node("model", "eval", d, "--data", os.path.join(self.work, "data", "test"), "--json", capture=True))
+        self.log(f"{key} (onnxruntime, test, threshold 0.5): accuracy {m['accuracy'] * 100:.2f}%, "
+                 f"false rejects {m['false_reject_rate'] * 100:.2f}%, missed {m['missed_defect_rate'] * 100:.2f}%")
+        return {"description": description, "file_bytes": os.path.getsize(onnx_path),
+                "macs": count_macs(model, HEIGHT, WIDTH), "params": count_params(model), "test": m}
+
+    def run(self) -> None:
+        a = self.args
+        torch.manual_seed(a.seed)
+        torch.set_num_threads(os.cpu_count() or 1)
+        self.log(f"{'quick' if a.quick else 'full'} build, seed {a.seed}, torch {torch.__version__}, work dir {self.work}")
+        self.simulate()
+        self.footage()
+        data = self.pack()
+        tf = InputTransform(INPUT_SPEC)
+        train, val = data["train"], data["val"]
+        art = os.path.join(self.work, "onnx")
+        os.makedirs(art, exist_ok=True)
+
+        # 1. fp32 baseline
+        base = Inspector()
+        acc = fit(base, train, val, tf, epochs=self.plan["epochs"], lr=3e-3, seed=a.seed, log=self.log, name="fp32")
+        self.log(f"fp32 baseline: val accuracy {acc * 100:.2f}%, {count_params(base)} params, {count_macs(base, HEIGHT, WIDTH) / 1e6:.1f}M MACs")
+        export_fp32(base, os.path.join(art, "fp32_unpruned.onnx"), HEIGHT, WIDTH)
+
+        # 2. structured pruning + fine-tuning
+        pruned, report = prune_channels(base, KEEP_FRACTION)
+        before = accuracy(pruned, val, tf)
+        layers = ", ".join("{layer} {channels_before}->{channels_after}".format(**r) for r in report)
+        self.log(f"pruned {layers}: val accuracy {before * 100:.2f}% before fine-tuning")
+        after = fit(pruned, train, val, tf, epochs=self.plan["finetune"], lr=1e-3, seed=a.seed + 1, log=self.log, name="fine-tune")
+        self.log(f"pruned fp32: val accuracy {after * 100:.2f}% after fine-tuning, {count_macs(pruned, HEIGHT, WIDTH) / 1e6:.1f}M MACs")
+        export_fp32(pruned, os.path.join(art, "fp32_pruned.onnx"), HEIGHT, WIDTH)
+
+        # 3. quantization-aware training; observers frozen for the last epoch so the scales settle
+        qm = prepare_qat(pruned)
+        qat_epochs = self.plan["qat"]
+
+        def freeze_late(model, epoch):
+            if epoch == qat_epochs - 1 and qat_epochs > 1:
+                freeze_observers(model)
+
+        qacc = fit(qm, train, val, tf, epochs=qat_epochs, lr=2e-4, seed=a.seed + 2, log=self.log, name="qat", on_epoch=freeze_late)
+        self.log(f"QAT (fake-quant, torch): val accuracy {qacc * 100:.2f}%")
+        export_qdq(qm, os.path.join(art, "qdq_raw.onnx"), HEIGHT, WIDTH)
+        rewritten = finalize_int8(os.path.join(art, "qdq_raw.onnx"), os.path.join(art, "int8.onnx"))
+
+        pruning = {
+            "method": f"structured L1 (BN-scaled) channel pruning of every conv, keeping {KEEP_FRACTION:.0%} of channels, "
+                      f"then {self.plan['finetune']} epochs of fine-tuning",
+            "layers": report,
+            "val_accuracy_before_pruning": acc,
+            "val_accuracy_after_pruning": before,
+            "val_accuracy_after_finetune": after,
+        }
+        quantization = {
+            "method": "quantization-aware training (FakeQuantize, moving-average min/max observers): uint8 per-tensor "
+                      "activations, int8 per-channel symmetric weights, BatchNorm folded; exported as ONNX QDQ (opset 13) "
+                      "with int8 weights and int32 biases stored",
+            "qat_epochs": qat_epochs,
+            "val_accuracy_qat": qacc,
+            "rewritten": rewritten,
+        }
+        kw = dict(pruning=pruning, quantization=quantization, training={})
+        metrics = {
+            "fp32_unpruned": self.evaluate_onnx("fp32_unpruned", os.path.join(art, "fp32_unpruned.onnx"), "fp32, before pruning", base, kw),
+            "fp32_pruned": self.evaluate_onnx("fp32_pruned", os.path.join(art, "fp32_pruned.onnx"), "fp32, pruned and fine-tuned", pruned, kw),
+        }
+
+        # 4. the shipped artifact: profile on test with the threshold calibrated on validation
+        out = self.out
+        shutil.rmtree(out, ignore_errors=True)
+        training = {
+            "recipe": "models/recipe/build.py" + (" --quick" if a.quick else ""),
+            "seed": a.seed,
+            "frames": {k: self.plan[k] for k in ("train", "val", "test")},
+            "epochs": {"fp32": self.plan["epochs"], "finetune": self.plan["finetune"], "qat": qat_epochs},
+            "torch": torch.__version__,
+            "onnx": onnx.__version__,
+            "duration_s": 0,
+            "log": [],
+        }
+        self.write_model_dir(out, os.path.join(art, "int8.onnx"), dict(pruning=pruning, quantization=quantization, training=training))
+        mpath = os.path.join(out, "manifest.json")
+        m = json.load(open(mpath))
+        m["metrics"] = metrics
+        json.dump(m, open(mpath, "w"), indent=2)
+        self.node("model", "profile", out, "--data", os.path.join(self.work, "data", "test"),
+                  "--calibration", os.path.join(self.work, "data", "val"), "--max-missed", str(MAX_MISSED),
+                  "--prevalence", str(PREVALENCE), "--metrics-key", "int8")
+
+        # The same fp32 artifacts at the calibrated threshold, so the rows compare like with like.
+        m = json.load(open(mpath))
+        m["metrics"]["int8"].update(description="int8 QDQ, pruned (shipped)", macs=count_macs(pruned, HEIGHT, WIDTH),
+                                    params=count_params(pruned))
+        threshold = m["decision"]["threshold"]
+        for key in ("fp32_unpruned", "fp32_pruned"):
+            d = os.path.join(self.work, "artifacts", key)
+            m["metrics"][key]["test"] = json.loads(self.node("model", "eval", d, "--data", os.path.join(self.work, "data", "test"),
+                                                             "--threshold", str(threshold), "--json", capture=True))
+        kernels = self.runtime_kernels(out)
+        m["optimization"]["quantization"]["runtime_kernels"] = kernels
+        self.log(f"onnxruntime optimized graph: {kernels}")
+        self.check_targets(m)
+        m["training"]["duration_s"] = round(time.time() - self.t0)
+        m["training"]["log"] = self.lines
+        json.dump(m, open(mpath, "w"), indent=2)
+        open(mpath, "a").write("\n")
+        self.node("model", "card", out)
+        if a.quick:
+            self.check_quick(m)
+        self.log(f"done: {out}")
+
+    def runtime_kernels(self, model_dir: str) -> dict:
+        """Op types of the graph onnxruntime really runs (graph optimization level 'all')."""
+        opt = os.path.join(self.work, "int8.optimized.onnx")
+        self.node("model", "eval", model_dir, "--data", os.path.join(self.work, "data", "val"), "--optimized-graph", opt, "--json", capture=True)
+        ops = collections.Counter(n.op_type for n in onnx.load(opt).graph.node)
+        return dict(sorted(ops.items()))
+
+    def check_targets(self, m: dict) -> None:
+        q, f = m["metrics"]["int8"], m["metrics"]["fp32_pruned"]
+        base = m["metrics"]["fp32_unpruned"]
+        t = q["test"]
+        self.log(f"int8 (shipped) test at threshold {t['threshold']}: accuracy {t['accuracy'] * 100:.2f}% "
+                 f"(fp32 pruned {f['test']['accuracy'] * 100:.2f}%, fp32 unpruned {base['test']['accuracy'] * 100:.2f}%), "
+                 f"false rejects {t['false_reject_rate'] * 100:.2f}%, missed defects {t['missed_defect_rate'] * 100:.2f}%, "
+                 "recall " + ", ".join(f"{k} {v * 100:.1f}%" for k, v in t["per_defect_recall"].items()))
+        self.log(f"size: int8 {q['file_bytes']} B = {q['file_bytes'] / base['file_bytes'] * 100:.1f}% of fp32 unpruned ({base['file_bytes']} B)")
+
+    def check_quick(self, m: dict) -> None:
+        """CI's proof that training still learns: beat always-'good' by a wide margin."""
+        t = m["metrics"]["int8"]["test"]
+        n_def = round(self.plan["test"] * 0.5)
+        trivial = max(n_def, self.plan["test"] - n_def) / self.plan["test"]
+        margin = 0.15
+        if t["accuracy"] < trivial + margin or t["roc_auc"] < 0.85:
+            self.log(f"FAIL: quick int8 model accuracy {t['accuracy'] * 100:.1f}% / AUC {t['roc_auc']:.3f} does not beat the "
+                     f"trivial baseline {trivial * 100:.1f}% by {margin * 100:.0f} points: training is broken")
+            sys.exit(1)
+        self.log(f"quick model beats the trivial baseline: accuracy {t['accuracy'] * 100:.1f}% vs {trivial * 100:.1f}%, AUC {t['roc_auc']:.3f}")
+
+
+def main(argv: list[str]) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="small data and few epochs (CI)")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--out", help="model directory to write")
+    p.add_argument("--work", help="scratch directory (frames, packed tensors, intermediate ONNX)")
+    Build(p.parse_args(argv)).run()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

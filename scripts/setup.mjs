@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// Brings a fresh clone to a runnable state for `npm start`, `npm test` or `npm run model:build`:
+// npm packages, the TypeScript build, and the Debian packages each needs (installed when run as
+// root, otherwise the exact command is printed). Idempotent and quick when nothing is missing.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const { values } = parseArgs({ options: { for: { type: "string", default: "start" } } });
+const purpose = values.for;
+
+const DEBIAN = {
+  start: [],
+  test: [{ pkg: "mosquitto", check: () => has("mosquitto", "/usr/sbin/mosquitto") }],
+  model: [
+    {
+      pkg: "python3-torch python3-onnx python3-pil python3-numpy",
+      check: () => spawnSync("/usr/bin/python3", ["-c", "import torch, onnx, PIL, numpy"]).status === 0,
+    },
+  ],
+};
+
+function has(cmd, path) {
+  return existsSync(path) || spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+}
+
+function run(cmd, args, opts = {}) {
+  console.log(`setup: ${cmd} ${args.join(" ")}`);
+  execFileSync(cmd, args, { stdio: "inherit", cwd: root, ...opts });
+}
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+const [major, minor] = process.versions.node.split(".").map(Number);
+if (major < 20 || (major === 20 && minor < 9)) {
+  console.error(`setup: linesight needs Node.js 20.9 or newer; this is ${process.version}`);
+  process.exit(1);
+}
+
+const missing = (DEBIAN[purpose] ?? []).filter((d) => !d.check()).map((d) => d.pkg);
+if (missing.length > 0) {
+  const cmd = `apt-get update && apt-get install -y ${missing.join(" ")}`;
+  if (process.getuid?.() === 0) {
+    run("sh", ["-c", cmd], { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  } else {
+    console.error(`setup: missing Debian packages for '${purpose}'. Run:\n  sudo sh -c '${cmd}'`);
+    process.exit(1);
+  }
+}
+
+const lock = join(root, "package-lock.json");
+const installed = join(root, "node_modules", ".package-lock.json");
+if (!existsSync(installed) || statSync(lock).mtimeMs > statSync(installed).mtimeMs) {
+  run("npm", ["ci", "--no-audit", "--no-fund"]);
+}
+
+const stamp = join(root, "dist", "src", "cli", "main.js");
+const sources = Math.max(newestMtime(join(root, "src")), existsSync(join(root, "bench")) ? newestMtime(join(root, "bench")) : 0);
+if (!existsSync(stamp) || sources > statSync(stamp).mtimeMs) {
+  run("npm", ["run", "--silent", "build"]);
+}

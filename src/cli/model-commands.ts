@@ -1,0 +1,183 @@
+// `linesight model eval|profile|card` and `linesight dataset pack`: the ML engineer's tools.
+import { open, readFile, writeFile } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { type LabelledFrame, readLabelledDir } from "../dataset/labelled-dir.js";
+import { mapLimit } from "../dataset/pool.js";
+import { classMetrics } from "../decision/operating-points.js";
+import { renderModelCard } from "../model/card.js";
+import { evaluateFrames } from "../model/evaluate.js";
+import { type Manifest, parseManifest } from "../model/manifest.js";
+import { readManifest } from "../model/model-file.js";
+import { Preprocessor } from "../model/preprocess.js";
+import { applyProfile, buildProfile, calibrateThreshold } from "../model/profile.js";
+import { ModelSession } from "../model/session.js";
+import { UsageError } from "./usage.js";
+
+export const MODEL_HELP = `Usage:
+  linesight model eval DIR --data FRAMES [--threshold T] [--optimized-graph FILE] [--json]
+      Scores a model directory on labelled frames (a folder with labels.csv); prints metrics.
+  linesight model profile DIR --data FRAMES [--calibration FRAMES] [--max-missed 0.01]
+                          [--prevalence 0.02] [--metrics-key int8]
+      Evaluates the shipped artifact and writes into DIR/manifest.json its test metrics, the
+      operating-point table and the reference statistics used for drift detection. With
+      --calibration, first sets the default threshold on those frames: the highest threshold
+      that misses at most --max-missed of defects.
+  linesight model card DIR
+      Renders DIR/MODEL_CARD.md from DIR/manifest.json.`;
+
+export const DATASET_HELP = `Usage:
+  linesight dataset pack --data FRAMES --model DIR --out PREFIX
+      Runs the daemon's preprocessing over labelled frames and writes the resized RGB pixels
+      (uint8, N x H x W x 3) to PREFIX.u8 with an index in PREFIX.json, for training.`;
+
+function num(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${value}"`);
+  return n;
+}
+
+async function writeManifest(dir: string, manifest: Manifest): Promise<void> {
+  parseManifest(manifest, join(dir, "manifest.json")); // never write an invalid manifest
+  await writeFile(join(dir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+}
+
+async function framesOf(dir: string | undefined, flag: string): Promise<LabelledFrame[]> {
+  if (!dir) throw new UsageError(`${flag} FRAMES is required (a folder of images with labels.csv)`);
+  return readLabelledDir(resolve(dir));
+}
+
+export async function modelCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      data: { type: "string" },
+      calibration: { type: "string" },
+      threshold: { type: "string" },
+      "max-missed": { type: "string" },
+      prevalence: { type: "string" },
+      "metrics-key": { type: "string" },
+      "optimized-graph": { type: "string" },
+      threads: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help || !sub) {
+    console.log(MODEL_HELP);
+    return sub ? 0 : 2;
+  }
+  const dir = positionals[0];
+  if (!dir) throw new UsageError(`linesight model ${sub} needs a model directory\n\n${MODEL_HELP}`);
+  const threads = num(values.threads, "threads", 1);
+
+  switch (sub) {
+    case "eval": {
+      const frames = await framesOf(values.data, "--data");
+      const session = await ModelSession.load(dir, {
+        threads,
+        ...(values["optimized-graph"] ? { optimizedModelPath: values["optimized-graph"] } : {}),
+      });
+      const evaluated = await evaluateFrames(session, frames);
+      await session.release();
+      const metrics = classMetrics(evaluated, num(values.threshold, "threshold", session.manifest.decision.threshold));
+      console.log(values.json ? JSON.stringify(metrics) : formatMetrics(metrics));
+      return 0;
+    }
+    case "profile": {
+      let manifest = await readManifest(dir);
+      let threshold = manifest.decision.threshold;
+      const session = await ModelSession.load(dir, { threads });
+      if (values.calibration) {
+        const calib = await evaluateFrames(session, await framesOf(values.calibration, "--calibration"));
+        const maxMissed = num(values["max-missed"], "max-missed", 0.01);
+        threshold = calibrateThreshold(calib, maxMissed);
+        manifest = {
+          ...manifest,
+          decision: {
+            ...manifest.decision,
+            threshold,
+            policy: `highest threshold missing at most ${maxMissed * 100}% of defects on ${basename(values.calibration)} (${calib.length} frames)`,
+          },
+        };
+      }
+      const evaluated = await evaluateFrames(session, await framesOf(values.data, "--data"));
+      await session.release();
+      const profile = buildProfile(evaluated, {
+        prevalence: num(values.prevalence, "prevalence", 0.02),
+        threshold,
+        dataName: basename(resolve(values.data as string)),
+      });
+      manifest = applyProfile(manifest, values["metrics-key"] ?? "int8", profile, session.files.bytes.length);
+      await writeManifest(dir, manifest);
+      console.log(formatMetrics(profile.metrics));
+      return 0;
+    }
+    case "card": {
+      const manifest = await readManifest(dir);
+      await writeFile(join(dir, "MODEL_CARD.md"), renderModelCard(manifest));
+      console.log(`wrote ${join(dir, "MODEL_CARD.md")}`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command "model ${sub}"\n\n${MODEL_HELP}`);
+  }
+}
+
+function formatMetrics(m: ReturnType<typeof classMetrics>): string {
+  const p = (x: number) => `${(x * 100).toFixed(2)}%`;
+  const recall = Object.entries(m.per_defect_recall)
+    .map(([k, v]) => `${k} ${p(v)}`)
+    .join(", ");
+  return (
+    `${m.samples} frames  accuracy ${p(m.accuracy)}  AUC ${m.roc_auc.toFixed(4)}  at threshold ${m.threshold}: ` +
+    `false rejects ${p(m.false_reject_rate)}, missed defects ${p(m.missed_defect_rate)}\n  recall: ${recall}`
+  );
+}
+
+export async function datasetCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      data: { type: "string" },
+      model: { type: "string" },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help || sub !== "pack") {
+    console.log(DATASET_HELP);
+    return values.help ? 0 : 2;
+  }
+  if (!values.model || !values.out) throw new UsageError(`--model and --out are required\n\n${DATASET_HELP}`);
+  const frames = await framesOf(values.data, "--data");
+  const manifest = await readManifest(values.model);
+  const pre = new Preprocessor(manifest.input);
+  const file = await open(`${values.out}.u8`, "w");
+  try {
+    const chunk = 256; // bounded memory: a chunk of frames in flight, written in order
+    for (let start = 0; start < frames.length; start += chunk) {
+      const part = frames.slice(start, start + chunk);
+      const pixels = await mapLimit(part, 2, async (f) => (await pre.run(await readFile(f.path))).rgb);
+      for (const px of pixels) await file.write(px);
+    }
+  } finally {
+    await file.close();
+  }
+  const index = {
+    count: frames.length,
+    height: pre.height,
+    width: pre.width,
+    channels: 3,
+    files: frames.map((f) => f.file),
+    labels: frames.map((f) => f.label),
+    kinds: frames.map((f) => f.kind),
+  };
+  await writeFile(`${values.out}.json`, JSON.stringify(index));
+  console.log(`packed ${frames.length} frames at ${pre.width}x${pre.height} into ${values.out}.u8`);
+  return 0;
+}

@@ -1,0 +1,129 @@
+// Classifier metrics and the operating-point table, in the terms a line manager uses:
+// how much good product is thrown away, how many defects ship. Pure.
+import type { ClassMetrics, OperatingPoint } from "../model/manifest.js";
+
+export interface ScoredSample {
+  /** Probability of the positive (defect) label. */
+  score: number;
+  /** Ground-truth: is this a defect? */
+  positive: boolean;
+  /** Defect type (or the good label), for per-type recall. */
+  kind: string;
+}
+
+/** Thresholds listed in the table: fine near the ends, where inspection lines operate. */
+export const TABLE_THRESHOLDS = [
+  0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9,
+  0.95, 0.98, 0.99,
+];
+
+interface Counts {
+  goods: number;
+  defects: number;
+  falseRejects: number;
+  missed: number;
+}
+
+function count(samples: readonly ScoredSample[], threshold: number): Counts {
+  const c: Counts = { goods: 0, defects: 0, falseRejects: 0, missed: 0 };
+  for (const s of samples) {
+    const reject = s.score >= threshold;
+    if (s.positive) {
+      c.defects++;
+      if (!reject) c.missed++;
+    } else {
+      c.goods++;
+      if (reject) c.falseRejects++;
+    }
+  }
+  return c;
+}
+
+const ratio = (a: number, b: number) => (b === 0 ? 0 : a / b);
+
+/** Expected rejects per 1000 parts on a line where `prevalence` of parts are defective. */
+export function rejectsPer1000(falseRejectRate: number, missedRate: number, prevalence: number): number {
+  return 1000 * (falseRejectRate * (1 - prevalence) + (1 - missedRate) * prevalence);
+}
+
+export function operatingPoint(samples: readonly ScoredSample[], threshold: number, prevalence: number): OperatingPoint {
+  const c = count(samples, threshold);
+  const frr = ratio(c.falseRejects, c.goods);
+  const mdr = ratio(c.missed, c.defects);
+  return {
+    threshold,
+    false_reject_rate: frr,
+    missed_defect_rate: mdr,
+    rejects_per_1000: rejectsPer1000(frr, mdr, prevalence),
+  };
+}
+
+export function operatingTable(
+  samples: readonly ScoredSample[],
+  prevalence: number,
+  thresholds: readonly number[] = TABLE_THRESHOLDS,
+): OperatingPoint[] {
+  return thresholds.map((t) => operatingPoint(samples, t, prevalence));
+}
+
+/** Area under the ROC curve via the rank-sum (Mann-Whitney U) statistic, ties counted half. */
+export function rocAuc(samples: readonly ScoredSample[]): number {
+  const sorted = [...samples].sort((a, b) => a.score - b.score);
+  let rankSumPos = 0;
+  let nPos = 0;
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j < sorted.length && (sorted[j] as ScoredSample).score === (sorted[i] as ScoredSample).score) j++;
+    const avgRank = (i + 1 + j) / 2;
+    for (let k = i; k < j; k++) {
+      if ((sorted[k] as ScoredSample).positive) {
+        rankSumPos += avgRank;
+        nPos++;
+      }
+    }
+    i = j;
+  }
+  const nNeg = sorted.length - nPos;
+  if (nPos === 0 || nNeg === 0) return 0;
+  return (rankSumPos - (nPos * (nPos + 1)) / 2) / (nPos * nNeg);
+}
+
+export function classMetrics(samples: readonly ScoredSample[], threshold: number): ClassMetrics {
+  const c = count(samples, threshold);
+  const perKind = new Map<string, { n: number; caught: number }>();
+  for (const s of samples) {
+    if (!s.positive) continue;
+    const k = perKind.get(s.kind) ?? { n: 0, caught: 0 };
+    k.n++;
+    if (s.score >= threshold) k.caught++;
+    perKind.set(s.kind, k);
+  }
+  const per_defect_recall: Record<string, number> = {};
+  for (const [kind, k] of [...perKind].sort(([a], [b]) => a.localeCompare(b))) {
+    per_defect_recall[kind] = ratio(k.caught, k.n);
+  }
+  return {
+    samples: samples.length,
+    accuracy: ratio(samples.length - c.falseRejects - c.missed, samples.length),
+    threshold,
+    false_reject_rate: ratio(c.falseRejects, c.goods),
+    missed_defect_rate: ratio(c.missed, c.defects),
+    roc_auc: rocAuc(samples),
+    per_defect_recall,
+  };
+}
+
+/**
+ * The threshold that throws away the least good product while missing at most `maxMissedRate`
+ * of defects: the highest threshold on a 0.001 grid that still meets the missed-defect limit.
+ */
+export function thresholdForMissedRate(samples: readonly ScoredSample[], maxMissedRate: number): number {
+  let best = 0.001;
+  for (let k = 1; k < 1000; k++) {
+    const t = k / 1000;
+    const c = count(samples, t);
+    if (ratio(c.missed, c.defects) <= maxMissedRate) best = t;
+    else break; // missed rate only grows with the threshold
+  }
+  return best;
+}

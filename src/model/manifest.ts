@@ -1,0 +1,134 @@
+// The model manifest: the contract between the training recipe and the daemon.
+// Written by the recipe, completed by `linesight model profile`, read at every model load.
+import { z } from "zod";
+
+export const MANIFEST_SCHEMA_VERSION = 1;
+
+const rateSchema = z.number().min(0).max(1);
+
+export const inputSpecSchema = z.strictObject({
+  name: z.string().min(1),
+  shape: z.array(z.number().int().positive()).length(4),
+  layout: z.enum(["NCHW", "NHWC"]),
+  dtype: z.literal("float32"),
+  color: z.enum(["RGB", "BGR"]),
+  resize: z.strictObject({
+    // fill: stretch to the input size; cover: crop to the aspect ratio first; contain: letterbox.
+    mode: z.enum(["fill", "cover", "contain"]),
+    kernel: z.enum(["nearest", "linear", "cubic", "mitchell", "lanczos2", "lanczos3"]),
+  }),
+  // tensor = (pixel * scale - mean[c]) / std[c], pixel in 0..255
+  scale: z.number().positive(),
+  mean: z.array(z.number()).length(3),
+  std: z.array(z.number().positive()).length(3),
+});
+export type InputSpec = z.infer<typeof inputSpecSchema>;
+
+export const outputSpecSchema = z.strictObject({
+  name: z.string().min(1),
+  shape: z.array(z.number().int().positive()),
+  kind: z.enum(["logits", "probabilities"]),
+});
+export type OutputSpec = z.infer<typeof outputSpecSchema>;
+
+export const classMetricsSchema = z.strictObject({
+  samples: z.number().int().nonnegative(),
+  accuracy: rateSchema,
+  threshold: z.number(),
+  false_reject_rate: rateSchema,
+  missed_defect_rate: rateSchema,
+  roc_auc: rateSchema,
+  per_defect_recall: z.record(z.string(), rateSchema),
+});
+export type ClassMetrics = z.infer<typeof classMetricsSchema>;
+
+export const artifactMetricsSchema = z.strictObject({
+  description: z.string(),
+  file_bytes: z.number().int().positive(),
+  macs: z.number().int().positive().optional(),
+  params: z.number().int().positive().optional(),
+  test: classMetricsSchema,
+});
+export type ArtifactMetrics = z.infer<typeof artifactMetricsSchema>;
+
+export const operatingPointSchema = z.strictObject({
+  threshold: z.number(),
+  false_reject_rate: rateSchema,
+  missed_defect_rate: rateSchema,
+  rejects_per_1000: z.number().nonnegative(),
+});
+export type OperatingPoint = z.infer<typeof operatingPointSchema>;
+
+export const histogramSchema = z.strictObject({
+  edges: z.array(z.number()).min(2),
+  // probabilities per bin; first and last bins are open-ended (below edges[1], above the last inner edge)
+  probs: z.array(rateSchema),
+  mean: z.number(),
+  std: z.number().nonnegative(),
+  min: z.number(),
+  max: z.number(),
+  quantiles: z.strictObject({ p01: z.number(), p50: z.number(), p99: z.number() }),
+});
+export type Histogram = z.infer<typeof histogramSchema>;
+
+export const referenceSchema = z.strictObject({
+  samples: z.number().int().positive(),
+  data: z.string(),
+  features: z.record(z.string(), histogramSchema),
+  score: histogramSchema,
+  reject_rate: rateSchema,
+  defect_prevalence: rateSchema,
+});
+export type ReferenceStats = z.infer<typeof referenceSchema>;
+
+export const manifestSchema = z.strictObject({
+  schema_version: z.literal(MANIFEST_SCHEMA_VERSION),
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "lower-case letters, digits, '.', '_' or '-'"),
+  version: z.string().min(1),
+  created: z.string().min(1),
+  file: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, "64 lower-case hex digits"),
+  task: z.literal("binary-classification"),
+  labels: z.array(z.string().min(1)).length(2),
+  positive_label: z.string().min(1),
+  input: inputSpecSchema,
+  output: outputSpecSchema,
+  decision: z.strictObject({
+    threshold: z.number().min(0).max(1),
+    uncertain_band: z.number().min(0).max(0.5),
+    policy: z.string(),
+  }),
+  optimization: z.strictObject({
+    pruning: z.record(z.string(), z.unknown()),
+    quantization: z.record(z.string(), z.unknown()),
+  }),
+  training: z.record(z.string(), z.unknown()),
+  metrics: z.record(z.string(), artifactMetricsSchema).optional(),
+  operating_points: z.array(operatingPointSchema).optional(),
+  reference: referenceSchema.optional(),
+  card: z.strictObject({
+    summary: z.string(),
+    intended_use: z.string(),
+    limitations: z.array(z.string()),
+    training_data: z.string(),
+  }),
+});
+export type Manifest = z.infer<typeof manifestSchema>;
+
+export class ManifestError extends Error {}
+
+/** Validates parsed JSON; the error lists every problem with its key path. */
+export function parseManifest(json: unknown, source: string): Manifest {
+  const result = manifestSchema.safeParse(json);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `  ${i.path.join(".") || "(root)"}: ${i.message}`);
+    throw new ManifestError(`${source} is not a valid model manifest:\n${problems.join("\n")}`);
+  }
+  const m = result.data;
+  if (!m.labels.includes(m.positive_label)) {
+    throw new ManifestError(
+      `${source}: positive_label "${m.positive_label}" is not one of labels [${m.labels.join(", ")}]`,
+    );
+  }
+  return m;
+}

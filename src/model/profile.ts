@@ -1,0 +1,74 @@
+// Reference statistics and the operating-point table of a model, from its evaluated frames. Pure.
+import {
+  classMetrics,
+  operatingTable,
+  type ScoredSample,
+  thresholdForMissedRate,
+} from "../decision/operating-points.js";
+import { FEATURE_NAMES } from "../monitor/frame-features.js";
+import { histogram, quantileEdges } from "../monitor/histogram.js";
+import type { ClassMetrics, Manifest, OperatingPoint, ReferenceStats } from "./manifest.js";
+import type { EvaluatedFrame } from "./evaluate.js";
+
+export const FEATURE_BINS = 10;
+export const SCORE_EDGES = Array.from({ length: 11 }, (_, i) => i / 10);
+
+export interface ProfileOptions {
+  /** Share of defective parts on the line, for expected rejects per 1000 parts. */
+  prevalence: number;
+  /** Decision threshold; from the manifest unless recalibrated. */
+  threshold: number;
+  /** Name of the data set, recorded in the manifest. */
+  dataName: string;
+}
+
+export interface Profile {
+  metrics: ClassMetrics;
+  operatingPoints: OperatingPoint[];
+  reference: ReferenceStats;
+}
+
+export function buildProfile(frames: readonly EvaluatedFrame[], opts: ProfileOptions): Profile {
+  const features: ReferenceStats["features"] = {};
+  for (const name of FEATURE_NAMES) {
+    const values = frames.map((f) => f.features[name]);
+    features[name] = histogram(values, quantileEdges(values, FEATURE_BINS));
+  }
+  const scores = frames.map((f) => f.score);
+  return {
+    metrics: classMetrics(frames, opts.threshold),
+    operatingPoints: operatingTable(frames, opts.prevalence),
+    reference: {
+      samples: frames.length,
+      data: opts.dataName,
+      features,
+      score: histogram(scores, SCORE_EDGES),
+      // What the line should see: the data set's class mix reweighted to the stated prevalence.
+      reject_rate: expectedRejectRate(frames, opts.threshold, opts.prevalence),
+      defect_prevalence: opts.prevalence,
+    },
+  };
+}
+
+function expectedRejectRate(frames: readonly ScoredSample[], threshold: number, prevalence: number): number {
+  const m = classMetrics(frames, threshold);
+  return m.false_reject_rate * (1 - prevalence) + (1 - m.missed_defect_rate) * prevalence;
+}
+
+/** Picks the default threshold on calibration data (never the test set). */
+export function calibrateThreshold(frames: readonly ScoredSample[], maxMissedRate: number): number {
+  return thresholdForMissedRate(frames, maxMissedRate);
+}
+
+export function applyProfile(manifest: Manifest, key: string, profile: Profile, fileBytes: number): Manifest {
+  const previous = manifest.metrics?.[key];
+  return {
+    ...manifest,
+    metrics: {
+      ...manifest.metrics,
+      [key]: { ...previous, description: previous?.description ?? "shipped artifact", file_bytes: fileBytes, test: profile.metrics },
+    },
+    operating_points: profile.operatingPoints,
+    reference: profile.reference,
+  };
+}

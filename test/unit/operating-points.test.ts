@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import {
+  classMetrics,
+  operatingPoint,
+  rejectsPer1000,
+  rocAuc,
+  type ScoredSample,
+  thresholdForMissedRate,
+} from "../../src/decision/operating-points.js";
+
+const good = (score: number): ScoredSample => ({ score, positive: false, kind: "good" });
+const bad = (score: number, kind = "crack"): ScoredSample => ({ score, positive: true, kind });
+
+describe("operating points", () => {
+  const samples = [good(0.1), good(0.2), good(0.6), good(0.05), bad(0.9), bad(0.7, "chip"), bad(0.4, "chip"), bad(0.95)];
+
+  it("counts false rejects among good parts and missed defects among defective ones", () => {
+    const p = operatingPoint(samples, 0.5, 0.02);
+    expect(p.false_reject_rate).toBeCloseTo(1 / 4);
+    expect(p.missed_defect_rate).toBeCloseTo(1 / 4);
+  });
+
+  it("rejects at exactly the threshold", () => {
+    expect(operatingPoint([bad(0.5)], 0.5, 0.02).missed_defect_rate).toBe(0);
+  });
+
+  it("reports per-defect recall", () => {
+    const m = classMetrics(samples, 0.5);
+    expect(m.per_defect_recall).toEqual({ chip: 0.5, crack: 1 });
+    expect(m.accuracy).toBeCloseTo(6 / 8);
+  });
+
+  it("expresses rates as rejects per 1000 parts at the line's defect prevalence", () => {
+    // 2% defective, all caught, 3% of good rejected: 20 + 0.03 * 980
+    expect(rejectsPer1000(0.03, 0, 0.02)).toBeCloseTo(49.4);
+  });
+
+  it("picks the highest threshold that keeps missed defects within the limit", () => {
+    expect(thresholdForMissedRate(samples, 0)).toBeCloseTo(0.4);
+    expect(thresholdForMissedRate(samples, 0.25)).toBeCloseTo(0.7);
+  });
+
+  it("computes ROC AUC with ties counted half", () => {
+    expect(rocAuc([good(0.1), bad(0.9)])).toBe(1);
+    expect(rocAuc([good(0.9), bad(0.1)])).toBe(0);
+    expect(rocAuc([good(0.5), bad(0.5)])).toBe(0.5);
+  });
+});
