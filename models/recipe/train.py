@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import time
@@ -83,14 +84,15 @@ def fit(
     name: str,
     batch: int = 64,
     on_epoch=None,
-) -> float:
-    """AdamW with a cosine schedule; keeps the weights of the best validation epoch."""
+) -> tuple[float, nn.Module]:
+    """AdamW with a one-cycle schedule; returns the best validation epoch's accuracy and model
+    (a deep copy: QAT observers' buffers do not round-trip through state_dict)."""
     rng = np.random.default_rng(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     steps = epochs * math.ceil(len(train) / batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
     loss_fn = nn.CrossEntropyLoss()
-    best_acc, best_state = -1.0, None
+    best_acc, best_model = -1.0, model
     for epoch in range(epochs):
         if on_epoch:
             on_epoch(model, epoch)
@@ -111,6 +113,5 @@ def fit(
         acc = accuracy(model, val, transform)
         log(f"{name} epoch {epoch + 1}/{epochs}: loss {total / seen:.4f}, val accuracy {acc * 100:.2f}% ({time.time() - t0:.0f}s)")
         if acc > best_acc:
-            best_acc, best_state = acc, {k: v.clone() for k, v in model.state_dict().items()}
-    model.load_state_dict(best_state)
-    return best_acc
+            best_acc, best_model = acc, copy.deepcopy(model)
+    return best_acc, best_model

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // linesight command line: one entry point, one module per command group.
-import { datasetCommand, modelCommand } from "./model-commands.js";
+import { UserFacingError } from "../errors.js";
 import { UsageError } from "./usage.js";
 
 const HELP = `linesight: edge visual inspection daemon
@@ -8,6 +8,8 @@ const HELP = `linesight: edge visual inspection daemon
 Usage: linesight <command> [options]
 
 Commands:
+  run                       run the inspection daemon (the systemd service's command)
+  check                     validate config, model, camera and storage; list every problem
   model eval|profile|card   evaluate a model, write its reference statistics, render its card
   dataset pack              preprocess labelled frames for training
 
@@ -16,10 +18,15 @@ Run 'linesight <command> --help' for a command's options.`;
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    // Each command group is loaded on demand: the model tools need none of the daemon.
+    case "run":
+      return (await import("./run.js")).runCommand(rest);
+    case "check":
+      return (await import("./check.js")).checkCommand(rest);
     case "model":
-      return modelCommand(rest);
+      return (await import("./model-commands.js")).modelCommand(rest);
     case "dataset":
-      return datasetCommand(rest);
+      return (await import("./model-commands.js")).datasetCommand(rest);
     case undefined:
     case "help":
     case "--help":
@@ -36,8 +43,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    const known = err instanceof UsageError || (err instanceof Error && err.constructor.name.endsWith("Error") && err.name !== "Error");
-    console.error(`linesight: ${err instanceof Error ? (known ? err.message : err.stack) : String(err)}`);
+    // Expected failures (bad config, refused model, unwritable database) are one clear message;
+    // a stack trace only for bugs, or when LINESIGHT_DEBUG is set.
+    const expected = err instanceof UserFacingError;
+    const text = err instanceof Error ? (expected && !process.env.LINESIGHT_DEBUG ? err.message : err.stack) : String(err);
+    console.error(`linesight: ${text}`);
     process.exitCode = err instanceof UsageError ? 2 : 1;
   },
 );

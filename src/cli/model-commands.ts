@@ -4,19 +4,21 @@ import { basename, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type LabelledFrame, readLabelledDir } from "../dataset/labelled-dir.js";
 import { mapLimit } from "../dataset/pool.js";
-import { classMetrics } from "../decision/operating-points.js";
+import { calibrateThreshold, classMetrics } from "../decision/operating-points.js";
 import { renderModelCard } from "../model/card.js";
 import { evaluateFrames } from "../model/evaluate.js";
 import { type Manifest, parseManifest } from "../model/manifest.js";
 import { readManifest } from "../model/model-file.js";
 import { Preprocessor } from "../model/preprocess.js";
-import { applyProfile, buildProfile, calibrateThreshold } from "../model/profile.js";
+import { applyProfile, buildProfile } from "../model/profile.js";
 import { ModelSession } from "../model/session.js";
 import { UsageError } from "./usage.js";
 
 export const MODEL_HELP = `Usage:
-  linesight model eval DIR --data FRAMES [--threshold T] [--optimized-graph FILE] [--json]
-      Scores a model directory on labelled frames (a folder with labels.csv); prints metrics.
+  linesight model eval DIR --data FRAMES [--threshold T | --calibration FRAMES [--max-missed 0.01]]
+                       [--optimized-graph FILE] [--json]
+      Scores a model directory on labelled frames (a folder with labels.csv); prints metrics at
+      the manifest's threshold, at --threshold, or at the threshold calibrated on --calibration.
   linesight model profile DIR --data FRAMES [--calibration FRAMES] [--max-missed 0.01]
                           [--prevalence 0.02] [--metrics-key int8]
       Evaluates the shipped artifact and writes into DIR/manifest.json its test metrics, the
@@ -76,14 +78,15 @@ export async function modelCommand(argv: string[]): Promise<number> {
 
   switch (sub) {
     case "eval": {
-      const frames = await framesOf(values.data, "--data");
       const session = await ModelSession.load(dir, {
         threads,
         ...(values["optimized-graph"] ? { optimizedModelPath: values["optimized-graph"] } : {}),
       });
-      const evaluated = await evaluateFrames(session, frames);
+      let threshold = num(values.threshold, "threshold", session.manifest.decision.threshold);
+      if (values.calibration) threshold = (await calibrate(session, values.calibration, values["max-missed"])).threshold;
+      const evaluated = await evaluateFrames(session, await framesOf(values.data, "--data"));
       await session.release();
-      const metrics = classMetrics(evaluated, num(values.threshold, "threshold", session.manifest.decision.threshold));
+      const metrics = classMetrics(evaluated, threshold);
       console.log(values.json ? JSON.stringify(metrics) : formatMetrics(metrics));
       return 0;
     }
@@ -92,17 +95,9 @@ export async function modelCommand(argv: string[]): Promise<number> {
       let threshold = manifest.decision.threshold;
       const session = await ModelSession.load(dir, { threads });
       if (values.calibration) {
-        const calib = await evaluateFrames(session, await framesOf(values.calibration, "--calibration"));
-        const maxMissed = num(values["max-missed"], "max-missed", 0.01);
-        threshold = calibrateThreshold(calib, maxMissed);
-        manifest = {
-          ...manifest,
-          decision: {
-            ...manifest.decision,
-            threshold,
-            policy: `highest threshold missing at most ${maxMissed * 100}% of defects on ${basename(values.calibration)} (${calib.length} frames)`,
-          },
-        };
+        const c = await calibrate(session, values.calibration, values["max-missed"]);
+        threshold = c.threshold;
+        manifest = { ...manifest, decision: { ...manifest.decision, threshold, policy: c.policy } };
       }
       const evaluated = await evaluateFrames(session, await framesOf(values.data, "--data"));
       await session.release();
@@ -125,6 +120,18 @@ export async function modelCommand(argv: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown command "model ${sub}"\n\n${MODEL_HELP}`);
   }
+}
+
+/** The default threshold from calibration frames (never the test set), and how it was chosen. */
+async function calibrate(session: ModelSession, dir: string, maxMissedArg: string | undefined) {
+  const frames = await evaluateFrames(session, await framesOf(dir, "--calibration"));
+  const maxMissed = num(maxMissedArg, "max-missed", 0.01);
+  return {
+    threshold: calibrateThreshold(frames, maxMissed),
+    policy:
+      `middle of the thresholds that miss at most ${maxMissed * 100}% of defects with the fewest false rejects, ` +
+      `on ${basename(resolve(dir))} (${frames.length} frames)`,
+  };
 }
 
 function formatMetrics(m: ReturnType<typeof classMetrics>): string {

@@ -114,16 +114,25 @@ export function classMetrics(samples: readonly ScoredSample[], threshold: number
 }
 
 /**
- * The threshold that throws away the least good product while missing at most `maxMissedRate`
- * of defects: the highest threshold on a 0.001 grid that still meets the missed-defect limit.
+ * The default threshold for a line: among thresholds (0.001 grid) that miss at most
+ * `maxMissedRate` of defects, those that reject the fewest good parts form a range; take its
+ * middle, so the threshold keeps a margin on both sides instead of sitting on the edge of what
+ * the calibration data happened to show.
  */
-export function thresholdForMissedRate(samples: readonly ScoredSample[], maxMissedRate: number): number {
-  let best = 0.001;
+export function calibrateThreshold(samples: readonly ScoredSample[], maxMissedRate: number): number {
+  let bestFrr = Number.POSITIVE_INFINITY;
+  let lo = 0.001;
+  let hi = 0.001;
   for (let k = 1; k < 1000; k++) {
     const t = k / 1000;
     const c = count(samples, t);
-    if (ratio(c.missed, c.defects) <= maxMissedRate) best = t;
-    else break; // missed rate only grows with the threshold
+    if (ratio(c.missed, c.defects) > maxMissedRate) break; // the missed rate only grows with t
+    const frr = ratio(c.falseRejects, c.goods);
+    if (frr < bestFrr) {
+      bestFrr = frr;
+      lo = t;
+    }
+    hi = t;
   }
-  return best;
+  return Math.round(((lo + hi) / 2) * 1000) / 1000;
 }

@@ -1,6 +1,7 @@
 // The model manifest: the contract between the training recipe and the daemon.
 // Written by the recipe, completed by `linesight model profile`, read at every model load.
 import { z } from "zod";
+import { UserFacingError } from "../errors.js";
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 
@@ -115,7 +116,7 @@ export const manifestSchema = z.strictObject({
 });
 export type Manifest = z.infer<typeof manifestSchema>;
 
-export class ManifestError extends Error {}
+export class ManifestError extends UserFacingError {}
 
 /** Validates parsed JSON; the error lists every problem with its key path. */
 export function parseManifest(json: unknown, source: string): Manifest {

@@ -2,9 +2,10 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { UserFacingError } from "../errors.js";
 import { type Manifest, ManifestError, parseManifest } from "./manifest.js";
 
-export class ModelRefusedError extends Error {}
+export class ModelRefusedError extends UserFacingError {}
 
 export interface ModelFiles {
   dir: string;

@@ -1,5 +1,6 @@
 // Frame (encoded image) -> resized RGB pixels -> model tensor, with sharp (libvips).
 import sharp from "sharp";
+import { UserFacingError } from "../errors.js";
 import type { InputSpec } from "./manifest.js";
 import { inputSize, toTensor } from "./tensor.js";
 
@@ -19,7 +20,7 @@ export interface Preprocessed {
   sourceHeight: number;
 }
 
-export class CorruptFrameError extends Error {}
+export class CorruptFrameError extends UserFacingError {}
 
 // One libvips thread per image: the daemon's parallelism comes from the pipeline, not from
 // splitting one small image over cores, and onnxruntime needs the other core.

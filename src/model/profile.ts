@@ -1,10 +1,5 @@
 // Reference statistics and the operating-point table of a model, from its evaluated frames. Pure.
-import {
-  classMetrics,
-  operatingTable,
-  type ScoredSample,
-  thresholdForMissedRate,
-} from "../decision/operating-points.js";
+import { classMetrics, operatingTable, type ScoredSample, TABLE_THRESHOLDS } from "../decision/operating-points.js";
 import { FEATURE_NAMES } from "../monitor/frame-features.js";
 import { histogram, quantileEdges } from "../monitor/histogram.js";
 import type { ClassMetrics, Manifest, OperatingPoint, ReferenceStats } from "./manifest.js";
@@ -37,7 +32,8 @@ export function buildProfile(frames: readonly EvaluatedFrame[], opts: ProfileOpt
   const scores = frames.map((f) => f.score);
   return {
     metrics: classMetrics(frames, opts.threshold),
-    operatingPoints: operatingTable(frames, opts.prevalence),
+    // The default threshold always gets its own row.
+    operatingPoints: operatingTable(frames, opts.prevalence, [...new Set([...TABLE_THRESHOLDS, opts.threshold])].sort((a, b) => a - b)),
     reference: {
       samples: frames.length,
       data: opts.dataName,
@@ -53,11 +49,6 @@ export function buildProfile(frames: readonly EvaluatedFrame[], opts: ProfileOpt
 function expectedRejectRate(frames: readonly ScoredSample[], threshold: number, prevalence: number): number {
   const m = classMetrics(frames, threshold);
   return m.false_reject_rate * (1 - prevalence) + (1 - m.missed_defect_rate) * prevalence;
-}
-
-/** Picks the default threshold on calibration data (never the test set). */
-export function calibrateThreshold(frames: readonly ScoredSample[], maxMissedRate: number): number {
-  return thresholdForMissedRate(frames, maxMissedRate);
 }
 
 export function applyProfile(manifest: Manifest, key: string, profile: Profile, fileBytes: number): Manifest {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import {
+  calibrateThreshold,
   classMetrics,
   operatingPoint,
   rejectsPer1000,
   rocAuc,
   type ScoredSample,
-  thresholdForMissedRate,
 } from "../../src/decision/operating-points.js";
 
 const good = (score: number): ScoredSample => ({ score, positive: false, kind: "good" });
@@ -35,9 +35,15 @@ describe("operating points", () => {
     expect(rejectsPer1000(0.03, 0, 0.02)).toBeCloseTo(49.4);
   });
 
-  it("picks the highest threshold that keeps missed defects within the limit", () => {
-    expect(thresholdForMissedRate(samples, 0)).toBeCloseTo(0.4);
-    expect(thresholdForMissedRate(samples, 0.25)).toBeCloseTo(0.7);
+  it("calibrates to the middle of the thresholds that miss no more defects than allowed and reject the fewest good parts", () => {
+    // goods at 0.05..0.6, defects at 0.4..0.95. Missing none: t <= 0.4, fewest false rejects (1 of 4) from 0.201 to 0.4.
+    expect(calibrateThreshold(samples, 0)).toBeCloseTo(0.3, 2);
+    // Allowing 25% missed: t up to 0.7; fewest false rejects (0) from 0.601 to 0.7.
+    expect(calibrateThreshold(samples, 0.25)).toBeCloseTo(0.65, 2);
+  });
+
+  it("keeps a margin on perfectly separable data instead of sitting at the last defect's score", () => {
+    expect(calibrateThreshold([good(0.01), good(0.02), bad(0.98), bad(0.99)], 0.01)).toBeCloseTo(0.5, 1);
   });
 
   it("computes ROC AUC with ties counted half", () => {

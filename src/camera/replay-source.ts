@@ -1,0 +1,98 @@
+// Replays a directory of images at a fixed rate as if they came from a camera: the demo, the
+// tests, and dry runs of a model on recorded production frames.
+import { EventEmitter } from "node:events";
+import { readdir, readFile } from "node:fs/promises";
+import { extname, join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { UserFacingError } from "../errors.js";
+import type { CameraState } from "./frame.js";
+import type { FrameSlot } from "./frame-slot.js";
+import type { CameraSource, CameraStats } from "./source.js";
+
+const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png"]);
+
+export interface ReplayOptions {
+  path: string;
+  fps: number;
+  loop: boolean;
+}
+
+export class ReplaySourceError extends UserFacingError {}
+
+export async function listImages(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    throw new ReplaySourceError(`camera.replay.path ${dir} cannot be read: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  const images = names.filter((n) => IMAGE_EXTENSIONS.has(extname(n).toLowerCase())).sort();
+  if (images.length === 0) {
+    throw new ReplaySourceError(`camera.replay.path ${dir} has no .jpg/.jpeg/.png images`);
+  }
+  return images;
+}
+
+export class ReplaySource extends EventEmitter<{ state: [CameraState, string]; end: [] }> implements CameraSource {
+  readonly kind = "replay";
+  state: CameraState = "stopped";
+  private files: string[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private frames = 0;
+  private stopped = false;
+
+  constructor(private readonly opts: ReplayOptions) {
+    super();
+  }
+
+  async start(slot: FrameSlot): Promise<void> {
+    this.files = await listImages(this.opts.path);
+    this.stopped = false;
+    this.setState("starting", `replaying ${this.files.length} images from ${this.opts.path} at ${this.opts.fps} fps`);
+    const period = 1000 / this.opts.fps;
+    const t0 = performance.now();
+    let index = 0;
+    let ticks = 0;
+    // Each tick is scheduled against the start time, so the rate does not drift with timer jitter.
+    const tick = async () => {
+      if (this.stopped) return;
+      if (index >= this.files.length) {
+        if (!this.opts.loop) {
+          this.setState("stopped", "end of footage");
+          this.emit("end");
+          return;
+        }
+        index = 0;
+      }
+      const name = this.files[index++] as string;
+      try {
+        const data = await readFile(join(this.opts.path, name));
+        if (this.stopped) return;
+        slot.put({ seq: this.frames++, data, capturedAt: Date.now(), capturedMono: performance.now(), origin: name });
+        if (this.state !== "streaming") this.setState("streaming", "frames arriving");
+      } catch (err) {
+        this.setState("failed", `cannot read ${name}: ${(err as Error).message}`);
+      }
+      const next = t0 + ++ticks * period;
+      this.timer = setTimeout(tick, Math.max(0, next - performance.now()));
+    };
+    this.timer = setTimeout(tick, 0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.setState("stopped", "stopped");
+  }
+
+  stats(): CameraStats {
+    return { frames: this.frames, restarts: 0, stalls: 0 };
+  }
+
+  private setState(state: CameraState, why: string): void {
+    if (state === this.state) return;
+    this.state = state;
+    this.emit("state", state, why);
+  }
+}

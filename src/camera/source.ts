@@ -1,0 +1,18 @@
+import { EventEmitter } from "node:events";
+import type { CameraState } from "./frame.js";
+import type { FrameSlot } from "./frame-slot.js";
+
+export interface CameraStats {
+  frames: number;
+  restarts: number;
+  stalls: number;
+}
+
+/** A camera (or stand-in) that puts frames into a FrameSlot until stopped. */
+export interface CameraSource extends EventEmitter<{ state: [CameraState, string]; end: [] }> {
+  readonly kind: string;
+  readonly state: CameraState;
+  start(slot: FrameSlot): Promise<void>;
+  stop(): Promise<void>;
+  stats(): CameraStats;
+}

@@ -1,0 +1,104 @@
+// `linesight check`: validates config, model and camera and lists every problem (like nginx -t).
+import { constants } from "node:fs";
+import { access, mkdir, readFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { parseArgs } from "node:util";
+import { listImages } from "../camera/replay-source.js";
+import type { LoadedConfig } from "../config/load.js";
+import { readSecret } from "../config/secrets.js";
+import { Preprocessor } from "../model/preprocess.js";
+import { ModelSession } from "../model/session.js";
+import { resolveConfig } from "./config-source.js";
+
+export const CHECK_HELP = `Usage: linesight check [--config FILE]
+
+Validates the configuration, loads the model (sha256, inputs and outputs against its manifest),
+opens the camera source and decodes one frame, and checks that the database directory is
+writable and secrets are readable. Prints every problem; exits 1 if there is any.`;
+
+type Check = { name: string; run: () => Promise<string> };
+
+export async function checkCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } },
+  });
+  if (values.help) {
+    console.log(CHECK_HELP);
+    return 0;
+  }
+  let loaded: LoadedConfig;
+  try {
+    loaded = await resolveConfig(values.config);
+  } catch (err) {
+    console.log(`✗ config: ${(err as Error).message}`);
+    return 1;
+  }
+  const { config } = loaded;
+  console.log(`✓ config: ${loaded.source}`);
+  let session: ModelSession | null = null;
+  const checks: Check[] = [
+    {
+      name: "model",
+      run: async () => {
+        session = await ModelSession.load(config.model.path, { threads: 1 });
+        const m = session.manifest;
+        return `${m.name} ${m.version} (${config.model.path}), input ${m.input.shape.join("x")}, threshold ${config.decision.threshold ?? m.decision.threshold}`;
+      },
+    },
+    {
+      name: "camera",
+      run: async () => {
+        const images = await listImages(config.camera.replay.path);
+        const first = `${config.camera.replay.path}/${images[0]}`;
+        if (session) {
+          const pre = new Preprocessor(session.manifest.input, config.camera.roi ?? undefined);
+          const p = await pre.run(await readFile(first));
+          return `replay of ${images.length} images at ${config.camera.replay.fps} fps; first frame ${p.sourceWidth}x${p.sourceHeight} decodes`;
+        }
+        return `replay of ${images.length} images at ${config.camera.replay.fps} fps`;
+      },
+    },
+    {
+      name: "storage",
+      run: async () => {
+        const dir = dirname(config.storage.path);
+        await mkdir(dir, { recursive: true });
+        await access(dir, constants.W_OK);
+        return `${config.storage.path} (directory writable, limit ${config.storage.max_mb} MB)`;
+      },
+    },
+    {
+      name: "mqtt",
+      run: async () => {
+        const mq = config.mqtt;
+        if (mq.password_file || mq.password_credential) {
+          await readSecret({ file: mq.password_file ?? undefined, credential: mq.password_credential ?? undefined });
+        }
+        return mq.url ? `broker ${redactUrl(mq.url)}` : `embedded broker on ${mq.embedded.host}:${mq.embedded.port}`;
+      },
+    },
+  ];
+  let failed = 0;
+  for (const c of checks) {
+    try {
+      console.log(`✓ ${c.name}: ${await c.run()}`);
+    } catch (err) {
+      failed++;
+      console.log(`✗ ${c.name}: ${(err as Error).message}`);
+    }
+  }
+  await (session as ModelSession | null)?.release();
+  console.log(failed === 0 ? "configuration OK" : `${failed} problem(s) found`);
+  return failed === 0 ? 0 : 1;
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return url;
+  }
+}

@@ -1,0 +1,258 @@
+// The composition root: wires the parts from the validated config, runs until SIGTERM/SIGINT.
+// No other module reads configuration; each gets the options it needs from here.
+import type { Logger } from "pino";
+import type { CameraState } from "./camera/frame.js";
+import { FrameSlot } from "./camera/frame-slot.js";
+import { ReplaySource } from "./camera/replay-source.js";
+import type { LoadedConfig } from "./config/load.js";
+import { readSecret } from "./config/secrets.js";
+import type { DecisionPolicy } from "./decision/decide.js";
+import { HealthReporter } from "./monitor/health.js";
+import { Preprocessor } from "./model/preprocess.js";
+import { ModelSession } from "./model/session.js";
+import { startEmbeddedBroker } from "./mqtt/embedded-broker.js";
+import type { StatePayload } from "./mqtt/payloads.js";
+import { MqttPublisher } from "./mqtt/publisher.js";
+import { version } from "./package-info.js";
+import type { DecidedFrame } from "./pipeline/pipeline.js";
+import { Pipeline } from "./pipeline/pipeline.js";
+import { sampleReason } from "./pipeline/sampling.js";
+import { SdNotifier } from "./service/sd-notify.js";
+import { ProgressWatchdog, watchdogIntervalMs } from "./service/watchdog.js";
+import { SampleWriter } from "./store/sample-writer.js";
+
+
+
+
+export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<number> {
+  const { config } = loaded;
+  const startedAt = Date.now();
+  const notifier = new SdNotifier(process.env.NOTIFY_SOCKET, logger);
+  const stopSignal = waitForStopSignal();
+  logger.info({ version, config: loaded.source, device: config.device.id }, "linesight starting");
+
+  // Model first: without a valid model there is nothing to run.
+  const session = await ModelSession.load(config.model.path, { threads: config.model.threads });
+  const manifest = session.manifest;
+  logger.info(
+    { model: manifest.name, version: manifest.version, sha256: manifest.sha256, input: manifest.input.shape },
+    "model loaded",
+  );
+  const negative = manifest.labels.find((l) => l !== manifest.positive_label) as string;
+  const policy: DecisionPolicy = {
+    threshold: config.decision.threshold ?? manifest.decision.threshold,
+    uncertainBand: config.decision.uncertain_band ?? manifest.decision.uncertain_band,
+    uncertainAction: config.decision.uncertain_action,
+    negativeLabel: negative,
+    positiveLabel: manifest.positive_label,
+  };
+
+  const store = await SampleWriter.open({
+    path: config.storage.path,
+    maxBytes: config.storage.max_mb * 1024 * 1024,
+    logger,
+  });
+
+  // MQTT: the embedded broker when none is configured, so the demo is observable.
+  const mq = config.mqtt;
+  let broker: { url: string; close(): Promise<void> } | null = null;
+  let url = mq.url;
+  if (!url) {
+    try {
+      broker = await startEmbeddedBroker({ host: mq.embedded.host, port: mq.embedded.port, logger });
+      url = broker.url;
+    } catch (err) {
+      // Most often another broker already owns the port: use it rather than refuse to inspect.
+      url = `mqtt://${mq.embedded.host}:${mq.embedded.port}`;
+      logger.warn({ err: (err as Error).message, url }, "embedded MQTT broker not started; connecting to the port anyway");
+    }
+  }
+  const prefix = mq.prefix ?? `linesight/${config.device.id}`;
+  const password =
+    mq.password_file || mq.password_credential
+      ? await readSecret({ file: mq.password_file ?? undefined, credential: mq.password_credential ?? undefined })
+      : undefined;
+  const publisher = MqttPublisher.start({
+    url,
+    clientId: mq.client_id ?? `linesight-${config.device.id}`,
+    prefix,
+    ...(mq.username ? { username: mq.username } : {}),
+    ...(password ? { password } : {}),
+    keepaliveS: mq.keepalive_s,
+    logger,
+  });
+
+  const slot = new FrameSlot();
+  const camera = new ReplaySource(config.camera.replay);
+  const preprocessor = new Preprocessor(manifest.input, config.camera.roi ?? undefined);
+  const pipeline = new Pipeline(slot, preprocessor, session, policy, logger);
+
+  let pipelineState: StatePayload["pipeline"] = "starting";
+  let since = new Date().toISOString();
+  const publishState = () =>
+    publisher.publish("state", {
+      schema: 1,
+      version,
+      device: { id: config.device.id, site: config.device.site, line: config.device.line },
+      model: { name: manifest.name, version: manifest.version, sha256: manifest.sha256 },
+      camera: { source: camera.kind, state: camera.state },
+      pipeline: pipelineState,
+      threshold: pipeline.threshold,
+      since,
+    });
+  const setPipelineState = (s: StatePayload["pipeline"]) => {
+    pipelineState = s;
+    since = new Date().toISOString();
+    publishState();
+  };
+  publishState();
+  publisher.publish("event", {
+    schema: 1,
+    time: new Date().toISOString(),
+    type: "model_loaded",
+    severity: "info",
+    message: `Model ${manifest.name} ${manifest.version} loaded (threshold ${policy.threshold})`,
+    data: { name: manifest.name, version: manifest.version, sha256: manifest.sha256 },
+  });
+
+  camera.on("state", (state: CameraState, why: string) => {
+    logger.info({ camera: camera.kind, state, why }, "camera state");
+    publishState();
+  });
+
+  // Sinks: each only enqueues, never waits.
+  const random = Math.random;
+  const sampling = {
+    storeRejects: config.storage.store_rejects,
+    storeUncertain: config.storage.store_uncertain,
+    auditFraction: config.storage.audit_fraction,
+  };
+  pipeline.addSink((r: DecidedFrame) => {
+    const reason = sampleReason(r.decision, sampling, random);
+    if (!reason) return;
+    store.enqueue({
+      seq: r.frame.seq,
+      capturedAt: r.frame.capturedAt,
+      reason,
+      action: r.decision.action,
+      uncertain: r.decision.uncertain,
+      predicted: r.decision.label,
+      score: r.score,
+      output: Array.from(r.output),
+      threshold: r.threshold,
+      model: { name: manifest.name, version: manifest.version, sha256: manifest.sha256 },
+      image: r.frame.data,
+      width: r.width,
+      height: r.height,
+      features: r.features,
+      latencyMs: r.latencyMs,
+    });
+  });
+  if (mq.publish_decisions) {
+    pipeline.addSink((r) =>
+      publisher.publish("decision", {
+        schema: 1,
+        seq: r.frame.seq,
+        time: new Date(r.frame.capturedAt).toISOString(),
+        label: r.decision.label,
+        score: Math.round(r.score * 1e4) / 1e4,
+        action: r.decision.action,
+        uncertain: r.decision.uncertain,
+        threshold: r.threshold,
+        model_version: manifest.version,
+        latency_ms: Math.round(r.latencyMs * 100) / 100,
+      }),
+    );
+  }
+
+  // READY=1 only once a frame has really been decided: model, camera and pipeline all work.
+  const firstDecision = new Promise<void>((resolve) => pipeline.addSink(() => resolve()));
+  let ready = false;
+  void firstDecision.then(() => {
+    ready = true;
+    setPipelineState("running");
+    notifier.notify({ READY: 1, STATUS: "inspecting" });
+    logger.info({ startupMs: Date.now() - startedAt, prefix, database: config.storage.path }, "ready: first frame decided");
+  });
+
+  const health = new HealthReporter();
+  const reportHealth = () => {
+    const payload = health.report({
+      now: Date.now(),
+      startedAt,
+      received: slot.received,
+      dropped: slot.dropped,
+      counters: pipeline.counters,
+      latency: pipeline.timings.summary(),
+      memory: process.memoryUsage(),
+      storage: (() => {
+        const s = store.stats();
+        return { db_bytes: s.dbBytes, samples: s.samples, written: s.written, dropped: s.dropped, queued: s.queued };
+      })(),
+      mqtt: (() => {
+        const s = publisher.stats();
+        return { dropped: s.dropped, queued: s.queued };
+      })(),
+    });
+    publisher.publish("health", payload);
+    const e2e = payload.latency_ms.end_to_end;
+    const status =
+      `${pipelineState}, camera ${camera.state}: ${payload.fps_out} fps, ` +
+      `${payload.decisions.reject} rejected of ${payload.frames.decided}, p50 ${e2e?.p50 ?? 0} ms`;
+    notifier.notify({ STATUS: status });
+    logger.info({ health: payload }, "health");
+  };
+  const healthTimer = setInterval(reportHealth, mq.health_interval_s * 1000);
+
+  const wdInterval = watchdogIntervalMs(process.env, process.pid);
+  const watchdog = new ProgressWatchdog(() => notifier.notify({ WATCHDOG: 1 }));
+  const wdTimer = wdInterval
+    ? setInterval(() => {
+        if (ready && !watchdog.check(pipeline.counters.decided, pipeline.paused)) {
+          logger.warn({ camera: camera.state }, "no frame decided since the last watchdog interval; not feeding the watchdog");
+        }
+      }, wdInterval)
+    : null;
+
+  pipeline.start();
+  await camera.start(slot);
+  logger.info(
+    {
+      mqtt: url,
+      topics: `${prefix}/#`,
+      database: config.storage.path,
+      try: `mosquitto_sub -h ${new URL(url).hostname} -p ${new URL(url).port || 1883} -t '${prefix}/#' -v`,
+    },
+    "inspecting: watch it over MQTT",
+  );
+
+  const signal = await stopSignal;
+  logger.info({ signal }, "stopping");
+  notifier.notify({ STOPPING: 1, STATUS: `stopping (${signal})` });
+  clearInterval(healthTimer);
+  if (wdTimer) clearInterval(wdTimer);
+  setPipelineState("stopping");
+  await camera.stop();
+  slot.close();
+  await pipeline.stopped();
+  await store.close();
+  reportHealth();
+  await publisher.stop();
+  await broker?.close();
+  await session.release();
+  notifier.close();
+  logger.info({ decided: pipeline.counters.decided }, "stopped cleanly");
+  return 0;
+}
+
+function waitForStopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals) => {
+      process.off("SIGTERM", on);
+      process.off("SIGINT", on);
+      resolve(sig);
+    };
+    process.on("SIGTERM", on);
+    process.on("SIGINT", on);
+  });
+}

@@ -1,0 +1,42 @@
+// Assembles the periodic health report from the counters the parts keep. Pure given its inputs.
+import type { HealthPayload } from "../mqtt/payloads.js";
+import type { PipelineCounters } from "../pipeline/pipeline.js";
+import type { LatencySummary } from "./latency.js";
+
+export interface HealthInputs {
+  now: number;
+  startedAt: number;
+  received: number;
+  dropped: number;
+  counters: PipelineCounters;
+  latency: Record<string, LatencySummary>;
+  memory: NodeJS.MemoryUsage;
+  storage: HealthPayload["storage"];
+  mqtt: HealthPayload["mqtt"];
+}
+
+/** Rates since the previous report; the first report averages since start. */
+export class HealthReporter {
+  private last: { at: number; received: number; decided: number } | null = null;
+
+  report(i: HealthInputs): HealthPayload {
+    const prev = this.last ?? { at: i.startedAt, received: 0, decided: 0 };
+    const dt = Math.max(1e-3, (i.now - prev.at) / 1000);
+    this.last = { at: i.now, received: i.received, decided: i.counters.decided };
+    const mb = (b: number) => Math.round((b / 1048576) * 10) / 10;
+    const rate = (n: number) => Math.round((n / dt) * 100) / 100;
+    return {
+      schema: 1,
+      time: new Date(i.now).toISOString(),
+      uptime_s: Math.round((i.now - i.startedAt) / 1000),
+      fps_in: rate(i.received - prev.received),
+      fps_out: rate(i.counters.decided - prev.decided),
+      frames: { received: i.received, decided: i.counters.decided, dropped: i.dropped, corrupt: i.counters.corrupt },
+      decisions: { pass: i.counters.pass, reject: i.counters.reject, uncertain: i.counters.uncertain },
+      latency_ms: i.latency,
+      memory: { rss_mb: mb(i.memory.rss), heap_mb: mb(i.memory.heapUsed) },
+      storage: i.storage,
+      mqtt: i.mqtt,
+    };
+  }
+}
