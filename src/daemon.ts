@@ -13,6 +13,7 @@ import { ModelSession } from "./model/session.js";
 import { startEmbeddedBroker } from "./mqtt/embedded-broker.js";
 import type { StatePayload } from "./mqtt/payloads.js";
 import { MqttPublisher } from "./mqtt/publisher.js";
+import { redactUrl } from "./mqtt/redact.js";
 import { version } from "./package-info.js";
 import type { DecidedFrame } from "./pipeline/pipeline.js";
 import { Pipeline } from "./pipeline/pipeline.js";
@@ -63,7 +64,8 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
       url = broker.url;
     } catch (err) {
       // Most often another broker already owns the port: use it rather than refuse to inspect.
-      url = `mqtt://${mq.embedded.host}:${mq.embedded.port}`;
+      const host = mq.embedded.host === "0.0.0.0" ? "127.0.0.1" : mq.embedded.host;
+      url = `mqtt://${host}:${mq.embedded.port}`;
       logger.warn({ err: (err as Error).message, url }, "embedded MQTT broker not started; connecting to the port anyway");
     }
   }
@@ -141,7 +143,8 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
       output: Array.from(r.output),
       threshold: r.threshold,
       model: { name: manifest.name, version: manifest.version, sha256: manifest.sha256 },
-      image: r.frame.data,
+      // A copy: the store takes ownership of (detaches) the buffer, and the frame lives on.
+      image: new Uint8Array(r.frame.data),
       width: r.width,
       height: r.height,
       features: r.features,
@@ -216,12 +219,13 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
 
   pipeline.start();
   await camera.start(slot);
+  const brokerUrl = new URL(url);
   logger.info(
     {
-      mqtt: url,
+      mqtt: redactUrl(url),
       topics: `${prefix}/#`,
       database: config.storage.path,
-      try: `mosquitto_sub -h ${new URL(url).hostname} -p ${new URL(url).port || 1883} -t '${prefix}/#' -v`,
+      try: `mosquitto_sub -h ${brokerUrl.hostname} -p ${brokerUrl.port || 1883} -t '${prefix}/#' -v`,
     },
     "inspecting: watch it over MQTT",
   );

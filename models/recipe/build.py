@@ -111,7 +111,7 @@ class Build:
     def manifest(self, file: str, digest: str, pruning: dict, quantization: dict, training: dict) -> dict:
         card = dict(CARD)
         card["training_data"] = (
-            f"Simulated conveyor frames (320x240 JPEG) from `models/recipe/simulate.py`, seed {self.args.seed}: "
+            f"Simulated conveyor frames (320x240 JPEG) from `models/recipe/conveyor.py`, seed {self.args.seed}: "
             f"{self.plan['train']} training, {self.plan['val']} validation (model selection and the default threshold) "
             f"and {self.plan['test']} test frames (metrics below), disjoint random streams; half good, half defective "
             "(the four defect kinds in equal shares); washers and biscuits in equal shares; lighting level, colour cast, "
@@ -149,12 +149,12 @@ class Build:
         splits = {k: self.plan[k] for k in ("train", "val", "test")}
         data = os.path.join(self.work, "data")
         stamp = os.path.join(data, "stamp.json")
-        want = {"seed": self.args.seed, "splits": splits, "simulator": sha256(os.path.join(HERE, "simulate.py"))}
+        want = {"seed": self.args.seed, "splits": splits, "simulator": sha256(os.path.join(HERE, "conveyor.py"))}
         if os.path.exists(stamp) and json.load(open(stamp)) == want:
             self.log(f"simulated frames up to date in {data}")
             return
         shutil.rmtree(data, ignore_errors=True)
-        cmd = [sys.executable, os.path.join(HERE, "simulate.py"), "--out", data, "--seed", str(self.args.seed)]
+        cmd = [sys.executable, os.path.join(HERE, "conveyor.py"), "--out", data, "--seed", str(self.args.seed)]
         for k, n in splits.items():
             cmd += ["--split", f"{k}={n}"]
         t = time.time()
@@ -169,7 +169,7 @@ class Build:
         dst = os.path.join(ROOT, "footage", NAME)
         tmp = os.path.join(self.work, "footage")
         shutil.rmtree(tmp, ignore_errors=True)
-        subprocess.run([sys.executable, os.path.join(HERE, "simulate.py"), "--out", tmp, "--seed", str(self.args.seed),
+        subprocess.run([sys.executable, os.path.join(HERE, "conveyor.py"), "--out", tmp, "--seed", str(self.args.seed),
                         "--split", f"footage={n}", "--good-fraction", "0.6"], check=True)
         shutil.rmtree(dst, ignore_errors=True)
         shutil.copytree(os.path.join(tmp, "footage"), dst)

@@ -8,6 +8,7 @@ import type { LoadedConfig } from "../config/load.js";
 import { readSecret } from "../config/secrets.js";
 import { Preprocessor } from "../model/preprocess.js";
 import { ModelSession } from "../model/session.js";
+import { redactUrl } from "../mqtt/redact.js";
 import { resolveConfig } from "./config-source.js";
 
 export const CHECK_HELP = `Usage: linesight check [--config FILE]
@@ -91,14 +92,4 @@ export async function checkCommand(argv: string[]): Promise<number> {
   await (session as ModelSession | null)?.release();
   console.log(failed === 0 ? "configuration OK" : `${failed} problem(s) found`);
   return failed === 0 ? 0 : 1;
-}
-
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString();
-  } catch {
-    return url;
-  }
 }

@@ -1,7 +1,6 @@
 // Which decided frames are kept as samples for labeling, and why. Pure.
 import type { Decision } from "../decision/decide.js";
-
-export type SampleReason = "reject" | "uncertain" | "audit" | "ood" | "snapshot";
+import type { SampleReason } from "../store/types.js";
 
 export interface SamplingPolicy {
   storeRejects: boolean;

@@ -1,0 +1,337 @@
+// Publishes linesight's topics to the fleet broker without ever holding up inspection: start()
+// returns at once, publish() never blocks or throws, and what cannot be sent is kept (bounded) or
+// dropped and counted according to each topic's policy in topics.ts.
+import { connect, type MqttClient } from "mqtt";
+import type { Logger } from "pino";
+import { UserFacingError } from "../errors.js";
+import { Backoff } from "./backoff.js";
+import { type EventOutbox, MemoryEventOutbox } from "./event-outbox.js";
+import { redactUrl } from "./redact.js";
+import {
+  checkPrefix,
+  encodePayload,
+  type PayloadOf,
+  type PublishTopic,
+  TOPIC_NAMES,
+  TOPICS,
+  type TopicName,
+  topicFor,
+} from "./topics.js";
+
+export interface MqttPublisherOptions {
+  /** e.g. mqtt://broker.local:1883 or mqtts://…; credentials belong in username/password. */
+  url: string;
+  clientId: string;
+  /** Topic prefix, e.g. linesight/<device id>. */
+  prefix: string;
+  username?: string;
+  password?: string;
+  keepaliveS: number;
+  logger: Logger;
+  /** How long one connection attempt may take (TCP + CONNACK). Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Where events wait while the broker is unreachable. Default: in memory, 500 messages. */
+  outbox?: EventOutbox;
+  /** Reconnect delays. Default 1 s doubling to 30 s. */
+  reconnect?: { minMs?: number; maxMs?: number };
+}
+
+export interface MqttStats {
+  /** Messages that will never be sent: decisions while disconnected or congested, events past the outbox bound. */
+  dropped: number;
+  /** Messages waiting for the broker: queued events, unsent state/health, QoS 1 messages awaiting PUBACK. */
+  queued: number;
+  /** Successful connections so far (the first one included). */
+  connects: number;
+}
+
+/** QoS 0 bytes waiting in the socket beyond which decisions are dropped: a slow broker must not grow memory. */
+const MAX_BUFFERED_BYTES = 256 * 1024;
+/** QoS 1 messages awaiting PUBACK beyond which events wait in the outbox and decisions are dropped. */
+const MAX_INFLIGHT = 100;
+/** stop() returns within this, broker or not: shutdown (and systemd's stop timeout) must not hang on MQTT. */
+const STOP_BUDGET_MS = 1500;
+const PROTOCOLS = new Set(["mqtt:", "mqtts:", "tcp:", "ssl:", "ws:", "wss:"]);
+const TIMEOUT = Symbol("timeout");
+
+export class MqttPublisher {
+  private online = false;
+  private stopping: Promise<void> | null = null;
+  /** Last encoded body of each "latest" topic (state, health), republished on every connect. */
+  private readonly latest = new Map<TopicName, string>();
+  /** "latest" topics whose last value has not been handed to mqtt.js yet. */
+  private readonly unsent = new Set<TopicName>();
+  private droppedCount = 0;
+  private connectCount = 0;
+  private lastError: string | null = null;
+  private congested = false;
+  private warnedOverflow = false;
+  /** outbox.dropped at the last connect: overflow is reported once per outage. */
+  private overflowBaseline = 0;
+  private warnedEncode = false;
+
+  private constructor(
+    private readonly client: MqttClient,
+    private readonly prefix: string,
+    private readonly outbox: EventOutbox,
+    private readonly backoff: Backoff,
+    private readonly log: Logger,
+    private readonly safeUrl: string,
+  ) {}
+
+  /**
+   * Starts connecting in the background and returns at once: the daemon keeps inspecting while
+   * the broker is down or unreachable. Throws only for configuration errors (bad URL or prefix).
+   */
+  static start(opts: MqttPublisherOptions): MqttPublisher {
+    const prefixProblem = checkPrefix(opts.prefix);
+    if (prefixProblem) throw new UserFacingError(prefixProblem);
+    const safeUrl = redactUrl(opts.url);
+    let protocol: string;
+    try {
+      protocol = new URL(opts.url).protocol;
+    } catch {
+      throw new UserFacingError("mqtt.url is not a valid URL; expected e.g. mqtt://broker.local:1883");
+    }
+    if (!PROTOCOLS.has(protocol)) {
+      throw new UserFacingError(`mqtt.url ${safeUrl} has an unsupported scheme; use mqtt://, mqtts://, ws:// or wss://`);
+    }
+
+    const log = opts.logger.child({ component: "mqtt" });
+    const backoff = new Backoff(opts.reconnect?.minMs, opts.reconnect?.maxMs);
+    const client = connect(opts.url, {
+      clientId: opts.clientId,
+      ...(opts.username !== undefined ? { username: opts.username } : {}),
+      ...(opts.password !== undefined ? { password: opts.password } : {}),
+      protocolVersion: 4,
+      clean: true,
+      keepalive: opts.keepaliveS,
+      connectTimeout: opts.connectTimeoutMs ?? 10_000,
+      reconnectPeriod: backoff.next(),
+      // Wrong credentials or ACLs get fixed on the broker side: keep retrying (with backoff) rather than give up.
+      reconnectOnConnackError: true,
+      // While disconnected we decide what to keep (see publish); mqtt.js must not buffer behind our back.
+      queueQoSZero: false,
+      will: { topic: topicFor(opts.prefix, "status"), payload: Buffer.from("offline"), qos: 1, retain: true },
+    });
+    const publisher = new MqttPublisher(client, opts.prefix, opts.outbox ?? new MemoryEventOutbox(), backoff, log, safeUrl);
+    publisher.listen();
+    log.info({ url: safeUrl, clientId: opts.clientId, topics: `${opts.prefix}/#` }, "connecting to MQTT broker");
+    return publisher;
+  }
+
+  /** True between a successful connect and the loss of that connection. */
+  get connected(): boolean {
+    return this.online;
+  }
+
+  stats(): MqttStats {
+    return {
+      dropped: this.droppedCount + this.outbox.dropped,
+      queued: this.outbox.size + this.unsent.size + this.inflight(),
+      connects: this.connectCount,
+    };
+  }
+
+  /**
+   * Sends, keeps or drops `payload` on topic `name` per its offline policy. Never blocks, never
+   * throws: a frame's decision must not wait on the network.
+   */
+  publish<K extends PublishTopic>(name: K, payload: PayloadOf<K>): void {
+    if (this.stopping) return;
+    try {
+      const spec = TOPICS[name];
+      switch (spec.offline) {
+        case "drop":
+          if (this.canSendDroppable()) {
+            this.client.publish(topicFor(this.prefix, name), encodePayload(name, payload), { qos: spec.qos, retain: spec.retain });
+          } else {
+            this.droppedCount++;
+          }
+          return;
+        case "latest":
+          this.latest.set(name, encodePayload(name, payload));
+          this.unsent.add(name);
+          break;
+        case "queue":
+          this.outbox.push({ name, body: encodePayload(name, payload) });
+          this.noteOverflow();
+          break;
+        case "birth":
+          return;
+      }
+      this.flush();
+    } catch (err) {
+      // E.g. a payload JSON.stringify cannot encode: a bug, but never one that stops inspection.
+      this.droppedCount++;
+      if (!this.warnedEncode) {
+        this.warnedEncode = true;
+        this.log.error({ err, topic: name }, "could not publish an MQTT message; dropped (further failures counted, not logged)");
+      }
+    }
+  }
+
+  /**
+   * Publishes `offline` (if connected), disconnects cleanly and resolves within ~2 s whatever the
+   * broker does. Idempotent.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown().catch((err: unknown) => {
+      // Shutdown goes on whatever happened here: the daemon still has a database to close.
+      this.log.error({ err }, "error while stopping the MQTT publisher");
+    });
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    const deadline = Date.now() + STOP_BUDGET_MS;
+    const wasOnline = this.online;
+    if (wasOnline) {
+      // A clean DISCONNECT discards the will, so say offline ourselves; keep time for the DISCONNECT.
+      const acked = await within(
+        deadline - Date.now() - 400,
+        new Promise<boolean>((resolve) => this.send("status", "offline", (err) => resolve(!err))),
+      );
+      if (acked !== true) this.log.warn("the broker did not acknowledge the offline status in time");
+    }
+    this.online = false;
+    // Not connected: nothing to say goodbye to, just drop the socket and the reconnect timer.
+    const ended = await within(
+      deadline - Date.now(),
+      new Promise<void>((resolve) => this.client.end(!wasOnline, {}, () => resolve())),
+    );
+    if (ended === TIMEOUT) {
+      // end() waits for PUBACKs that a stuck broker never sends; cut the connection instead.
+      this.client.stream?.destroy();
+      this.log.warn("MQTT broker did not answer in time; connection closed without a clean disconnect");
+    }
+    this.log.info({ ...this.stats() }, "MQTT publisher stopped");
+  }
+
+  private listen(): void {
+    this.client.on("connect", () => this.onConnect());
+    this.client.on("close", () => this.onClose());
+    this.client.on("error", (err) => this.onError(err));
+    // mqtt.js retries every reconnectPeriod (fixed); lengthen it as each attempt starts.
+    this.client.on("reconnect", () => {
+      this.client.options.reconnectPeriod = this.backoff.next();
+      this.log.debug({ url: this.safeUrl, nextRetryMs: this.client.options.reconnectPeriod }, "MQTT reconnecting");
+    });
+  }
+
+  private onConnect(): void {
+    if (this.stopping) return;
+    this.online = true;
+    this.connectCount++;
+    this.lastError = null;
+    this.warnedOverflow = false;
+    this.overflowBaseline = this.outbox.dropped;
+    this.backoff.reset();
+    this.client.options.reconnectPeriod = this.backoff.next();
+    this.log.info(
+      { url: this.safeUrl, connects: this.connectCount, queuedEvents: this.outbox.size, dropped: this.stats().dropped },
+      this.connectCount === 1 ? "MQTT connected" : "MQTT reconnected",
+    );
+    // Birth, then the latest retained values: the broker may have restarted and lost them.
+    this.send("status", "online");
+    for (const name of this.latest.keys()) this.unsent.add(name);
+    this.flush();
+  }
+
+  private onClose(): void {
+    const was = this.online;
+    this.online = false;
+    if (was && !this.stopping) {
+      this.log.warn(
+        { url: this.safeUrl, retryInMs: this.client.options.reconnectPeriod },
+        "MQTT connection lost; retrying (decisions dropped, events queued until reconnected)",
+      );
+    }
+  }
+
+  private onError(err: Error & { code?: string | number }): void {
+    if (this.stopping) return;
+    // A broker that is down for hours fails every attempt the same way: say so once, not every 30 s.
+    const repeated = err.message === this.lastError;
+    this.lastError = err.message;
+    const fields = {
+      url: this.safeUrl,
+      err: err.message,
+      code: err.code,
+      retryInMs: this.client.options.reconnectPeriod,
+      // CONNACK 4/5 (MQTT 3.1.1): the broker is up but refuses us; retrying alone will not fix it.
+      ...(err.code === 4 || err.code === 5 ? { hint: "check mqtt.username, the password and the broker's ACL for this client id" } : {}),
+    };
+    if (repeated) this.log.debug(fields, "MQTT connection attempt failed");
+    else this.log.warn(fields, "MQTT connection failed; inspection continues, retrying in the background");
+  }
+
+  /** Hands unsent "latest" values, then queued events (up to MAX_INFLIGHT unacknowledged) to mqtt.js. */
+  private flush(): void {
+    if (!this.online || this.stopping) return;
+    for (const name of TOPIC_NAMES) {
+      if (!this.unsent.delete(name)) continue;
+      const body = this.latest.get(name);
+      if (body !== undefined) this.send(name, body);
+    }
+    while (this.outbox.size > 0 && this.inflight() < MAX_INFLIGHT) {
+      const m = this.outbox.shift();
+      if (!m) break;
+      // mqtt.js keeps an unacknowledged QoS 1 message and resends it after a reconnect, so it
+      // leaves our outbox now; each PUBACK makes room for the next.
+      this.send(m.name, m.body, (err) => {
+        if (err) {
+          this.droppedCount++;
+          this.log.debug({ err: err.message, topic: m.name }, "MQTT message not delivered");
+        }
+        this.flush();
+      });
+    }
+  }
+
+  private send(name: TopicName, body: string, done?: (err?: Error) => void): void {
+    const spec = TOPICS[name];
+    this.client.publish(topicFor(this.prefix, name), body, { qos: spec.qos, retain: spec.retain }, done);
+  }
+
+  /** Whether a QoS 0 message can go now without buffering behind a disconnected or slow broker. */
+  private canSendDroppable(): boolean {
+    if (!this.online) return false;
+    const buffered = this.client.stream?.writableLength ?? 0;
+    const congested = buffered > MAX_BUFFERED_BYTES || this.inflight() > MAX_INFLIGHT;
+    if (congested !== this.congested) {
+      this.congested = congested;
+      if (congested) {
+        this.log.warn({ bufferedBytes: buffered, inflight: this.inflight() }, "MQTT broker is not keeping up; dropping decisions");
+      } else {
+        this.log.info("MQTT broker keeping up again; publishing decisions");
+      }
+    }
+    return !congested;
+  }
+
+  private noteOverflow(): void {
+    if (!this.warnedOverflow && this.outbox.dropped > this.overflowBaseline) {
+      this.warnedOverflow = true;
+      this.log.warn({ dropped: this.outbox.dropped }, "MQTT event outbox full; dropping the oldest events until reconnected");
+    }
+  }
+
+  /** QoS 1 messages handed to mqtt.js and not yet acknowledged (kept across reconnects). */
+  private inflight(): number {
+    return Object.keys(this.client.outgoing).length;
+  }
+}
+
+/** `p`'s value, or TIMEOUT if it takes longer than `ms`. */
+async function within<T>(ms: number, p: Promise<T>): Promise<T | typeof TIMEOUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof TIMEOUT>((resolve) => {
+    timer = setTimeout(() => resolve(TIMEOUT), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,227 @@
+// The synchronous SQLite side of the sample store. better-sqlite3 blocks the calling thread, so
+// the daemon only uses this inside store-worker.ts; tests and CLI tools may use it directly.
+import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { storeOpenError } from "./errors.js";
+import { migrate } from "./schema.js";
+import { SAMPLE_REASONS, type SampleReason, type SampleRecord } from "./types.js";
+
+export interface InsertResult {
+  written: number;
+  failed: number;
+  /** First per-row error of the batch, for the log. */
+  firstError?: string;
+}
+
+export interface DbStats {
+  samples: number;
+  byReason: Record<SampleReason, number>;
+  /** Samples with at least one label. */
+  labeled: number;
+  /** Database file plus WAL on disk. */
+  dbBytes: number;
+  /** Pages holding data: what retention compares with the limit (free pages get reused). */
+  usedBytes: number;
+}
+
+/** Retention deletes down to this share of the limit, so it runs now and then, not per batch. */
+export const RETENTION_TARGET = 0.9;
+/** Rows per retention DELETE: keeps each write transaction short. */
+const RETENTION_MAX_CHUNK = 500;
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+export class SampleStore {
+  private readonly insertRow;
+  private readonly insertTx;
+  private readonly deleteOldestUnlabeled;
+  private readonly deleteOldest;
+
+  private constructor(
+    readonly path: string,
+    readonly db: Database.Database,
+    /** Schema versions before and after open. */
+    readonly schema: { from: number; to: number },
+  ) {
+    this.insertRow = db.prepare(`
+      INSERT INTO samples (captured_at, stored_at, seq, reason, action, uncertain, predicted, score, output,
+        threshold, model_name, model_version, model_sha256, image_bytes, width, height, features, latency_ms, image)
+      VALUES (@capturedAt, @storedAt, @seq, @reason, @action, @uncertain, @predicted, @score, @output,
+        @threshold, @modelName, @modelVersion, @modelSha256, @imageBytes, @width, @height, @features, @latencyMs, @image)`);
+    this.insertTx = db.transaction((samples: readonly SampleRecord[], storedAt: number): InsertResult => {
+      const result: InsertResult = { written: 0, failed: 0 };
+      for (const s of samples) {
+        try {
+          this.insertRow.run(toRow(s, storedAt));
+          result.written++;
+        } catch (err) {
+          // A bad row must not cost the batch; but SQLite aborts the whole transaction on I/O
+          // errors or a full disk, and then there is nothing left to continue.
+          if (!db.inTransaction) throw err;
+          result.failed++;
+          result.firstError ??= err instanceof Error ? err.message : String(err);
+        }
+      }
+      return result;
+    });
+    // Oldest first by capture time; labeled samples are people's work and go last.
+    this.deleteOldestUnlabeled = db.prepare(`
+      DELETE FROM samples WHERE id IN (
+        SELECT id FROM samples AS s
+        WHERE NOT EXISTS (SELECT 1 FROM labels AS l WHERE l.sample_id = s.id)
+        ORDER BY captured_at, id LIMIT ?)`);
+    this.deleteOldest = db.prepare("DELETE FROM samples WHERE id IN (SELECT id FROM samples ORDER BY captured_at, id LIMIT ?)");
+  }
+
+  /** Opens (creating directory and file if needed) and migrates. Throws StoreOpenError. */
+  static open(path: string): SampleStore {
+    try {
+      const dir = dirname(path);
+      mkdirSync(dir, { recursive: true });
+      // WAL creates -wal and -shm files next to the database, so the directory must be writable.
+      accessSync(dir, constants.W_OK);
+      if (existsSync(path)) accessSync(path, constants.R_OK | constants.W_OK);
+      const db = new Database(path);
+      try {
+        db.pragma("busy_timeout = 5000"); // a CLI tool reading at the same time must not fail us
+        const mode = db.pragma("journal_mode = WAL", { simple: true }); // first read: NOTADB shows here
+        if (mode !== "wal") throw new Error(`SQLite could not switch ${path} to WAL mode (got '${String(mode)}')`);
+        // NORMAL in WAL: a power cut may lose the last commits but never corrupts the file.
+        db.pragma("synchronous = NORMAL");
+        db.pragma("foreign_keys = ON");
+        // The WAL is reused after each checkpoint; this also shrinks it back after a big one.
+        db.pragma(`journal_size_limit = ${8 * 1024 * 1024}`);
+        return new SampleStore(path, db, migrate(db));
+      } catch (err) {
+        db.close();
+        throw err;
+      }
+    } catch (err) {
+      throw storeOpenError(path, err);
+    }
+  }
+
+  /** All rows in one transaction; a row that violates the schema is counted, not fatal. */
+  insertBatch(samples: readonly SampleRecord[], storedAt = Date.now()): InsertResult {
+    return this.insertTx(samples, storedAt);
+  }
+
+  usedBytes(): number {
+    const pages = this.db.pragma("page_count", { simple: true }) as number;
+    const free = this.db.pragma("freelist_count", { simple: true }) as number;
+    const pageSize = this.db.pragma("page_size", { simple: true }) as number;
+    return (pages - free) * pageSize;
+  }
+
+  /**
+   * When used pages exceed `maxBytes`, deletes the oldest unlabeled samples (then, only if none
+   * are left, the oldest labeled ones) until under RETENTION_TARGET of it. Freed pages are
+   * reused by later inserts, so the file stops growing without a VACUUM. Returns rows deleted.
+   */
+  enforceRetention(maxBytes: number): number {
+    let used = this.usedBytes();
+    if (used <= maxBytes) return 0;
+    const target = maxBytes * RETENTION_TARGET;
+    const rows = this.count();
+    const rowBytes = rows > 0 ? used / rows : 1;
+    let deleted = 0;
+    while (used > target) {
+      const chunk = Math.min(RETENTION_MAX_CHUNK, Math.max(1, Math.ceil((used - target) / rowBytes)));
+      let n = this.deleteOldestUnlabeled.run(chunk).changes;
+      if (n === 0) n = this.deleteOldest.run(chunk).changes;
+      if (n === 0) break; // nothing left to delete; the rest is schema, labels and events
+      deleted += n;
+      used = this.usedBytes();
+    }
+    return deleted;
+  }
+
+  /** Database file plus WAL on disk (two stat calls; also valid after close). */
+  diskBytes(): number {
+    return fileSize(this.path) + fileSize(`${this.path}-wal`);
+  }
+
+  count(): number {
+    return (this.db.prepare("SELECT count(*) AS n FROM samples").get() as { n: number }).n;
+  }
+
+  stats(): DbStats {
+    const byReason = Object.fromEntries(SAMPLE_REASONS.map((r) => [r, 0])) as Record<SampleReason, number>;
+    let samples = 0;
+    const rows = this.db.prepare("SELECT reason, count(*) AS n FROM samples GROUP BY reason").all() as {
+      reason: SampleReason;
+      n: number;
+    }[];
+    for (const { reason, n } of rows) {
+      byReason[reason] = n;
+      samples += n;
+    }
+    const labeled = (this.db.prepare("SELECT count(DISTINCT sample_id) AS n FROM labels").get() as { n: number }).n;
+    return {
+      samples,
+      byReason,
+      labeled,
+      dbBytes: this.diskBytes(),
+      usedBytes: this.usedBytes(),
+    };
+  }
+
+  /** Records a label (a sample may be relabeled; the newest label wins). Returns the label id. */
+  addLabel(sampleId: number, label: string, by: string, at = Date.now()): number {
+    try {
+      const r = this.db
+        .prepare("INSERT INTO labels (sample_id, label, labeled_by, labeled_at) VALUES (?, ?, ?, ?)")
+        .run(sampleId, label, by, Math.round(at));
+      return Number(r.lastInsertRowid);
+    } catch (err) {
+      if ((err as { code?: string }).code === "SQLITE_CONSTRAINT_FOREIGNKEY") {
+        throw new Error(`no sample with id ${sampleId} (deleted by retention?)`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /** Folds the WAL back into the file and truncates it, so a copied .db file is complete. */
+  close(): void {
+    if (!this.db.open) return;
+    try {
+      this.db.pragma("wal_checkpoint(TRUNCATE)");
+    } finally {
+      this.db.close();
+    }
+  }
+}
+
+function toRow(s: SampleRecord, storedAt: number) {
+  const image = s.image;
+  return {
+    // INTEGER columns are STRICT: round what callers may pass as fractional ms.
+    capturedAt: Math.round(s.capturedAt),
+    storedAt: Math.round(storedAt),
+    seq: Math.round(s.seq),
+    reason: s.reason,
+    action: s.action,
+    uncertain: s.uncertain ? 1 : 0,
+    predicted: s.predicted,
+    score: s.score,
+    output: JSON.stringify(Array.from(s.output)),
+    threshold: s.threshold,
+    modelName: s.model.name,
+    modelVersion: s.model.version,
+    modelSha256: s.model.sha256,
+    imageBytes: image.byteLength,
+    width: Math.round(s.width),
+    height: Math.round(s.height),
+    features: s.features === undefined ? null : JSON.stringify(s.features),
+    latencyMs: s.latencyMs,
+    // better-sqlite3 binds Buffers as BLOBs; a message-passed image arrives as a plain Uint8Array.
+    image: Buffer.from(image.buffer, image.byteOffset, image.byteLength),
+  };
+}

@@ -1,0 +1,283 @@
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { BoundedQueue } from "../../src/store/bounded-queue.js";
+import { StoreOpenError } from "../../src/store/errors.js";
+import { SampleStore } from "../../src/store/sample-store.js";
+import { MIGRATIONS, migrate, SCHEMA_VERSION, userVersion } from "../../src/store/schema.js";
+import type { SampleRecord } from "../../src/store/types.js";
+import { IMAGE_BYTES, makeSample } from "../fixtures/store-samples.js";
+
+let dir: string;
+let open: SampleStore[];
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "linesight-store-"));
+  open = [];
+});
+afterEach(() => {
+  for (const s of open) s.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function store(name = "samples.db"): SampleStore {
+  const s = SampleStore.open(join(dir, name));
+  open.push(s);
+  return s;
+}
+
+function batch(from: number, n: number, overrides = {}) {
+  return Array.from({ length: n }, (_, i) => makeSample(from + i, overrides));
+}
+
+const names = (db: Database.Database, type: string) =>
+  (db.prepare("SELECT name FROM sqlite_master WHERE type = ? AND name NOT LIKE 'sqlite_%' ORDER BY name").all(type) as { name: string }[]).map((r) => r.name);
+
+describe("schema migrations", () => {
+  it("create the tables and indexes and set user_version", () => {
+    const s = store();
+    expect(names(s.db, "table")).toEqual(["events", "labels", "samples"]);
+    expect(names(s.db, "index")).toEqual(["events_at", "labels_sample", "samples_captured", "samples_reason_captured"]);
+    expect(userVersion(s.db)).toBe(SCHEMA_VERSION);
+    expect(s.schema).toEqual({ from: 0, to: SCHEMA_VERSION });
+  });
+
+  it("are idempotent: reopening applies nothing and keeps the data", () => {
+    const path = join(dir, "samples.db");
+    const a = SampleStore.open(path);
+    a.insertBatch(batch(0, 3));
+    a.close();
+    const b = store();
+    expect(b.schema).toEqual({ from: SCHEMA_VERSION, to: SCHEMA_VERSION });
+    expect(migrate(b.db)).toEqual({ from: SCHEMA_VERSION, to: SCHEMA_VERSION });
+    expect(b.count()).toBe(3);
+  });
+
+  it("apply each step in one transaction: a failing step leaves the previous version intact", () => {
+    const db = new Database(":memory:");
+    const steps = ["CREATE TABLE a (x INTEGER)", "CREATE TABLE b (y INTEGER); INSERT INTO nope VALUES (1)"];
+    expect(() => migrate(db, steps)).toThrow(/nope/);
+    expect(userVersion(db)).toBe(1);
+    expect(names(db, "table")).toEqual(["a"]); // table b was rolled back with its step
+    db.close();
+  });
+
+  it("refuse a database written by a newer version, naming the path and the fix", () => {
+    const path = join(dir, "newer.db");
+    const db = new Database(path);
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    let err: unknown;
+    try {
+      SampleStore.open(path);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(StoreOpenError);
+    expect((err as Error).message).toContain(path);
+    expect((err as Error).message).toMatch(/newer linesight .*version 2.*version 1.*upgrade/s);
+  });
+
+  it("ships at least one step and never an empty one", () => {
+    expect(MIGRATIONS.length).toBe(SCHEMA_VERSION);
+    for (const step of MIGRATIONS) expect(step.trim()).not.toBe("");
+  });
+});
+
+describe("opening", () => {
+  it("sets WAL, synchronous=NORMAL, foreign keys and a busy timeout", () => {
+    const s = store();
+    expect(s.db.pragma("journal_mode", { simple: true })).toBe("wal");
+    expect(s.db.pragma("synchronous", { simple: true })).toBe(1);
+    expect(s.db.pragma("foreign_keys", { simple: true })).toBe(1);
+    expect(s.db.pragma("busy_timeout", { simple: true })).toBe(5000);
+  });
+
+  it("creates missing directories", () => {
+    const s = SampleStore.open(join(dir, "a", "b", "samples.db"));
+    open.push(s);
+    expect(s.count()).toBe(0);
+  });
+
+  it("gives StoreOpenError with the path when the directory cannot be created", () => {
+    writeFileSync(join(dir, "plain-file"), "x");
+    const path = join(dir, "plain-file", "sub", "samples.db"); // ENOTDIR, even for root
+    expect(() => SampleStore.open(path)).toThrow(StoreOpenError);
+    expect(() => SampleStore.open(path)).toThrow(new RegExp(`${path}.*Fix:`));
+  });
+
+  it("gives StoreOpenError with the path when the file is not a database", () => {
+    const path = join(dir, "garbage.db");
+    writeFileSync(path, Buffer.alloc(8192, 7));
+    expect(() => SampleStore.open(path)).toThrow(StoreOpenError);
+    expect(() => SampleStore.open(path)).toThrow(/not a linesight SQLite database.*mv /);
+  });
+});
+
+describe("insertBatch and stats", () => {
+  it("stores every field and counts by reason", () => {
+    const s = store();
+    const samples = batch(0, 6);
+    const r = s.insertBatch(samples, 1_800_000_000_000);
+    expect(r).toEqual({ written: 6, failed: 0 });
+    const st = s.stats();
+    expect(st.samples).toBe(6);
+    expect(st.byReason).toEqual({ reject: 2, uncertain: 2, audit: 2, ood: 0, snapshot: 0 });
+    expect(st.labeled).toBe(0);
+    expect(st.usedBytes).toBeGreaterThan(6 * IMAGE_BYTES);
+    expect(st.dbBytes).toBeGreaterThan(6 * IMAGE_BYTES);
+
+    const row = s.db.prepare("SELECT * FROM samples WHERE seq = 1").get() as Record<string, unknown>;
+    const src = samples[1] as SampleRecord;
+    expect(row).toMatchObject({
+      captured_at: src.capturedAt,
+      stored_at: 1_800_000_000_000,
+      reason: "uncertain",
+      action: "pass",
+      uncertain: 1,
+      predicted: "ok",
+      threshold: 0.5,
+      model_name: "round-parts",
+      model_version: "1.2.0",
+      model_sha256: "ab".repeat(32),
+      image_bytes: IMAGE_BYTES,
+      width: 224,
+      height: 224,
+      latency_ms: 41.7,
+      exported_at: null,
+    });
+    expect(JSON.parse(row.output as string)).toEqual(src.output);
+    expect(JSON.parse(row.features as string)).toEqual(src.features);
+    expect(Buffer.compare(row.image as Buffer, Buffer.from(src.image))).toBe(0);
+  });
+
+  it("stores NULL features when there are none and rounds fractional ms", () => {
+    const s = store();
+    s.insertBatch([makeSample(0, { features: undefined, capturedAt: 1000.6 })], 5.4);
+    const row = s.db.prepare("SELECT features, captured_at, stored_at FROM samples").get();
+    expect(row).toEqual({ features: null, captured_at: 1001, stored_at: 5 });
+  });
+
+  it("counts a row the schema refuses without losing the rest of the batch", () => {
+    const s = store();
+    const bad = makeSample(1, { reason: "bogus" as never });
+    const r = s.insertBatch([makeSample(0), bad, makeSample(2)]);
+    expect(r.written).toBe(2);
+    expect(r.failed).toBe(1);
+    expect(r.firstError).toMatch(/CHECK constraint/);
+    expect(s.count()).toBe(2);
+  });
+});
+
+describe("labels", () => {
+  it("adds labels and refuses a missing sample clearly", () => {
+    const s = store();
+    s.insertBatch(batch(0, 2));
+    const id = (s.db.prepare("SELECT min(id) AS id FROM samples").get() as { id: number }).id;
+    expect(s.addLabel(id, "scratch", "ana")).toBeGreaterThan(0);
+    expect(s.stats().labeled).toBe(1);
+    expect(() => s.addLabel(9999, "ok", "ana")).toThrow(/no sample with id 9999/);
+  });
+});
+
+describe("retention", () => {
+  const ids = (s: SampleStore) => (s.db.prepare("SELECT seq FROM samples ORDER BY seq").all() as { seq: number }[]).map((r) => r.seq);
+
+  it("does nothing under the limit", () => {
+    const s = store();
+    s.insertBatch(batch(0, 10));
+    expect(s.enforceRetention(s.usedBytes() + 1)).toBe(0);
+    expect(s.count()).toBe(10);
+  });
+
+  it("deletes the oldest unlabeled samples first and keeps labeled ones", () => {
+    const s = store();
+    s.insertBatch(batch(0, 40));
+    // Label the two oldest: they must survive although they are the oldest.
+    for (const seq of [0, 1]) {
+      const { id } = s.db.prepare("SELECT id FROM samples WHERE seq = ?").get(seq) as { id: number };
+      s.addLabel(id, "ok", "ana");
+    }
+    const max = Math.floor(s.usedBytes() * 0.5);
+    const deleted = s.enforceRetention(max);
+    expect(deleted).toBeGreaterThan(15);
+    expect(s.usedBytes()).toBeLessThanOrEqual(max * 0.9);
+    const left = ids(s);
+    expect(left.slice(0, 2)).toEqual([0, 1]);
+    // The survivors are the newest unlabeled ones: a contiguous tail.
+    const unlabeled = left.slice(2);
+    expect(unlabeled).toEqual(Array.from({ length: unlabeled.length }, (_, i) => 40 - unlabeled.length + i));
+    expect(deleted).toBe(40 - left.length);
+  });
+
+  it("deletes labeled samples (oldest first, labels with them) only when nothing unlabeled is left", () => {
+    const s = store();
+    s.insertBatch(batch(0, 20));
+    for (const { id } of s.db.prepare("SELECT id FROM samples").all() as { id: number }[]) s.addLabel(id, "ok", "ana");
+    const max = Math.floor(s.usedBytes() * 0.5);
+    expect(s.enforceRetention(max)).toBeGreaterThan(0);
+    const left = ids(s);
+    expect(left[left.length - 1]).toBe(19);
+    expect(left[0]).toBeGreaterThan(5);
+    const orphans = s.db.prepare("SELECT count(*) AS n FROM labels WHERE sample_id NOT IN (SELECT id FROM samples)").get();
+    expect(orphans).toEqual({ n: 0 }); // ON DELETE CASCADE
+  });
+
+  it("keeps the file bounded over many insert/delete cycles: freed pages are reused, no VACUUM", () => {
+    const s = store();
+    const max = 2 * 1024 * 1024; // ~130 samples of 15 KB
+    const sizes: number[] = [];
+    let seq = 0;
+    for (let cycle = 0; cycle < 60; cycle++) {
+      s.insertBatch(batch(seq, 32)); // 60 x 32 x 15 KB = ~28 MB written in total
+      seq += 32;
+      s.enforceRetention(max);
+      sizes.push((s.db.pragma("page_count", { simple: true }) as number) * (s.db.pragma("page_size", { simple: true }) as number));
+    }
+    // The file only grows past the limit by about one batch (inserted before retention runs).
+    const ceiling = max + 32 * (IMAGE_BYTES + 4096) + 64 * 1024;
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(ceiling);
+    // After the first fill it stops growing at all.
+    expect(sizes[sizes.length - 1]).toBe(Math.max(...sizes.slice(0, 20)));
+    expect(s.count()).toBeLessThan(140);
+    expect(s.count()).toBeGreaterThan(100);
+    const wal = statSync(`${join(dir, "samples.db")}-wal`).size;
+    expect(wal).toBeLessThanOrEqual(8 * 1024 * 1024 + 1024 * 1024);
+  });
+});
+
+describe("close", () => {
+  it("checkpoints the WAL into the file and truncates it", () => {
+    const path = join(dir, "samples.db");
+    const s = SampleStore.open(path);
+    s.insertBatch(batch(0, 10));
+    expect(statSync(`${path}-wal`).size).toBeGreaterThan(0);
+    s.close();
+    s.close(); // idempotent
+    let wal = 0;
+    try {
+      wal = statSync(`${path}-wal`).size;
+    } catch {}
+    expect(wal).toBe(0);
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare("SELECT count(*) AS n FROM samples").get()).toEqual({ n: 10 });
+    db.close();
+  });
+});
+
+describe("BoundedQueue", () => {
+  it("is FIFO across the wrap-around and refuses when full", () => {
+    const q = new BoundedQueue<number>(3);
+    expect([q.push(1), q.push(2), q.push(3), q.push(4)]).toEqual([true, true, true, false]);
+    expect(q.take(2)).toEqual([1, 2]);
+    expect([q.push(5), q.push(6), q.push(7)]).toEqual([true, true, false]);
+    expect(q.length).toBe(3);
+    expect(q.take(10)).toEqual([3, 5, 6]);
+    expect(q.take(1)).toEqual([]);
+  });
+
+  it("rejects a nonsensical capacity", () => {
+    expect(() => new BoundedQueue(0)).toThrow(RangeError);
+  });
+});
