@@ -1,8 +1,9 @@
 """The inspector network and its structured (channel) pruning.
 
-A plain stack of stride-2 3x3 convolutions: every layer halves the resolution, so the first
-conv (the one that runs at full input size) is cheap in int8 too, and the whole net maps onto
-onnxruntime's QLinearConv kernels. Global max pooling because a defect is a local event: one
+A plain stack of 3x3 convolutions: the first halves the resolution at once, so the conv that
+runs at full input size is cheap in int8 too (on this CPU a full-resolution first conv made int8
+no faster than fp32); extra stride-1 convs add depth only at the two coarsest scales, where it is
+cheap. Every layer maps onto onnxruntime's QLinearConv kernels. Global max pooling because a defect is a local event: one
 cracked corner must light up the whole frame's score, which an average would dilute.
 """
 
@@ -11,13 +12,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-BASE_WIDTHS = (24, 48, 96, 128)
+# (output channels, stride) per conv
+BASE_LAYERS = ((24, 2), (48, 2), (64, 2), (64, 1), (128, 2), (128, 1))
 
 
 class Block(nn.Module):
-    def __init__(self, cin: int, cout: int) -> None:
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(cin, cout, 3, stride=2, padding=1, bias=False)
+        self.conv = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
         self.bn = nn.BatchNorm2d(cout)
         self.relu = nn.ReLU()
 
@@ -26,13 +28,17 @@ class Block(nn.Module):
 
 
 class Inspector(nn.Module):
-    def __init__(self, widths: tuple[int, ...] = BASE_WIDTHS, classes: int = 2) -> None:
+    def __init__(self, layers: tuple[tuple[int, int], ...] = BASE_LAYERS, classes: int = 2) -> None:
         super().__init__()
-        self.widths = tuple(widths)
-        chans = (3,) + self.widths
-        self.blocks = nn.Sequential(*[Block(chans[i], chans[i + 1]) for i in range(len(widths))])
+        self.layers = tuple(layers)
+        cin = 3
+        blocks = []
+        for cout, stride in self.layers:
+            blocks.append(Block(cin, cout, stride))
+            cin = cout
+        self.blocks = nn.Sequential(*blocks)
         self.pool = nn.AdaptiveMaxPool2d(1)
-        self.fc = nn.Linear(self.widths[-1], classes)
+        self.fc = nn.Linear(cin, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(self.blocks(x))
@@ -58,7 +64,7 @@ def prune_channels(model: Inspector, keep_fraction: float) -> tuple[Inspector, l
         keep_idx.append(idx)
         report.append({"layer": f"conv{i + 1}", "channels_before": n, "channels_after": k})
 
-    pruned = Inspector(tuple(len(ix) for ix in keep_idx), model.fc.out_features)
+    pruned = Inspector(tuple((len(ix), s) for ix, (_, s) in zip(keep_idx, model.layers)), model.fc.out_features)
     prev = torch.arange(3)
     with torch.no_grad():
         for src, dst, idx in zip(model.blocks, pruned.blocks, keep_idx):
@@ -74,8 +80,8 @@ def prune_channels(model: Inspector, keep_fraction: float) -> tuple[Inspector, l
 def count_macs(model: Inspector, height: int, width: int) -> int:
     """Multiply-accumulates of one forward pass (convs + classifier)."""
     macs, cin, h, w = 0, 3, height, width
-    for cout in model.widths:
-        h, w = (h + 1) // 2, (w + 1) // 2
+    for cout, stride in model.layers:
+        h, w = (h + stride - 1) // stride, (w + stride - 1) // stride
         macs += h * w * cout * cin * 9
         cin = cout
     return macs + cin * model.fc.out_features

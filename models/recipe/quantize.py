@@ -113,8 +113,12 @@ def finalize_int8(src: str, dst: str) -> dict:
     g = m.graph
     inits = {i.name: i for i in g.initializer}
     consts = {n.output[0]: n for n in g.node if n.op_type == "Constant"}
+    # The exporter sometimes passes a shared scale or zero point through an Identity node.
+    aliases = {n.output[0]: n.input[0] for n in g.node if n.op_type == "Identity"}
 
     def value(name: str) -> np.ndarray | None:
+        while name in aliases:
+            name = aliases[name]
         if name in inits:
             return numpy_helper.to_array(inits[name])
         if name in consts:

@@ -1,0 +1,155 @@
+// The built daemon as systemd runs it, against a real Mosquitto, a real notify socket and a real
+// SQLite file: what a fleet manager and an ML engineer would see.
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  cleanup,
+  DaemonProcess,
+  FOOTAGE,
+  MODEL,
+  NotifySocket,
+  tempDir,
+  writeConfig,
+} from "../helpers/daemon.js";
+import { Mosquitto, TopicRecorder } from "../helpers/mosquitto.js";
+
+let broker: Mosquitto;
+const dirs: string[] = [];
+const daemons: DaemonProcess[] = [];
+const recorders: TopicRecorder[] = [];
+
+function config(dir: string, over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    device: { id: "line-7", site: "plant-a", line: "7" },
+    camera: { replay: { path: FOOTAGE, fps: 30 } },
+    model: { path: MODEL },
+    storage: { path: join(dir, "linesight.db"), audit_fraction: 0.1 },
+    mqtt: { url: broker.url, health_interval_s: 1 },
+    log: { level: "info" },
+    ...over,
+  };
+}
+
+function start(dir: string, cfg: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): DaemonProcess {
+  const d = new DaemonProcess(["run", "--config", writeConfig(dir, cfg)], env);
+  daemons.push(d);
+  return d;
+}
+
+function newDir(): string {
+  const d = tempDir();
+  dirs.push(d);
+  return d;
+}
+
+beforeAll(async () => {
+  broker = await Mosquitto.start();
+});
+
+afterEach(async () => {
+  for (const d of daemons.splice(0)) d.kill("SIGKILL");
+  for (const r of recorders.splice(0)) await r.close();
+});
+
+afterAll(async () => {
+  await broker.dispose();
+  for (const d of dirs) cleanup(d);
+});
+
+describe("linesight run", () => {
+  it("inspects, reports over MQTT, stores samples, tells systemd, and stops cleanly", async () => {
+    const dir = newDir();
+    const rec = await TopicRecorder.start(broker.url, "linesight/line-7/#");
+    recorders.push(rec);
+    const notify = new NotifySocket(join(dir, "notify.sock"));
+    const d = start(dir, config(dir), { NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: "400000", WATCHDOG_PID: "" });
+
+    await notify.waitFor("READY=1");
+    const status = await rec.waitFor((m) => m.topic === "linesight/line-7/status" && m.payload === "online");
+    expect(status.retain).toBe(true);
+    const state = await rec.waitFor(
+      (m) => m.topic.endsWith("/state") && (JSON.parse(m.payload) as { pipeline: string }).pipeline === "running",
+    );
+    const s = JSON.parse(state.payload);
+    expect(s).toMatchObject({ schema: 1, device: { id: "line-7" }, model: { name: "round-parts" }, camera: { source: "replay" } });
+    expect(s.model.sha256).toMatch(/^[0-9a-f]{64}$/);
+
+    const health = JSON.parse((await rec.waitFor((m) => m.topic.endsWith("/health"), 5000)).payload);
+    expect(health.frames.decided).toBeGreaterThan(0);
+    for (const stage of ["preprocess", "infer", "end_to_end"]) {
+      expect(health.latency_ms[stage]).toMatchObject({ p50: expect.any(Number), p95: expect.any(Number), p99: expect.any(Number), max: expect.any(Number) });
+    }
+    expect(health.memory.rss_mb).toBeGreaterThan(0);
+    expect(health.storage.db_bytes).toBeGreaterThan(0);
+
+    const decision = JSON.parse((await rec.waitFor((m) => m.topic.endsWith("/decision"))).payload);
+    expect(decision).toMatchObject({ schema: 1, action: expect.stringMatching(/^(pass|reject)$/), model_version: "1.0.0" });
+    expect(decision.score).toBeGreaterThanOrEqual(0);
+
+    // The watchdog is fed while frames are decided.
+    await notify.waitFor("WATCHDOG=1", 3000);
+    await new Promise((r) => setTimeout(r, 1500));
+
+    d.kill("SIGTERM");
+    expect(await d.exited).toBe(0);
+    expect(notify.has("STOPPING=1")).toBe(true);
+    await rec.waitFor((m) => m.topic.endsWith("/status") && m.payload === "offline");
+    notify.close();
+
+    const db = new Database(join(dir, "linesight.db"), { readonly: true });
+    const reasons = db.prepare("select reason, count(*) n from samples group by reason").all() as { reason: string; n: number }[];
+    const row = db.prepare("select image_bytes, length(image) len, model_version, predicted from samples limit 1").get() as {
+      image_bytes: number;
+      len: number;
+      model_version: string;
+    };
+    db.close();
+    const byReason = Object.fromEntries(reasons.map((r) => [r.reason, r.n]));
+    expect(byReason.reject).toBeGreaterThan(0); // the footage has defects
+    expect(byReason.audit).toBeGreaterThan(0); // 10% of all frames
+    expect(row.len).toBe(row.image_bytes);
+    expect(row.model_version).toBe("1.0.0");
+  });
+
+  it("keeps inspecting while the broker is unreachable, and connects when it comes up", async () => {
+    const dir = newDir();
+    const late = await Mosquitto.start();
+    await late.stop();
+    const notify = new NotifySocket(join(dir, "notify.sock"));
+    const d = start(dir, config(dir, { mqtt: { url: late.url, health_interval_s: 1 } }), { NOTIFY_SOCKET: notify.path });
+    await notify.waitFor("READY=1");
+    await late.restart();
+    const rec = await TopicRecorder.start(late.url, "linesight/#");
+    recorders.push(rec);
+    await rec.waitFor((m) => m.topic.endsWith("/status") && m.payload === "online", 15_000);
+    await rec.waitFor((m) => m.topic.endsWith("/state"), 5000);
+    d.kill("SIGTERM");
+    expect(await d.exited).toBe(0);
+    notify.close();
+    await late.dispose();
+  });
+});
+
+describe("bad input", () => {
+  it("refuses to start on an unwritable database path, naming the path", async () => {
+    const dir = newDir();
+    const notAdir = join(dir, "notify.sock"); // any existing regular file
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(notAdir, "");
+    const d = start(dir, config(dir, { storage: { path: join(notAdir, "db", "linesight.db") } }));
+    expect(await d.exited).toBe(1);
+    expect(d.stderr).toContain(join(notAdir, "db"));
+  });
+
+  it("lists every config problem at once and exits 1", async () => {
+    const dir = newDir();
+    const cfg = config(dir, { decision: { treshold: 0.4 } });
+    (cfg.mqtt as Record<string, unknown>).health_interval_s = "often";
+    const d = new DaemonProcess(["check", "--config", writeConfig(dir, cfg)]);
+    expect(await d.exited).toBe(1);
+    const out = d.logs.map((l) => l.msg).join("\n");
+    expect(out).toContain('decision.treshold: unknown key; did you mean "threshold"?');
+    expect(out).toContain("mqtt.health_interval_s");
+  });
+});
