@@ -8,9 +8,14 @@ import { ModelSession } from "../src/model/session.js";
 import { inputSize } from "../src/model/tensor.js";
 import { median, ms, percentile } from "./stats.js";
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { runs: { type: "string", default: "2000" } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { runs: { type: "string", default: "2000" } },
+});
 const runs = Number(values.runs);
-console.log(`# model latency, ${cpus()[0]?.model ?? "unknown CPU"} (${cpus().length} cores), node ${process.version}, ${process.arch}`);
+console.log(
+  `# model latency, ${cpus()[0]?.model ?? "unknown CPU"} (${cpus().length} cores), node ${process.version}, ${process.arch}`,
+);
 console.log("| model | file | threads | median | p95 |");
 console.log("|---|---|---|---|---|");
 for (const dir of positionals) {

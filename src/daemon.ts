@@ -7,9 +7,9 @@ import { ReplaySource } from "./camera/replay-source.js";
 import type { LoadedConfig } from "./config/load.js";
 import { readSecret } from "./config/secrets.js";
 import type { DecisionPolicy } from "./decision/decide.js";
-import { HealthReporter } from "./monitor/health.js";
 import { Preprocessor } from "./model/preprocess.js";
 import { ModelSession } from "./model/session.js";
+import { HealthReporter } from "./monitor/health.js";
 import { startEmbeddedBroker } from "./mqtt/embedded-broker.js";
 import type { StatePayload } from "./mqtt/payloads.js";
 import { MqttPublisher } from "./mqtt/publisher.js";
@@ -21,9 +21,6 @@ import { sampleReason } from "./pipeline/sampling.js";
 import { SdNotifier } from "./service/sd-notify.js";
 import { ProgressWatchdog, watchdogIntervalMs } from "./service/watchdog.js";
 import { SampleWriter } from "./store/sample-writer.js";
-
-
-
 
 export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<number> {
   const { config } = loaded;
@@ -66,7 +63,10 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
       // Most often another broker already owns the port: use it rather than refuse to inspect.
       const host = mq.embedded.host === "0.0.0.0" ? "127.0.0.1" : mq.embedded.host;
       url = `mqtt://${host}:${mq.embedded.port}`;
-      logger.warn({ err: (err as Error).message, url }, "embedded MQTT broker not started; connecting to the port anyway");
+      logger.warn(
+        { err: (err as Error).message, url },
+        "embedded MQTT broker not started; connecting to the port anyway",
+      );
     }
   }
   const prefix = mq.prefix ?? `linesight/${config.device.id}`;
@@ -175,7 +175,10 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     ready = true;
     setPipelineState("running");
     notifier.notify({ READY: 1, STATUS: "inspecting" });
-    logger.info({ startupMs: Date.now() - startedAt, prefix, database: config.storage.path }, "ready: first frame decided");
+    logger.info(
+      { startupMs: Date.now() - startedAt, prefix, database: config.storage.path },
+      "ready: first frame decided",
+    );
   });
 
   const health = new HealthReporter();
@@ -212,7 +215,10 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
   const wdTimer = wdInterval
     ? setInterval(() => {
         if (ready && !watchdog.check(pipeline.counters.decided, pipeline.paused)) {
-          logger.warn({ camera: camera.state }, "no frame decided since the last watchdog interval; not feeding the watchdog");
+          logger.warn(
+            { camera: camera.state },
+            "no frame decided since the last watchdog interval; not feeding the watchdog",
+          );
         }
       }, wdInterval)
     : null;

@@ -8,7 +8,8 @@ function findRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pkg = join(dir, "package.json");
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, "utf8")) as { name?: string }).name === "linesight") return dir;
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, "utf8")) as { name?: string }).name === "linesight")
+      return dir;
     const parent = dirname(dir);
     if (parent === dir) throw new Error("cannot find linesight's package.json above " + fileURLToPath(import.meta.url));
     dir = parent;
@@ -16,4 +17,5 @@ function findRoot(): string {
 }
 
 export const packageRoot = findRoot();
-export const version = (JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")) as { version: string }).version;
+export const version = (JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")) as { version: string })
+  .version;

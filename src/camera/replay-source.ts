@@ -24,7 +24,9 @@ export async function listImages(dir: string): Promise<string[]> {
   try {
     names = await readdir(dir);
   } catch (err) {
-    throw new ReplaySourceError(`camera.replay.path ${dir} cannot be read: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    throw new ReplaySourceError(
+      `camera.replay.path ${dir} cannot be read: ${(err as NodeJS.ErrnoException).code ?? err}`,
+    );
   }
   const images = names.filter((n) => IMAGE_EXTENSIONS.has(extname(n).toLowerCase())).sort();
   if (images.length === 0) {

@@ -46,7 +46,8 @@ main(process.argv.slice(2)).then(
     // Expected failures (bad config, refused model, unwritable database) are one clear message;
     // a stack trace only for bugs, or when LINESIGHT_DEBUG is set.
     const expected = err instanceof UserFacingError;
-    const text = err instanceof Error ? (expected && !process.env.LINESIGHT_DEBUG ? err.message : err.stack) : String(err);
+    const text =
+      err instanceof Error ? (expected && !process.env.LINESIGHT_DEBUG ? err.message : err.stack) : String(err);
     console.error(`linesight: ${text}`);
     process.exitCode = err instanceof UsageError ? 2 : 1;
   },

@@ -83,7 +83,8 @@ export async function modelCommand(argv: string[]): Promise<number> {
         ...(values["optimized-graph"] ? { optimizedModelPath: values["optimized-graph"] } : {}),
       });
       let threshold = num(values.threshold, "threshold", session.manifest.decision.threshold);
-      if (values.calibration) threshold = (await calibrate(session, values.calibration, values["max-missed"])).threshold;
+      if (values.calibration)
+        threshold = (await calibrate(session, values.calibration, values["max-missed"])).threshold;
       const evaluated = await evaluateFrames(session, await framesOf(values.data, "--data"));
       await session.release();
       const metrics = classMetrics(evaluated, threshold);

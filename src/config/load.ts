@@ -18,7 +18,9 @@ export class ConfigError extends UserFacingError {
     readonly source: string,
     readonly problems: string[],
   ) {
-    super(`${source}: ${problems.length} problem(s) in the configuration:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+    super(
+      `${source}: ${problems.length} problem(s) in the configuration:\n${problems.map((p) => `  ${p}`).join("\n")}`,
+    );
   }
 }
 
@@ -31,7 +33,11 @@ function editDistance(a: string, b: string): number {
     for (let j = 1; j <= b.length; j++) {
       const row = d[i] as number[];
       const prev = d[i - 1] as number[];
-      row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      row[j] = Math.min(
+        (prev[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     }
   }
   return (d[a.length] as number[])[b.length] as number;

@@ -8,7 +8,10 @@ const nullablePath = path.nullable().default(null);
 export const deviceSchema = z.strictObject({
   id: z
     .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "letters, digits, '-' and '_' only (it becomes an MQTT topic level), at most 64"),
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/,
+      "letters, digits, '-' and '_' only (it becomes an MQTT topic level), at most 64",
+    ),
   site: z.string().default(""),
   line: z.string().default(""),
 });

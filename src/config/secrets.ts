@@ -23,6 +23,8 @@ export async function readSecret(ref: { file?: string | undefined; credential?: 
   try {
     return (await readFile(path, "utf8")).replace(/\r?\n$/, "");
   } catch (err) {
-    throw new SecretError(`cannot read secret file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new SecretError(
+      `cannot read secret file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }

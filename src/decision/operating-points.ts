@@ -13,8 +13,8 @@ export interface ScoredSample {
 
 /** Thresholds listed in the table: fine near the ends, where inspection lines operate. */
 export const TABLE_THRESHOLDS = [
-  0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9,
-  0.95, 0.98, 0.99,
+  0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95,
+  0.98, 0.99,
 ];
 
 interface Counts {
@@ -46,7 +46,11 @@ export function rejectsPer1000(falseRejectRate: number, missedRate: number, prev
   return 1000 * (falseRejectRate * (1 - prevalence) + (1 - missedRate) * prevalence);
 }
 
-export function operatingPoint(samples: readonly ScoredSample[], threshold: number, prevalence: number): OperatingPoint {
+export function operatingPoint(
+  samples: readonly ScoredSample[],
+  threshold: number,
+  prevalence: number,
+): OperatingPoint {
   const c = count(samples, threshold);
   const frr = ratio(c.falseRejects, c.goods);
   const mdr = ratio(c.missed, c.defects);

@@ -13,7 +13,17 @@ function metricsTable(metrics: Record<string, ArtifactMetrics>): string {
   const entries = Object.entries(metrics);
   const kinds = [...new Set(entries.flatMap(([, m]) => Object.keys(m.test.per_defect_recall)))].sort();
   return table(
-    ["artifact", "file", "MACs", "accuracy", "ROC AUC", "threshold", "false rejects", "missed defects", ...kinds.map((k) => `recall ${k}`)],
+    [
+      "artifact",
+      "file",
+      "MACs",
+      "accuracy",
+      "ROC AUC",
+      "threshold",
+      "false rejects",
+      "missed defects",
+      ...kinds.map((k) => `recall ${k}`),
+    ],
     entries.map(([key, m]) => [
       `**${key}**: ${m.description}`,
       kb(m.file_bytes),
@@ -54,7 +64,10 @@ export function renderModelCard(m: Manifest): string {
           `resize ${input.resize.mode} (${input.resize.kernel}), value = (pixel × ${input.scale.toPrecision(6)} − mean [${input.mean.join(", ")}]) / std [${input.std.join(", ")}]`,
         ],
         ["output", `\`${output.name}\` [${output.shape.join(", ")}], ${output.kind}`],
-        ["default threshold", `${m.decision.threshold} (${m.decision.policy}); uncertain band ±${m.decision.uncertain_band}`],
+        [
+          "default threshold",
+          `${m.decision.threshold} (${m.decision.policy}); uncertain band ±${m.decision.uncertain_band}`,
+        ],
       ],
     ),
     "",

@@ -2,8 +2,8 @@
 import { classMetrics, operatingTable, type ScoredSample, TABLE_THRESHOLDS } from "../decision/operating-points.js";
 import { FEATURE_NAMES } from "../monitor/frame-features.js";
 import { histogram, quantileEdges } from "../monitor/histogram.js";
-import type { ClassMetrics, Manifest, OperatingPoint, ReferenceStats } from "./manifest.js";
 import type { EvaluatedFrame } from "./evaluate.js";
+import type { ClassMetrics, Manifest, OperatingPoint, ReferenceStats } from "./manifest.js";
 
 export const FEATURE_BINS = 10;
 export const SCORE_EDGES = Array.from({ length: 11 }, (_, i) => i / 10);
@@ -33,7 +33,11 @@ export function buildProfile(frames: readonly EvaluatedFrame[], opts: ProfileOpt
   return {
     metrics: classMetrics(frames, opts.threshold),
     // The default threshold always gets its own row.
-    operatingPoints: operatingTable(frames, opts.prevalence, [...new Set([...TABLE_THRESHOLDS, opts.threshold])].sort((a, b) => a - b)),
+    operatingPoints: operatingTable(
+      frames,
+      opts.prevalence,
+      [...new Set([...TABLE_THRESHOLDS, opts.threshold])].sort((a, b) => a - b),
+    ),
     reference: {
       samples: frames.length,
       data: opts.dataName,
@@ -57,7 +61,12 @@ export function applyProfile(manifest: Manifest, key: string, profile: Profile, 
     ...manifest,
     metrics: {
       ...manifest.metrics,
-      [key]: { ...previous, description: previous?.description ?? "shipped artifact", file_bytes: fileBytes, test: profile.metrics },
+      [key]: {
+        ...previous,
+        description: previous?.description ?? "shipped artifact",
+        file_bytes: fileBytes,
+        test: profile.metrics,
+      },
     },
     operating_points: profile.operatingPoints,
     reference: profile.reference,

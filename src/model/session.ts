@@ -20,8 +20,7 @@ export interface Inference {
 function sameShape(actual: ReadonlyArray<number | string>, expected: readonly number[]): boolean {
   // A symbolic (string) or -1 dimension in the model accepts the manifest's fixed size.
   return (
-    actual.length === expected.length &&
-    actual.every((d, i) => typeof d === "string" || d === -1 || d === expected[i])
+    actual.length === expected.length && actual.every((d, i) => typeof d === "string" || d === -1 || d === expected[i])
   );
 }
 
@@ -90,7 +89,9 @@ function checkIo(m: Manifest, session: ort.InferenceSession): string[] {
       return;
     }
     if (!found.isTensor || found.type !== "float32") {
-      problems.push(`model ${what} "${spec.name}" is ${found.isTensor ? found.type : "not a tensor"}, expected float32`);
+      problems.push(
+        `model ${what} "${spec.name}" is ${found.isTensor ? found.type : "not a tensor"}, expected float32`,
+      );
     } else if (!sameShape(found.shape, spec.shape)) {
       problems.push(
         `manifest ${what}.shape is [${spec.shape.join(", ")}] but the model's "${spec.name}" is [${found.shape.join(", ")}]`,

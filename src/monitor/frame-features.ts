@@ -36,7 +36,10 @@ export function frameFeatures(rgb: Uint8Array, width: number, height: number): F
   for (let y = 1; y < height - 1; y++) {
     for (let x = 1, i = y * width + 1; x < width - 1; x++, i++) {
       const lap =
-        (luma[i - 1] as number) + (luma[i + 1] as number) + (luma[i - width] as number) + (luma[i + width] as number) -
+        (luma[i - 1] as number) +
+        (luma[i + 1] as number) +
+        (luma[i - width] as number) +
+        (luma[i + width] as number) -
         4 * (luma[i] as number);
       lapSum += lap;
       lapSq += lap * lap;

@@ -28,7 +28,8 @@ export class LatencyWindow {
 
   summary(): LatencySummary {
     const sorted = this.values.slice(0, this.filled).sort();
-    const at = (q: number) => (this.filled === 0 ? 0 : (sorted[Math.min(this.filled - 1, Math.floor(q * this.filled))] as number));
+    const at = (q: number) =>
+      this.filled === 0 ? 0 : (sorted[Math.min(this.filled - 1, Math.floor(q * this.filled))] as number);
     const round = (x: number) => Math.round(x * 1000) / 1000;
     return {
       p50: round(at(0.5)),

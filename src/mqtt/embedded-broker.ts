@@ -11,7 +11,11 @@ export interface EmbeddedBroker {
   close(): Promise<void>;
 }
 
-export async function startEmbeddedBroker(opts: { host: string; port: number; logger: Logger }): Promise<EmbeddedBroker> {
+export async function startEmbeddedBroker(opts: {
+  host: string;
+  port: number;
+  logger: Logger;
+}): Promise<EmbeddedBroker> {
   const log = opts.logger.child({ component: "mqtt-broker" });
   const aedes = await Aedes.createBroker();
   aedes.on("clientError", (client, err) => log.debug({ client: client.id, err: err.message }, "MQTT client error"));

@@ -94,7 +94,9 @@ export class MqttPublisher {
       throw new UserFacingError("mqtt.url is not a valid URL; expected e.g. mqtt://broker.local:1883");
     }
     if (!PROTOCOLS.has(protocol)) {
-      throw new UserFacingError(`mqtt.url ${safeUrl} has an unsupported scheme; use mqtt://, mqtts://, ws:// or wss://`);
+      throw new UserFacingError(
+        `mqtt.url ${safeUrl} has an unsupported scheme; use mqtt://, mqtts://, ws:// or wss://`,
+      );
     }
 
     const log = opts.logger.child({ component: "mqtt" });
@@ -114,7 +116,14 @@ export class MqttPublisher {
       queueQoSZero: false,
       will: { topic: topicFor(opts.prefix, "status"), payload: Buffer.from("offline"), qos: 1, retain: true },
     });
-    const publisher = new MqttPublisher(client, opts.prefix, opts.outbox ?? new MemoryEventOutbox(), backoff, log, safeUrl);
+    const publisher = new MqttPublisher(
+      client,
+      opts.prefix,
+      opts.outbox ?? new MemoryEventOutbox(),
+      backoff,
+      log,
+      safeUrl,
+    );
     publisher.listen();
     log.info({ url: safeUrl, clientId: opts.clientId, topics: `${opts.prefix}/#` }, "connecting to MQTT broker");
     return publisher;
@@ -144,7 +153,10 @@ export class MqttPublisher {
       switch (spec.offline) {
         case "drop":
           if (this.canSendDroppable()) {
-            this.client.publish(topicFor(this.prefix, name), encodePayload(name, payload), { qos: spec.qos, retain: spec.retain });
+            this.client.publish(topicFor(this.prefix, name), encodePayload(name, payload), {
+              qos: spec.qos,
+              retain: spec.retain,
+            });
           } else {
             this.droppedCount++;
           }
@@ -166,7 +178,10 @@ export class MqttPublisher {
       this.droppedCount++;
       if (!this.warnedEncode) {
         this.warnedEncode = true;
-        this.log.error({ err, topic: name }, "could not publish an MQTT message; dropped (further failures counted, not logged)");
+        this.log.error(
+          { err, topic: name },
+          "could not publish an MQTT message; dropped (further failures counted, not logged)",
+        );
       }
     }
   }
@@ -260,7 +275,9 @@ export class MqttPublisher {
       code: err.code,
       retryInMs: this.client.options.reconnectPeriod,
       // CONNACK 4/5 (MQTT 3.1.1): the broker is up but refuses us; retrying alone will not fix it.
-      ...(err.code === 4 || err.code === 5 ? { hint: "check mqtt.username, the password and the broker's ACL for this client id" } : {}),
+      ...(err.code === 4 || err.code === 5
+        ? { hint: "check mqtt.username, the password and the broker's ACL for this client id" }
+        : {}),
     };
     if (repeated) this.log.debug(fields, "MQTT connection attempt failed");
     else this.log.warn(fields, "MQTT connection failed; inspection continues, retrying in the background");
@@ -302,7 +319,10 @@ export class MqttPublisher {
     if (congested !== this.congested) {
       this.congested = congested;
       if (congested) {
-        this.log.warn({ bufferedBytes: buffered, inflight: this.inflight() }, "MQTT broker is not keeping up; dropping decisions");
+        this.log.warn(
+          { bufferedBytes: buffered, inflight: this.inflight() },
+          "MQTT broker is not keeping up; dropping decisions",
+        );
       } else {
         this.log.info("MQTT broker keeping up again; publishing decisions");
       }
@@ -313,7 +333,10 @@ export class MqttPublisher {
   private noteOverflow(): void {
     if (!this.warnedOverflow && this.outbox.dropped > this.overflowBaseline) {
       this.warnedOverflow = true;
-      this.log.warn({ dropped: this.outbox.dropped }, "MQTT event outbox full; dropping the oldest events until reconnected");
+      this.log.warn(
+        { dropped: this.outbox.dropped },
+        "MQTT event outbox full; dropping the oldest events until reconnected",
+      );
     }
   }
 

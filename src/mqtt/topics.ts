@@ -49,9 +49,11 @@ export function topicFor(prefix: string, name: TopicName): string {
 /** Rejects prefixes a broker would refuse or that would publish somewhere surprising. */
 export function checkPrefix(prefix: string): string | null {
   if (prefix.length === 0) return "the MQTT topic prefix is empty";
-  if (/[+#]/.test(prefix)) return `the MQTT topic prefix "${prefix}" contains a wildcard (+ or #), which cannot be published to`;
+  if (/[+#]/.test(prefix))
+    return `the MQTT topic prefix "${prefix}" contains a wildcard (+ or #), which cannot be published to`;
   if (prefix.endsWith("/")) return `the MQTT topic prefix "${prefix}" ends with "/"; drop the trailing slash`;
-  if (prefix.startsWith("$")) return `the MQTT topic prefix "${prefix}" starts with "$", which brokers reserve (e.g. $SYS)`;
+  if (prefix.startsWith("$"))
+    return `the MQTT topic prefix "${prefix}" starts with "$", which brokers reserve (e.g. $SYS)`;
   if (prefix.includes("\u0000")) return "the MQTT topic prefix contains a NUL character";
   return null;
 }

@@ -6,10 +6,10 @@ import type { Logger } from "pino";
 import type { Frame } from "../camera/frame.js";
 import type { FrameSlot } from "../camera/frame-slot.js";
 import { type Decision, type DecisionPolicy, decide } from "../decision/decide.js";
-import { type FrameFeatures, frameFeatures } from "../monitor/frame-features.js";
-import { StageTimings } from "../monitor/latency.js";
 import { CorruptFrameError, type Preprocessor } from "../model/preprocess.js";
 import type { ModelSession } from "../model/session.js";
+import { type FrameFeatures, frameFeatures } from "../monitor/frame-features.js";
+import { StageTimings } from "../monitor/latency.js";
 
 export interface DecidedFrame {
   frame: Frame;

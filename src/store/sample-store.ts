@@ -77,7 +77,9 @@ export class SampleStore {
         SELECT id FROM samples AS s
         WHERE NOT EXISTS (SELECT 1 FROM labels AS l WHERE l.sample_id = s.id)
         ORDER BY captured_at, id LIMIT ?)`);
-    this.deleteOldest = db.prepare("DELETE FROM samples WHERE id IN (SELECT id FROM samples ORDER BY captured_at, id LIMIT ?)");
+    this.deleteOldest = db.prepare(
+      "DELETE FROM samples WHERE id IN (SELECT id FROM samples ORDER BY captured_at, id LIMIT ?)",
+    );
   }
 
   /** Opens (creating directory and file if needed) and migrates. Throws StoreOpenError. */

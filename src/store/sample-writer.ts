@@ -114,7 +114,13 @@ export class SampleWriter {
             err,
           ),
         );
-      const onExit = (code: number) => fail(new StoreOpenError(opts.path, `cannot open the sample store at ${opts.path}: its worker exited (code ${code}) before opening it`));
+      const onExit = (code: number) =>
+        fail(
+          new StoreOpenError(
+            opts.path,
+            `cannot open the sample store at ${opts.path}: its worker exited (code ${code}) before opening it`,
+          ),
+        );
       const cleanup = () => {
         worker.off("message", onMessage);
         worker.off("error", onError);
@@ -126,7 +132,13 @@ export class SampleWriter {
     });
     const writer = new SampleWriter(worker, opts, ready.figures);
     writer.logger.info(
-      { path: opts.path, samples: ready.figures.samples, dbBytes: ready.figures.dbBytes, schema: ready.schemaTo, migratedFrom: ready.schemaFrom },
+      {
+        path: opts.path,
+        samples: ready.figures.samples,
+        dbBytes: ready.figures.dbBytes,
+        schema: ready.schemaTo,
+        migratedFrom: ready.schemaFrom,
+      },
       ready.schemaFrom === ready.schemaTo ? "sample store open" : "sample store open (schema migrated)",
     );
     return writer;
@@ -196,7 +208,10 @@ export class SampleWriter {
 
   private pump(partial: boolean): void {
     if (this.state !== "open") return;
-    while (this.inFlightBatches < MAX_IN_FLIGHT && (this.queue.length >= this.batchSize || (partial && this.queue.length > 0))) {
+    while (
+      this.inFlightBatches < MAX_IN_FLIGHT &&
+      (this.queue.length >= this.batchSize || (partial && this.queue.length > 0))
+    ) {
       this.post(this.queue.take(this.batchSize));
     }
     // Leftovers (a partial batch, or batches held back by the in-flight cap) get a deadline.
@@ -232,17 +247,30 @@ export class SampleWriter {
         this.failed += msg.failed;
         this.retentionDeleted += msg.retentionDeleted;
         this.figures = msg.figures;
-        if (msg.firstError) this.logger.warn({ failed: msg.failed, error: msg.firstError }, "some samples were refused by the database");
-        if (msg.retentionError) this.logger.error({ error: msg.retentionError }, "retention failed: the store may grow past its limit");
-        if (msg.retentionDeleted > 0) this.logger.info({ deleted: msg.retentionDeleted, dbBytes: msg.figures.dbBytes }, "retention deleted old samples");
-        if (msg.insertMs > SLOW_BATCH_MS) this.logger.warn({ ms: Math.round(msg.insertMs), count: msg.count }, "slow sample insert: is the disk healthy?");
+        if (msg.firstError)
+          this.logger.warn({ failed: msg.failed, error: msg.firstError }, "some samples were refused by the database");
+        if (msg.retentionError)
+          this.logger.error({ error: msg.retentionError }, "retention failed: the store may grow past its limit");
+        if (msg.retentionDeleted > 0)
+          this.logger.info(
+            { deleted: msg.retentionDeleted, dbBytes: msg.figures.dbBytes },
+            "retention deleted old samples",
+          );
+        if (msg.insertMs > SLOW_BATCH_MS)
+          this.logger.warn(
+            { ms: Math.round(msg.insertMs), count: msg.count },
+            "slow sample insert: is the disk healthy?",
+          );
         break;
       case "batch-failed":
         this.settle(msg.count);
         this.failed += msg.count;
         this.failedBatches++;
         if (isPowerOfTen(this.failedBatches)) {
-          this.logger.error({ count: msg.count, failedBatches: this.failedBatches, error: msg.message }, "could not store a batch of samples");
+          this.logger.error(
+            { count: msg.count, failedBatches: this.failedBatches, error: msg.message },
+            "could not store a batch of samples",
+          );
         }
         break;
       case "closed":
@@ -281,12 +309,14 @@ export class SampleWriter {
 /** Programming errors, caught before a worker starts (a zero batch size would loop forever). */
 function checkOptions(o: SampleWriterOptions): void {
   const positiveInt = (name: string, v: number | undefined) => {
-    if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new RangeError(`SampleWriter: ${name} must be a positive integer, got ${v}`);
+    if (v !== undefined && !(Number.isInteger(v) && v > 0))
+      throw new RangeError(`SampleWriter: ${name} must be a positive integer, got ${v}`);
   };
   positiveInt("queueLimit", o.queueLimit);
   positiveInt("batchSize", o.batchSize);
   if (!(o.maxBytes > 0)) throw new RangeError(`SampleWriter: maxBytes must be positive, got ${o.maxBytes}`);
-  if (o.flushIntervalMs !== undefined && !(o.flushIntervalMs >= 0)) throw new RangeError(`SampleWriter: flushIntervalMs must be >= 0, got ${o.flushIntervalMs}`);
+  if (o.flushIntervalMs !== undefined && !(o.flushIntervalMs >= 0))
+    throw new RangeError(`SampleWriter: flushIntervalMs must be >= 0, got ${o.flushIntervalMs}`);
 }
 
 function isPowerOfTen(n: number): boolean {
@@ -301,7 +331,11 @@ function isPowerOfTen(n: number): boolean {
  */
 function transferable(image: Uint8Array, transfer: ArrayBuffer[]): Uint8Array {
   const buf = image.buffer;
-  const own = buf instanceof ArrayBuffer && image.byteOffset === 0 && image.byteLength === buf.byteLength && !transfer.includes(buf);
+  const own =
+    buf instanceof ArrayBuffer &&
+    image.byteOffset === 0 &&
+    image.byteLength === buf.byteLength &&
+    !transfer.includes(buf);
   const out = own ? image : new Uint8Array(image);
   transfer.push(out.buffer as ArrayBuffer);
   return out;

@@ -36,7 +36,8 @@ export class NotifySocket {
   async waitFor(field: string, timeoutMs = 15_000): Promise<void> {
     const end = Date.now() + timeoutMs;
     while (!this.has(field)) {
-      if (Date.now() > end) throw new Error(`no ${field} on NOTIFY_SOCKET within ${timeoutMs} ms; got ${JSON.stringify(this.messages)}`);
+      if (Date.now() > end)
+        throw new Error(`no ${field} on NOTIFY_SOCKET within ${timeoutMs} ms; got ${JSON.stringify(this.messages)}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -59,7 +60,10 @@ export class DaemonProcess {
   private child: ChildProcess;
 
   constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    this.child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let buf = "";
     this.child.stdout?.on("data", (d: Buffer) => {
       buf += d.toString();
@@ -91,7 +95,9 @@ export class DaemonProcess {
       const found = this.logs.find(match);
       if (found) return found;
       if (Date.now() > end) {
-        throw new Error(`no ${what} within ${timeoutMs} ms. stderr: ${this.stderr}\nlogs: ${this.logs.map((l) => l.msg).join(" | ")}`);
+        throw new Error(
+          `no ${what} within ${timeoutMs} ms. stderr: ${this.stderr}\nlogs: ${this.logs.map((l) => l.msg).join(" | ")}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 20));
     }

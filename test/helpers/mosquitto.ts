@@ -146,10 +146,13 @@ export class Mosquitto {
     });
     const deadline = Date.now() + this.readyTimeoutMs;
     while (!(await canConnect(this.port))) {
-      if (exited !== null) throw new Error(`mosquitto exited (${exited}) before accepting connections:\n${this.output}`);
+      if (exited !== null)
+        throw new Error(`mosquitto exited (${exited}) before accepting connections:\n${this.output}`);
       if (Date.now() > deadline) {
         child.kill("SIGKILL");
-        throw new Error(`mosquitto did not accept connections on port ${this.port} within ${this.readyTimeoutMs} ms:\n${this.output}`);
+        throw new Error(
+          `mosquitto did not accept connections on port ${this.port} within ${this.readyTimeoutMs} ms:\n${this.output}`,
+        );
       }
       await sleep(25);
     }
@@ -200,7 +203,13 @@ export class TopicRecorder {
 
   private constructor(readonly client: MqttClient) {
     client.on("message", (topic, payload, packet) => {
-      this.messages.push({ topic, payload: payload.toString(), retain: packet.retain, qos: packet.qos, at: Date.now() });
+      this.messages.push({
+        topic,
+        payload: payload.toString(),
+        retain: packet.retain,
+        qos: packet.qos,
+        at: Date.now(),
+      });
       for (const wake of this.waiters) wake();
     });
   }
@@ -210,7 +219,10 @@ export class TopicRecorder {
    * and resubscribes by itself if the broker restarts.
    */
   static async start(url: string, filter = "#"): Promise<TopicRecorder> {
-    const client = connect(url, { clientId: `recorder-${process.pid}-${Math.random().toString(16).slice(2, 10)}`, reconnectPeriod: 200 });
+    const client = connect(url, {
+      clientId: `recorder-${process.pid}-${Math.random().toString(16).slice(2, 10)}`,
+      reconnectPeriod: 200,
+    });
     client.on("error", () => {}); // connection errors during broker restarts are expected
     const recorder = new TopicRecorder(client);
     await new Promise<void>((resolve, reject) => {
@@ -237,7 +249,11 @@ export class TopicRecorder {
   }
 
   /** The first message (already received or still to come) that matches, or an error after timeoutMs. */
-  waitFor(match: (m: RecordedMessage) => boolean, timeoutMs = 10_000, what = "a matching message"): Promise<RecordedMessage> {
+  waitFor(
+    match: (m: RecordedMessage) => boolean,
+    timeoutMs = 10_000,
+    what = "a matching message",
+  ): Promise<RecordedMessage> {
     return new Promise((resolve, reject) => {
       const check = () => {
         const found = this.messages.find(match);

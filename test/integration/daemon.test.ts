@@ -1,17 +1,12 @@
 // The built daemon as systemd runs it, against a real Mosquitto, a real notify socket and a real
 // SQLite file: what a fleet manager and an ML engineer would see.
+
+import { createHash } from "node:crypto";
+import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  cleanup,
-  DaemonProcess,
-  FOOTAGE,
-  MODEL,
-  NotifySocket,
-  tempDir,
-  writeConfig,
-} from "../helpers/daemon.js";
+import { cleanup, DaemonProcess, FOOTAGE, MODEL, NotifySocket, tempDir, writeConfig } from "../helpers/daemon.js";
 import { Mosquitto, TopicRecorder } from "../helpers/mosquitto.js";
 
 let broker: Mosquitto;
@@ -72,19 +67,33 @@ describe("linesight run", () => {
       (m) => m.topic.endsWith("/state") && (JSON.parse(m.payload) as { pipeline: string }).pipeline === "running",
     );
     const s = JSON.parse(state.payload);
-    expect(s).toMatchObject({ schema: 1, device: { id: "line-7" }, model: { name: "round-parts" }, camera: { source: "replay" } });
+    expect(s).toMatchObject({
+      schema: 1,
+      device: { id: "line-7" },
+      model: { name: "round-parts" },
+      camera: { source: "replay" },
+    });
     expect(s.model.sha256).toMatch(/^[0-9a-f]{64}$/);
 
     const health = JSON.parse((await rec.waitFor((m) => m.topic.endsWith("/health"), 5000)).payload);
     expect(health.frames.decided).toBeGreaterThan(0);
     for (const stage of ["preprocess", "infer", "end_to_end"]) {
-      expect(health.latency_ms[stage]).toMatchObject({ p50: expect.any(Number), p95: expect.any(Number), p99: expect.any(Number), max: expect.any(Number) });
+      expect(health.latency_ms[stage]).toMatchObject({
+        p50: expect.any(Number),
+        p95: expect.any(Number),
+        p99: expect.any(Number),
+        max: expect.any(Number),
+      });
     }
     expect(health.memory.rss_mb).toBeGreaterThan(0);
     expect(health.storage.db_bytes).toBeGreaterThan(0);
 
     const decision = JSON.parse((await rec.waitFor((m) => m.topic.endsWith("/decision"))).payload);
-    expect(decision).toMatchObject({ schema: 1, action: expect.stringMatching(/^(pass|reject)$/), model_version: "1.0.0" });
+    expect(decision).toMatchObject({
+      schema: 1,
+      action: expect.stringMatching(/^(pass|reject)$/),
+      model_version: "1.0.0",
+    });
     expect(decision.score).toBeGreaterThanOrEqual(0);
 
     // The watchdog is fed while frames are decided.
@@ -98,8 +107,13 @@ describe("linesight run", () => {
     notify.close();
 
     const db = new Database(join(dir, "linesight.db"), { readonly: true });
-    const reasons = db.prepare("select reason, count(*) n from samples group by reason").all() as { reason: string; n: number }[];
-    const row = db.prepare("select image_bytes, length(image) len, model_version, predicted from samples limit 1").get() as {
+    const reasons = db.prepare("select reason, count(*) n from samples group by reason").all() as {
+      reason: string;
+      n: number;
+    }[];
+    const row = db
+      .prepare("select image_bytes, length(image) len, model_version, predicted from samples limit 1")
+      .get() as {
       image_bytes: number;
       len: number;
       model_version: string;
@@ -117,7 +131,9 @@ describe("linesight run", () => {
     const late = await Mosquitto.start();
     await late.stop();
     const notify = new NotifySocket(join(dir, "notify.sock"));
-    const d = start(dir, config(dir, { mqtt: { url: late.url, health_interval_s: 1 } }), { NOTIFY_SOCKET: notify.path });
+    const d = start(dir, config(dir, { mqtt: { url: late.url, health_interval_s: 1 } }), {
+      NOTIFY_SOCKET: notify.path,
+    });
     await notify.waitFor("READY=1");
     await late.restart();
     const rec = await TopicRecorder.start(late.url, "linesight/#");
@@ -134,8 +150,7 @@ describe("linesight run", () => {
 describe("bad input", () => {
   it("refuses to start on an unwritable database path, naming the path", async () => {
     const dir = newDir();
-    const notAdir = join(dir, "notify.sock"); // any existing regular file
-    const { writeFileSync } = await import("node:fs");
+    const notAdir = join(dir, "a-file");
     writeFileSync(notAdir, "");
     const d = start(dir, config(dir, { storage: { path: join(notAdir, "db", "linesight.db") } }));
     expect(await d.exited).toBe(1);
@@ -151,5 +166,127 @@ describe("bad input", () => {
     const out = d.logs.map((l) => l.msg).join("\n");
     expect(out).toContain('decision.treshold: unknown key; did you mean "threshold"?');
     expect(out).toContain("mqtt.health_interval_s");
+  });
+
+  /** A copy of the default model with one thing broken. */
+  function brokenModel(dir: string, breakIt: (modelDir: string) => void): string {
+    const m = join(dir, "model");
+    cpSync(MODEL, m, { recursive: true });
+    breakIt(m);
+    return m;
+  }
+
+  async function refused(modelDir: string, dir: string): Promise<string> {
+    const d = start(dir, config(dir, { model: { path: modelDir } }));
+    expect(await d.exited).toBe(1);
+    return d.stderr;
+  }
+
+  it("refuses a missing model file", async () => {
+    const dir = newDir();
+    const err = await refused(
+      brokenModel(dir, (m) =>
+        writeFileSync(
+          join(m, "manifest.json"),
+          readFileSync(join(m, "manifest.json"), "utf8").replace('"file": "model.onnx"', '"file": "gone.onnx"'),
+        ),
+      ),
+      dir,
+    );
+    expect(err).toMatch(/cannot read model file .*gone\.onnx: ENOENT/);
+  });
+
+  it("refuses a model whose sha256 does not match the manifest", async () => {
+    const dir = newDir();
+    const err = await refused(
+      brokenModel(dir, (m) => {
+        const bytes = readFileSync(join(m, "model.onnx"));
+        bytes[bytes.length - 10] = (bytes[bytes.length - 10] as number) ^ 0xff;
+        writeFileSync(join(m, "model.onnx"), bytes);
+      }),
+      dir,
+    );
+    expect(err).toMatch(/has sha256 [0-9a-f]{64} but manifest.json says/);
+  });
+
+  it("refuses a corrupt model file even with a matching sha256", async () => {
+    const dir = newDir();
+    const err = await refused(
+      brokenModel(dir, (m) => {
+        const garbage = Buffer.from("this is not an onnx model");
+        writeFileSync(join(m, "model.onnx"), garbage);
+        const manifest = JSON.parse(readFileSync(join(m, "manifest.json"), "utf8"));
+        manifest.sha256 = createHash("sha256").update(garbage).digest("hex");
+        writeFileSync(join(m, "manifest.json"), JSON.stringify(manifest));
+      }),
+      dir,
+    );
+    expect(err).toMatch(/onnxruntime cannot load/);
+  });
+
+  it("refuses a manifest whose input shape does not match the model", async () => {
+    const dir = newDir();
+    const err = await refused(
+      brokenModel(dir, (m) => {
+        const manifest = JSON.parse(readFileSync(join(m, "manifest.json"), "utf8"));
+        manifest.input.shape = [1, 3, 224, 224];
+        writeFileSync(join(m, "manifest.json"), JSON.stringify(manifest));
+      }),
+      dir,
+    );
+    expect(err).toMatch(
+      /does not match its manifest:\n\s+manifest input.shape is \[1, 3, 224, 224\] but the model's "image" is \[1, 3, 120, 160\]/,
+    );
+  });
+
+  it("counts and skips a corrupt frame in the footage, and keeps inspecting", async () => {
+    const dir = newDir();
+    const footage = join(dir, "footage");
+    cpSync(FOOTAGE, footage, { recursive: true });
+    const first = readdirSync(footage)
+      .filter((f) => f.endsWith(".jpg"))
+      .sort()[0] as string;
+    writeFileSync(join(footage, first), readFileSync(join(footage, first)).subarray(0, 200)); // truncated JPEG
+    writeFileSync(join(footage, "000-garbage.jpg"), "not an image at all");
+    const rec = await TopicRecorder.start(broker.url, "linesight/line-7/health");
+    recorders.push(rec);
+    start(dir, config(dir, { camera: { replay: { path: footage, fps: 60 } } }));
+    const h = await rec.waitFor(
+      (m) => {
+        const p = JSON.parse(m.payload);
+        return p.frames.corrupt >= 2 && p.frames.decided > 50;
+      },
+      20_000,
+      "health with corrupt frames counted and decisions going on",
+    );
+    expect(JSON.parse(h.payload).frames.corrupt).toBeGreaterThanOrEqual(2);
+  });
+
+  it("leaves nothing half-written when stopped by SIGTERM during heavy writes", async () => {
+    const dir = newDir();
+    const d = start(
+      dir,
+      config(dir, {
+        camera: { replay: { path: FOOTAGE, fps: 120 } },
+        storage: { path: join(dir, "linesight.db"), audit_fraction: 1 },
+      }),
+    );
+    await d.waitForLog((l) => l.msg === "ready: first frame decided");
+    await new Promise((r) => setTimeout(r, 2000));
+    d.kill("SIGTERM");
+    expect(await d.exited).toBe(0);
+    const closed = d.logs.find((l) => l.msg === "sample store closed") as { written: number } | undefined;
+    const db = new Database(join(dir, "linesight.db"), { readonly: true });
+    expect(db.pragma("integrity_check", { simple: true })).toBe("ok");
+    const n = (db.prepare("select count(*) n from samples").get() as { n: number }).n;
+    const bad = (
+      db.prepare("select count(*) n from samples where image_bytes != length(image) or image_bytes = 0").get() as {
+        n: number;
+      }
+    ).n;
+    db.close();
+    expect(n).toBeGreaterThan(100);
+    expect(bad).toBe(0);
+    expect(n).toBe(closed?.written); // everything enqueued before the stop was flushed
   });
 });

@@ -15,7 +15,13 @@ describe("embedded MQTT broker", () => {
     const port = await freePort();
     const broker = await startEmbeddedBroker({ host: "127.0.0.1", port, logger });
     expect(broker.url).toBe(`mqtt://127.0.0.1:${port}`);
-    const publisher = MqttPublisher.start({ url: broker.url, clientId: "embedded-test", prefix: "linesight/emb", keepaliveS: 30, logger });
+    const publisher = MqttPublisher.start({
+      url: broker.url,
+      clientId: "embedded-test",
+      prefix: "linesight/emb",
+      keepaliveS: 30,
+      logger,
+    });
     let seen: TopicRecorder | undefined;
     try {
       publisher.publish("state", {
@@ -84,25 +90,28 @@ describe("embedded MQTT broker", () => {
     }
   });
 
-  it.skipIf(!haveMosquitto())("on a port Mosquitto already holds, fails with a clear error naming the port and the fixes", async () => {
-    const mosquitto = await Mosquitto.start();
-    try {
-      const err = await startEmbeddedBroker({ host: "127.0.0.1", port: mosquitto.port, logger }).then(
-        () => null,
-        (e: Error) => e,
-      );
-      expect(err).toBeInstanceOf(Error);
-      const message = err?.message ?? "";
-      expect(message).toContain(`port ${mosquitto.port}`);
-      expect(message).toContain("already in use");
-      expect(message).toMatch(/mosquitto/i);
-      expect(message).toContain("mqtt.url");
-      expect(message).toContain("mqtt.embedded.port");
-      expect(err?.name).toBe("UserFacingError");
-    } finally {
-      await mosquitto.dispose();
-    }
-  });
+  it.skipIf(!haveMosquitto())(
+    "on a port Mosquitto already holds, fails with a clear error naming the port and the fixes",
+    async () => {
+      const mosquitto = await Mosquitto.start();
+      try {
+        const err = await startEmbeddedBroker({ host: "127.0.0.1", port: mosquitto.port, logger }).then(
+          () => null,
+          (e: Error) => e,
+        );
+        expect(err).toBeInstanceOf(Error);
+        const message = err?.message ?? "";
+        expect(message).toContain(`port ${mosquitto.port}`);
+        expect(message).toContain("already in use");
+        expect(message).toMatch(/mosquitto/i);
+        expect(message).toContain("mqtt.url");
+        expect(message).toContain("mqtt.embedded.port");
+        expect(err?.name).toBe("UserFacingError");
+      } finally {
+        await mosquitto.dispose();
+      }
+    },
+  );
 
   it("on a port held by any other program, also fails with the clear error", async () => {
     const holder = createServer();
@@ -110,7 +119,9 @@ describe("embedded MQTT broker", () => {
     const address = holder.address();
     const port = typeof address === "object" && address ? address.port : 0;
     try {
-      await expect(startEmbeddedBroker({ host: "127.0.0.1", port, logger })).rejects.toThrow(`port ${port} on 127.0.0.1 is already in use`);
+      await expect(startEmbeddedBroker({ host: "127.0.0.1", port, logger })).rejects.toThrow(
+        `port ${port} on 127.0.0.1 is already in use`,
+      );
     } finally {
       await new Promise<void>((resolve) => holder.close(() => resolve()));
     }

@@ -81,7 +81,14 @@ const started: MqttPublisher[] = [];
 function startPublisher(url: string, extra: Partial<MqttPublisherOptions> = {}) {
   const log = captureLogger();
   const prefix = extra.prefix ?? uniquePrefix();
-  const publisher = MqttPublisher.start({ url, clientId: `pub-${prefix}`, prefix, keepaliveS: 30, logger: log.logger, ...extra });
+  const publisher = MqttPublisher.start({
+    url,
+    clientId: `pub-${prefix}`,
+    prefix,
+    keepaliveS: 30,
+    logger: log.logger,
+    ...extra,
+  });
   started.push(publisher);
   return { publisher, prefix, log };
 }
@@ -254,7 +261,10 @@ describe.skipIf(!haveMosquitto())("MqttPublisher with a real Mosquitto", () => {
       expect(seen.payloads("/status")).toEqual(["online"]);
       expect(seen.on("/state")).toHaveLength(1);
       expect(seen.payloads("/health").map((p) => (JSON.parse(p) as HealthPayload).uptime_s)).toEqual([2]);
-      expect(seen.payloads("/event").map((p) => (JSON.parse(p) as EventPayload).message)).toEqual(["event 1", "event 2"]);
+      expect(seen.payloads("/event").map((p) => (JSON.parse(p) as EventPayload).message)).toEqual([
+        "event 1",
+        "event 2",
+      ]);
       expect(publisher.stats().connects).toBe(2);
 
       // A subscriber arriving now finds the state retained again.
@@ -372,7 +382,9 @@ describe.skipIf(!haveMosquitto())("MqttPublisher with a real Mosquitto", () => {
     expect(() => MqttPublisher.start({ ...base, url: "mqtt://h:1883", prefix: "linesight/#" })).toThrow(/wildcard/);
     expect(() => MqttPublisher.start({ ...base, url: "broker.local:1883", prefix: "p" })).toThrow(/scheme/);
     expect(() => MqttPublisher.start({ ...base, url: "http://u:s3cret@h", prefix: "p" })).toThrow(/^(?!.*s3cret)/);
-    expect(() => MqttPublisher.start({ ...base, url: "not a url s3cret", prefix: "p" })).toThrow(/^(?!.*s3cret).*valid URL/);
+    expect(() => MqttPublisher.start({ ...base, url: "not a url s3cret", prefix: "p" })).toThrow(
+      /^(?!.*s3cret).*valid URL/,
+    );
   });
 });
 

@@ -21,7 +21,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Starts the hammer and resolves once it has written at least `after` samples. */
 function hammerUntil(path: string, after: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [HAMMER, path, String(3 * 1024 * 1024)], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [HAMMER, path, String(3 * 1024 * 1024)], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => {
     stderr += d.toString();

@@ -165,7 +165,9 @@ describe("SampleWriter.open failures", () => {
   });
 
   it("refuses nonsensical options before starting a worker", async () => {
-    await expect(SampleWriter.open({ path: join(dir, "s.db"), maxBytes: 1e6, logger, batchSize: 0 })).rejects.toThrow(RangeError);
+    await expect(SampleWriter.open({ path: join(dir, "s.db"), maxBytes: 1e6, logger, batchSize: 0 })).rejects.toThrow(
+      RangeError,
+    );
     await expect(SampleWriter.open({ path: join(dir, "s.db"), maxBytes: 0, logger })).rejects.toThrow(/maxBytes/);
   });
 

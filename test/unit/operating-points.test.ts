@@ -12,7 +12,16 @@ const good = (score: number): ScoredSample => ({ score, positive: false, kind: "
 const bad = (score: number, kind = "crack"): ScoredSample => ({ score, positive: true, kind });
 
 describe("operating points", () => {
-  const samples = [good(0.1), good(0.2), good(0.6), good(0.05), bad(0.9), bad(0.7, "chip"), bad(0.4, "chip"), bad(0.95)];
+  const samples = [
+    good(0.1),
+    good(0.2),
+    good(0.6),
+    good(0.05),
+    bad(0.9),
+    bad(0.7, "chip"),
+    bad(0.4, "chip"),
+    bad(0.95),
+  ];
 
   it("counts false rejects among good parts and missed defects among defective ones", () => {
     const p = operatingPoint(samples, 0.5, 0.02);

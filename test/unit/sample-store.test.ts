@@ -32,7 +32,11 @@ function batch(from: number, n: number, overrides = {}) {
 }
 
 const names = (db: Database.Database, type: string) =>
-  (db.prepare("SELECT name FROM sqlite_master WHERE type = ? AND name NOT LIKE 'sqlite_%' ORDER BY name").all(type) as { name: string }[]).map((r) => r.name);
+  (
+    db
+      .prepare("SELECT name FROM sqlite_master WHERE type = ? AND name NOT LIKE 'sqlite_%' ORDER BY name")
+      .all(type) as { name: string }[]
+  ).map((r) => r.name);
 
 describe("schema migrations", () => {
   it("create the tables and indexes and set user_version", () => {
@@ -182,7 +186,8 @@ describe("labels", () => {
 });
 
 describe("retention", () => {
-  const ids = (s: SampleStore) => (s.db.prepare("SELECT seq FROM samples ORDER BY seq").all() as { seq: number }[]).map((r) => r.seq);
+  const ids = (s: SampleStore) =>
+    (s.db.prepare("SELECT seq FROM samples ORDER BY seq").all() as { seq: number }[]).map((r) => r.seq);
 
   it("does nothing under the limit", () => {
     const s = store();
@@ -220,7 +225,9 @@ describe("retention", () => {
     const left = ids(s);
     expect(left[left.length - 1]).toBe(19);
     expect(left[0]).toBeGreaterThan(5);
-    const orphans = s.db.prepare("SELECT count(*) AS n FROM labels WHERE sample_id NOT IN (SELECT id FROM samples)").get();
+    const orphans = s.db
+      .prepare("SELECT count(*) AS n FROM labels WHERE sample_id NOT IN (SELECT id FROM samples)")
+      .get();
     expect(orphans).toEqual({ n: 0 }); // ON DELETE CASCADE
   });
 
@@ -233,7 +240,10 @@ describe("retention", () => {
       s.insertBatch(batch(seq, 32)); // 60 x 32 x 15 KB = ~28 MB written in total
       seq += 32;
       s.enforceRetention(max);
-      sizes.push((s.db.pragma("page_count", { simple: true }) as number) * (s.db.pragma("page_size", { simple: true }) as number));
+      sizes.push(
+        (s.db.pragma("page_count", { simple: true }) as number) *
+          (s.db.pragma("page_size", { simple: true }) as number),
+      );
     }
     // The file only grows past the limit by about one batch (inserted before retention runs).
     const ceiling = max + 32 * (IMAGE_BYTES + 4096) + 64 * 1024;

@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { type DecisionPolicy, decide } from "../../src/decision/decide.js";
+import { sampleReason } from "../../src/pipeline/sampling.js";
+
+const policy: DecisionPolicy = {
+  threshold: 0.5,
+  uncertainBand: 0.1,
+  uncertainAction: "reject",
+  negativeLabel: "good",
+  positiveLabel: "defect",
+};
+
+describe("decide", () => {
+  it("rejects at or above the threshold and passes below", () => {
+    expect(decide(0.9, policy)).toEqual({ label: "defect", action: "reject", uncertain: false });
+    expect(decide(0.1, policy)).toEqual({ label: "good", action: "pass", uncertain: false });
+  });
+
+  it("marks scores near the threshold uncertain and applies the uncertain action", () => {
+    expect(decide(0.45, policy)).toEqual({ label: "good", action: "reject", uncertain: true });
+    expect(decide(0.45, { ...policy, uncertainAction: "pass" }).action).toBe("pass");
+  });
+});
+
+describe("sampling", () => {
+  const keepAll = { storeRejects: true, storeUncertain: true, auditFraction: 0 };
+  it("keeps rejects and uncertain frames, not plain passes", () => {
+    expect(sampleReason(decide(0.9, policy), keepAll, () => 1)).toBe("reject");
+    expect(sampleReason(decide(0.45, policy), keepAll, () => 1)).toBe("uncertain");
+    expect(sampleReason(decide(0.1, policy), keepAll, () => 1)).toBeNull();
+  });
+
+  it("draws audit samples from every frame, passes included", () => {
+    const audit = { ...keepAll, auditFraction: 0.02 };
+    expect(sampleReason(decide(0.1, policy), audit, () => 0.01)).toBe("audit");
+    expect(sampleReason(decide(0.1, policy), audit, () => 0.03)).toBeNull();
+  });
+});
