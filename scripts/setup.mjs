@@ -65,7 +65,10 @@ if (!existsSync(installed) || statSync(lock).mtimeMs > statSync(installed).mtime
 }
 
 const stamp = join(root, "dist", "src", "cli", "main.js");
-const sources = Math.max(newestMtime(join(root, "src")), existsSync(join(root, "bench")) ? newestMtime(join(root, "bench")) : 0);
+const sources = Math.max(
+  newestMtime(join(root, "src")),
+  existsSync(join(root, "bench")) ? newestMtime(join(root, "bench")) : 0,
+);
 if (!existsSync(stamp) || sources > statSync(stamp).mtimeMs) {
   run("npm", ["run", "--silent", "build"]);
 }

@@ -27,7 +27,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
   const startedAt = Date.now();
   const notifier = new SdNotifier(process.env.NOTIFY_SOCKET, logger);
   const stopSignal = waitForStopSignal();
-  logger.info({ version, config: loaded.source, device: config.device.id }, "linesight starting");
+  logger.info({ version, config: loaded.source }, "linesight starting");
 
   // Model first: without a valid model there is nothing to run.
   const session = await ModelSession.load(config.model.path, { threads: config.model.threads });
@@ -235,6 +235,20 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     },
     "inspecting: watch it over MQTT",
   );
+  if (process.stdout.isTTY) {
+    // A person at a terminal (npm start): say where to look in plain words, once.
+    process.stderr.write(
+      [
+        "",
+        `  linesight ${version} is inspecting ${config.camera.replay.path}`,
+        `  MQTT broker   ${redactUrl(url)}${broker ? " (embedded)" : ""}`,
+        `  watch it      mosquitto_sub -h ${brokerUrl.hostname} -p ${brokerUrl.port || 1883} -t '${prefix}/#' -v`,
+        `  samples       sqlite3 ${config.storage.path} "select id, reason, predicted, round(score, 3) from samples order by id desc limit 10"`,
+        "  stop          Ctrl-C",
+        "",
+      ].join("\n") + "\n",
+    );
+  }
 
   const signal = await stopSignal;
   logger.info({ signal }, "stopping");
