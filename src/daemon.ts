@@ -9,7 +9,11 @@ import { readSecret } from "./config/secrets.js";
 import type { DecisionPolicy } from "./decision/decide.js";
 import { Preprocessor } from "./model/preprocess.js";
 import { ModelSession } from "./model/session.js";
+import { DriftDetector } from "./monitor/drift-detector.js";
+import { DriftMonitor } from "./monitor/drift-monitor.js";
+import { driftReference } from "./monitor/drift-reference.js";
 import { HealthReporter } from "./monitor/health.js";
+import { oodBounds } from "./monitor/ood.js";
 import { startEmbeddedBroker } from "./mqtt/embedded-broker.js";
 import type { StatePayload } from "./mqtt/payloads.js";
 import { MqttPublisher } from "./mqtt/publisher.js";
@@ -17,7 +21,7 @@ import { redactUrl } from "./mqtt/redact.js";
 import { version } from "./package-info.js";
 import type { DecidedFrame } from "./pipeline/pipeline.js";
 import { Pipeline } from "./pipeline/pipeline.js";
-import { sampleReason } from "./pipeline/sampling.js";
+import { RateLimiter, sampleReason } from "./pipeline/sampling.js";
 import { SdNotifier } from "./service/sd-notify.js";
 import { ProgressWatchdog, watchdogIntervalMs } from "./service/watchdog.js";
 import { SampleWriter } from "./store/sample-writer.js";
@@ -83,6 +87,8 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     keepaliveS: mq.keepalive_s,
     logger,
   });
+  const publishEvent = (e: { type: string; severity: "info" | "warning" | "alarm"; message: string; data?: object }) =>
+    publisher.publish("event", { schema: 1, time: new Date().toISOString(), ...e });
 
   const slot = new FrameSlot();
   const camera = new ReplaySource(config.camera.replay);
@@ -108,9 +114,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     publishState();
   };
   publishState();
-  publisher.publish("event", {
-    schema: 1,
-    time: new Date().toISOString(),
+  publishEvent({
     type: "model_loaded",
     severity: "info",
     message: `Model ${manifest.name} ${manifest.version} loaded (threshold ${policy.threshold})`,
@@ -122,6 +126,8 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     publishState();
   });
 
+  const drift = createDriftMonitor(config, manifest, policy, logger);
+
   // Sinks: each only enqueues, never waits.
   const random = Math.random;
   const sampling = {
@@ -129,8 +135,22 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     storeUncertain: config.storage.store_uncertain,
     auditFraction: config.storage.audit_fraction,
   };
+  const oodLimiter = new RateLimiter(config.drift.ood_samples_per_minute, Date.now());
+  const oodBySeq = new Map<number, boolean>();
   pipeline.addSink((r: DecidedFrame) => {
-    const reason = sampleReason(r.decision, sampling, random);
+    if (!drift) return;
+    const o = drift.observe(r.features, r.score, r.decision.action === "reject", r.decision.uncertain);
+    if (o.ood.length) oodBySeq.set(r.frame.seq, true);
+    if (o.event) {
+      const log = o.event.severity === "info" ? logger.info.bind(logger) : logger.warn.bind(logger);
+      log({ drift: o.report?.status, reasons: o.report?.reasons }, o.event.message);
+      publishEvent(o.event);
+      if (o.report) publisher.publish("drift", o.report);
+    }
+  });
+  pipeline.addSink((r: DecidedFrame) => {
+    const ood = oodBySeq.get(r.frame.seq) === true && oodLimiter.take(r.decidedAt);
+    const reason = sampleReason(r.decision, sampling, random, ood);
     if (!reason) return;
     store.enqueue({
       seq: r.frame.seq,
@@ -161,12 +181,15 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
         score: Math.round(r.score * 1e4) / 1e4,
         action: r.decision.action,
         uncertain: r.decision.uncertain,
+        ood: oodBySeq.get(r.frame.seq) === true,
         threshold: r.threshold,
         model_version: manifest.version,
         latency_ms: Math.round(r.latencyMs * 100) / 100,
       }),
     );
   }
+
+  pipeline.addSink((r) => oodBySeq.delete(r.frame.seq));
 
   // READY=1 only once a frame has really been decided: model, camera and pipeline all work.
   const firstDecision = new Promise<void>((resolve) => pipeline.addSink(() => resolve()));
@@ -201,6 +224,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
       })(),
     });
     publisher.publish("health", payload);
+    if (drift) publisher.publish("drift", drift.report());
     const e2e = payload.latency_ms.end_to_end;
     const status =
       `${pipelineState}, camera ${camera.state}: ${payload.fps_out} fps, ` +
@@ -267,6 +291,50 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
   notifier.close();
   logger.info({ decided: pipeline.counters.decided }, "stopped cleanly");
   return 0;
+}
+
+/** Drift detection needs the model's reference statistics; without them it is off, said once. */
+function createDriftMonitor(
+  config: LoadedConfig["config"],
+  manifest: ModelSession["manifest"],
+  policy: DecisionPolicy,
+  logger: Logger,
+): DriftMonitor | null {
+  const d = config.drift;
+  if (!d.enabled) return null;
+  if (!manifest.reference) {
+    logger.warn(
+      "the model manifest has no reference statistics: drift detection is off (run `linesight model profile`)",
+    );
+    return null;
+  }
+  const reference = driftReference(manifest.reference, {
+    prevalence: d.defect_prevalence,
+    threshold: policy.threshold,
+    uncertainBand: policy.uncertainBand,
+    uncertainAction: policy.uncertainAction,
+  });
+  const detector = new DriftDetector(reference, {
+    window: d.window,
+    minWindow: d.min_window,
+    evaluateEvery: d.evaluate_every,
+    psiWarn: d.psi_warn,
+    psiAlarm: d.psi_alarm,
+    zWarn: d.rate_z_warn,
+    zAlarm: d.rate_z_alarm,
+    escalateAfter: d.escalate_after,
+    clearAfter: d.clear_after,
+  });
+  logger.info(
+    {
+      window: d.window,
+      prevalence: reference.prevalence,
+      expectedRejectRate: Number(reference.rejectRate.toFixed(4)),
+      expectedUncertainRate: Number(reference.uncertainRate.toFixed(4)),
+    },
+    "drift detection on",
+  );
+  return new DriftMonitor(detector, oodBounds(manifest.reference.features));
 }
 
 function waitForStopSignal(): Promise<NodeJS.Signals> {

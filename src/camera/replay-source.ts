@@ -5,6 +5,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { extname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { UserFacingError } from "../errors.js";
+import { applyDrift, type DriftInjection, driftStrength } from "./drift-injection.js";
 import type { CameraState } from "./frame.js";
 import type { FrameSlot } from "./frame-slot.js";
 import type { CameraSource, CameraStats } from "./source.js";
@@ -15,6 +16,8 @@ export interface ReplayOptions {
   path: string;
   fps: number;
   loop: boolean;
+  /** A simulated change of the line from some frame on (demos and tests of drift detection). */
+  drift?: DriftInjection | null;
 }
 
 export class ReplaySourceError extends UserFacingError {}
@@ -68,7 +71,11 @@ export class ReplaySource extends EventEmitter<{ state: [CameraState, string]; e
       }
       const name = this.files[index++] as string;
       try {
-        const data = await readFile(join(this.opts.path, name));
+        let data: Buffer = await readFile(join(this.opts.path, name));
+        const drift = this.opts.drift;
+        const strength = drift ? driftStrength(drift, this.frames) : 0;
+        // A frame sharp cannot read goes through as it is: the pipeline counts it as corrupt.
+        if (drift && strength > 0) data = await applyDrift(data, drift, strength).catch(() => data);
         if (this.stopped) return;
         slot.put({ seq: this.frames++, data, capturedAt: Date.now(), capturedMono: performance.now(), origin: name });
         if (this.state !== "streaming") this.setState("streaming", "frames arriving");

@@ -162,6 +162,8 @@ export function builtinConfig(packageRoot: string): LoadedConfig {
       camera: { replay: { path: "footage/round-parts" } },
       model: { path: "models/round-parts" },
       storage: { path: "data/linesight.db", max_mb: 256 },
+      // The bundled footage is 40% defective parts so the demo shows rejects; a real line has far fewer.
+      drift: { defect_prevalence: 0.4 },
     },
     "built-in demo defaults (no --config and no /etc/linesight/config.yaml)",
     packageRoot,

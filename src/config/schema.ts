@@ -29,8 +29,18 @@ export const cameraSchema = z.strictObject({
   replay: z
     .strictObject({
       path: path.default("/var/lib/linesight/footage"),
-      fps: z.number().positive().max(120).default(10),
+      // Above a real camera's rate on purpose: dry runs of a model over recorded frames.
+      fps: z.number().positive().max(1000).default(10),
       loop: z.boolean().default(true),
+      drift: z
+        .strictObject({
+          kind: z.enum(["brightness", "cast", "blur", "shift"]),
+          amount: z.number().min(-1).max(20),
+          from_frame: z.number().int().min(0).default(0),
+          ramp_frames: z.number().int().min(0).default(0),
+        })
+        .nullable()
+        .default(null),
     })
     .prefault({}),
   roi: roiSchema.nullable().default(null),
@@ -92,6 +102,32 @@ export const mqttSchema = z
     }
   });
 
+export const driftSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    // Share of defective parts this line really has; null = the model manifest's assumption.
+    defect_prevalence: z.number().min(0).max(1).nullable().default(null),
+    window: z.number().int().min(50).max(100000).default(500),
+    min_window: z.number().int().min(10).default(200),
+    evaluate_every: z.number().int().min(1).default(25),
+    psi_warn: z.number().positive().default(0.1),
+    psi_alarm: z.number().positive().default(0.25),
+    rate_z_warn: z.number().positive().default(3),
+    rate_z_alarm: z.number().positive().default(5),
+    escalate_after: z.number().int().min(1).default(3),
+    clear_after: z.number().int().min(1).default(8),
+    // Frames outside the reference range are stored for labeling (reason "ood"), at most this many per minute.
+    ood_samples_per_minute: z.number().int().min(0).default(30),
+  })
+  .superRefine((d, ctx) => {
+    if (d.psi_alarm <= d.psi_warn)
+      ctx.addIssue({ code: "custom", path: ["psi_alarm"], message: "must be greater than psi_warn" });
+    if (d.rate_z_alarm <= d.rate_z_warn)
+      ctx.addIssue({ code: "custom", path: ["rate_z_alarm"], message: "must be greater than rate_z_warn" });
+    if (d.min_window > d.window)
+      ctx.addIssue({ code: "custom", path: ["min_window"], message: "must not exceed window" });
+  });
+
 export const logSchema = z.strictObject({
   level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
 });
@@ -103,6 +139,7 @@ export const configSchema = z.strictObject({
   decision: decisionSchema.prefault({}),
   storage: storageSchema.prefault({}),
   mqtt: mqttSchema.prefault({}),
+  drift: driftSchema.prefault({}),
   log: logSchema.prefault({}),
 });
 

@@ -77,6 +77,9 @@ export const referenceSchema = z.strictObject({
   data: z.string(),
   features: z.record(z.string(), histogramSchema),
   score: histogramSchema,
+  // Score histograms per true class (fine bins), so serving can mix them at its own line's
+  // defect prevalence and threshold: expected score distribution, reject and uncertain rates.
+  score_by_class: z.strictObject({ good: histogramSchema, defect: histogramSchema }).optional(),
   reject_rate: rateSchema,
   defect_prevalence: rateSchema,
 });

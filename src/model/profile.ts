@@ -7,6 +7,8 @@ import type { ClassMetrics, Manifest, OperatingPoint, ReferenceStats } from "./m
 
 export const FEATURE_BINS = 10;
 export const SCORE_EDGES = Array.from({ length: 11 }, (_, i) => i / 10);
+/** Per-class score histograms: fine enough to integrate an uncertain band of a few hundredths. */
+export const FINE_SCORE_EDGES = Array.from({ length: 51 }, (_, i) => i / 50);
 
 export interface ProfileOptions {
   /** Share of defective parts on the line, for expected rejects per 1000 parts. */
@@ -43,6 +45,16 @@ export function buildProfile(frames: readonly EvaluatedFrame[], opts: ProfileOpt
       data: opts.dataName,
       features,
       score: histogram(scores, SCORE_EDGES),
+      score_by_class: {
+        good: histogram(
+          frames.filter((f) => !f.positive).map((f) => f.score),
+          FINE_SCORE_EDGES,
+        ),
+        defect: histogram(
+          frames.filter((f) => f.positive).map((f) => f.score),
+          FINE_SCORE_EDGES,
+        ),
+      },
       // What the line should see: the data set's class mix reweighted to the stated prevalence.
       reject_rate: expectedRejectRate(frames, opts.threshold, opts.prevalence),
       defect_prevalence: opts.prevalence,

@@ -1,5 +1,9 @@
 // The JSON bodies linesight publishes. Consumers (SCADA tags, Home Assistant templates, scripts)
 // parse these, so a change that breaks a reader bumps `schema`; adding a field does not.
+import type { DriftReport } from "../monitor/drift-detector.js";
+
+/** Drift of the line against the model's reference; retained, on every status change and with health. */
+export type DriftPayload = DriftReport;
 
 /** Availability, as Home Assistant expects it: plain strings, `offline` also being the Last Will. */
 export type StatusPayload = "online" | "offline";
@@ -69,6 +73,8 @@ export interface DecisionPayload {
   score: number;
   action: "pass" | "reject";
   uncertain: boolean;
+  /** Image statistics outside the model's reference range: the decision is a guess. */
+  ood: boolean;
   threshold: number;
   model_version: string;
   latency_ms: number;

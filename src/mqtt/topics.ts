@@ -1,7 +1,14 @@
 // The one map of what linesight publishes: topic name -> payload type, retain, QoS, and what the
 // publisher does with a message while the broker is unreachable. Every publish is typed through
 // it, so sending a payload on the wrong topic is a compile error (the zigbee2mqtt api.ts idea).
-import type { DecisionPayload, EventPayload, HealthPayload, StatePayload, StatusPayload } from "./payloads.js";
+import type {
+  DecisionPayload,
+  DriftPayload,
+  EventPayload,
+  HealthPayload,
+  StatePayload,
+  StatusPayload,
+} from "./payloads.js";
 
 /**
  * While disconnected:
@@ -28,6 +35,7 @@ export const TOPICS = {
   status: topic<StatusPayload>(true, 1, "birth"),
   state: topic<StatePayload>(true, 1, "latest"),
   health: topic<HealthPayload>(true, 1, "latest"),
+  drift: topic<DriftPayload>(true, 1, "latest"),
   event: topic<EventPayload>(false, 1, "queue"),
   decision: topic<DecisionPayload>(false, 0, "drop"),
 } as const;

@@ -50,6 +50,7 @@ describe("embedded MQTT broker", () => {
         score: 0.02,
         action: "pass",
         uncertain: false,
+        ood: false,
         threshold: 0.5,
         model_version: "1",
         latency_ms: 4,

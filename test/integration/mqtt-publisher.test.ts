@@ -60,6 +60,7 @@ const decision = (seq: number, label = "ok"): DecisionPayload => ({
   score: 0.1,
   action: "pass",
   uncertain: false,
+  ood: false,
   threshold: 0.5,
   model_version: "1.0.0",
   latency_ms: 5,

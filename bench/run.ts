@@ -1,0 +1,23 @@
+// `npm run bench`: every benchmark in turn, with the defaults docs/performance.md reports.
+//   npm run bench                    model latency, monitoring cost, a 60 s daemon run
+//   npm run bench -- --seconds 1800  the same with a 30-minute daemon run (memory steadiness)
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { packageRoot } from "../src/package-info.js";
+
+const { values } = parseArgs({ options: { seconds: { type: "string", default: "60" } } });
+const bench = (name: string) => join(packageRoot, "dist", "bench", `${name}.js`);
+const run = (file: string, args: string[]) => {
+  const r = spawnSync(process.execPath, [file, ...args], { stdio: "inherit" });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+};
+
+// The fp32 comparison models exist only after `npm run model:build` (they are not shipped).
+const fp32 = ["fp32_pruned", "fp32_unpruned"]
+  .map((n) => join(packageRoot, "build", "recipe", "artifacts", n))
+  .filter((d) => existsSync(join(d, "manifest.json")));
+run(bench("model-latency"), [join(packageRoot, "models", "round-parts"), ...fp32]);
+run(bench("monitoring"), []);
+run(bench("daemon"), ["--seconds", values.seconds as string, "--fps", "30"]);

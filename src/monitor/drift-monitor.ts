@@ -1,0 +1,53 @@
+// Per decided frame: out-of-distribution check and drift detection, reporting status changes
+// once each. Pure: the daemon turns its answers into MQTT messages and log lines.
+import type { EventPayload } from "../mqtt/payloads.js";
+import type { DriftDetector, DriftReport } from "./drift-detector.js";
+import type { FrameFeatures } from "./frame-features.js";
+import type { Level } from "./hysteresis.js";
+import { type OodBounds, outOfRange } from "./ood.js";
+
+export interface DriftObservation {
+  /** Features outside the reference range, e.g. ["brightness low"]; empty when in range. */
+  ood: string[];
+  /** A fresh evaluation, every `evaluateEvery` frames. */
+  report: DriftReport | null;
+  /** The event to send when the status changed. */
+  event: Omit<EventPayload, "time" | "schema"> | null;
+}
+
+const SEVERITY = { ok: "info", warn: "warning", alarm: "alarm" } as const;
+
+export class DriftMonitor {
+  private status: Level = "ok";
+  oodFrames = 0;
+
+  constructor(
+    private readonly detector: DriftDetector,
+    private readonly bounds: Record<string, OodBounds>,
+  ) {}
+
+  observe(features: FrameFeatures, score: number, rejected: boolean, uncertain: boolean): DriftObservation {
+    const ood = outOfRange(features, this.bounds);
+    if (ood.length) this.oodFrames++;
+    const report = this.detector.observe(features, score, rejected, uncertain);
+    let event: DriftObservation["event"] = null;
+    if (report && report.status !== this.status) {
+      const from = this.status;
+      this.status = report.status;
+      event = {
+        type: "drift",
+        severity: SEVERITY[report.status],
+        message:
+          report.status === "ok"
+            ? "Drift cleared: the line looks like the model's reference again"
+            : `Drift ${report.status}: ${report.reasons[0] ?? "the line no longer looks like the model's reference"}`,
+        data: { from, to: report.status, reasons: report.reasons, frames: report.frames, window: report.window.size },
+      };
+    }
+    return { ood, report, event };
+  }
+
+  report(): DriftReport {
+    return this.detector.report();
+  }
+}

@@ -1,0 +1,240 @@
+import { describe, expect, it } from "vitest";
+import { driftStrength, parseDriftSpec } from "../../src/camera/drift-injection.js";
+import type { Histogram } from "../../src/model/manifest.js";
+import { binomialZ, jsDistance, psi } from "../../src/monitor/distance.js";
+import { DriftDetector, type DriftReport } from "../../src/monitor/drift-detector.js";
+import { type DriftReference, driftReference, massAbove } from "../../src/monitor/drift-reference.js";
+import { FEATURE_NAMES, type FrameFeatures } from "../../src/monitor/frame-features.js";
+import { histogram, quantileEdges } from "../../src/monitor/histogram.js";
+import { LevelWithHysteresis } from "../../src/monitor/hysteresis.js";
+import { oodBounds, outOfRange } from "../../src/monitor/ood.js";
+import { RateLimiter } from "../../src/pipeline/sampling.js";
+
+/** Deterministic uniform [0, 1). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function normal(r: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+}
+
+const MEANS: FrameFeatures = { brightness: 120, contrast: 40, sharpness: 300, red: 125, green: 120, blue: 110 };
+const SDS: FrameFeatures = { brightness: 8, contrast: 4, sharpness: 40, red: 5, green: 5, blue: 5 };
+
+/** A line's frames: natural variation, with an optional change applied. */
+function frame(r: () => number, change: Partial<Record<keyof FrameFeatures, number>> = {}): FrameFeatures {
+  const f = {} as FrameFeatures;
+  for (const k of FEATURE_NAMES) f[k] = (MEANS[k] + SDS[k] * normal(r)) * (1 + (change[k] ?? 0));
+  return f;
+}
+
+const PREVALENCE = 0.05;
+/** A line's score: mostly confident goods, a few defects. */
+function score(r: () => number): { score: number; defect: boolean } {
+  const defect = r() < PREVALENCE;
+  const s = defect ? 1 - 0.15 * r() ** 2 : 0.15 * r() ** 3;
+  return { score: s, defect };
+}
+
+function reference(): DriftReference {
+  const r = rng(1);
+  const frames = Array.from({ length: 6000 }, () => frame(r));
+  const features: Record<string, Histogram> = {};
+  for (const k of FEATURE_NAMES) {
+    const v = frames.map((f) => f[k]);
+    features[k] = histogram(v, quantileEdges(v, 10));
+  }
+  const fine = Array.from({ length: 51 }, (_, i) => i / 50);
+  const scores = Array.from({ length: 6000 }, () => score(r));
+  const good = histogram(
+    scores.filter((s) => !s.defect).map((s) => s.score),
+    fine,
+  );
+  const defect = histogram(
+    scores.filter((s) => s.defect).map((s) => s.score),
+    fine,
+  );
+  return driftReference(
+    {
+      samples: 6000,
+      data: "synthetic",
+      features,
+      score: histogram(
+        scores.map((s) => s.score),
+        Array.from({ length: 11 }, (_, i) => i / 10),
+      ),
+      score_by_class: { good, defect },
+      reject_rate: PREVALENCE,
+      defect_prevalence: PREVALENCE,
+    },
+    { prevalence: null, threshold: 0.5, uncertainBand: 0.1, uncertainAction: "reject" },
+  );
+}
+
+/** Runs `n` frames; returns every report made. */
+function run(
+  d: DriftDetector,
+  r: () => number,
+  n: number,
+  change: Partial<Record<keyof FrameFeatures, number>> = {},
+  rejectBoost = 0,
+) {
+  const reports: DriftReport[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = score(r);
+    const sc = rejectBoost && r() < rejectBoost ? 0.9 : s.score;
+    const rep = d.observe(frame(r, change), sc, sc >= 0.4, Math.abs(sc - 0.5) < 0.1);
+    if (rep) reports.push(rep);
+  }
+  return reports;
+}
+
+describe("distances", () => {
+  it("are zero for identical distributions and grow with the shift", () => {
+    const q = [0.25, 0.25, 0.25, 0.25];
+    expect(psi(q, q)).toBe(0);
+    expect(jsDistance(q, q)).toBe(0);
+    const small = [0.3, 0.25, 0.25, 0.2];
+    const big = [0.7, 0.1, 0.1, 0.1];
+    expect(psi(big, q)).toBeGreaterThan(psi(small, q));
+    expect(jsDistance(big, q)).toBeGreaterThan(jsDistance(small, q));
+    expect(jsDistance([1, 0], [0, 1])).toBeCloseTo(1, 6);
+  });
+
+  it("binomial z accounts for sample size", () => {
+    // Same 6% observed vs 5% expected: noise at n=100, significant at n=100000.
+    expect(Math.abs(binomialZ(6, 100, 0.05))).toBeLessThan(1);
+    expect(binomialZ(6000, 100000, 0.05)).toBeGreaterThan(10);
+  });
+});
+
+describe("driftReference", () => {
+  it("derives the expected reject and uncertain rates from the class score histograms", () => {
+    const h = { edges: [0, 0.5, 1], probs: [0.5, 0.5] };
+    expect(massAbove(h, 0.75)).toBeCloseTo(0.25);
+    expect(massAbove(h, 0)).toBeCloseTo(1);
+    const ref = reference();
+    // Goods score below 0.15, defects above 0.85: rejects = defects, nothing uncertain.
+    expect(ref.rejectRate).toBeGreaterThan(0.035);
+    expect(ref.rejectRate).toBeLessThan(0.065);
+    expect(ref.uncertainRate).toBeLessThan(0.005);
+    expect(ref.score.probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+    expect(ref.score.probs).toHaveLength(10);
+  });
+});
+
+describe("DriftDetector", () => {
+  it("stays ok over 20,000 in-distribution frames", () => {
+    const d = new DriftDetector(reference());
+    const reports = run(d, rng(2), 20000);
+    expect(reports.length).toBe(800);
+    expect(reports.filter((r) => r.status !== "ok")).toEqual([]);
+    const worstPsi = Math.max(
+      ...reports.filter((r) => r.window.size === 500).flatMap((r) => Object.values(r.features).map((f) => f.psi)),
+    );
+    expect(worstPsi).toBeLessThan(0.06);
+  });
+
+  it.each([
+    ["a 20% brightness drop", { brightness: -0.2 }, "brightness down"],
+    ["a colour cast", { red: 0.12, blue: -0.12 }, "red up"],
+    ["blur", { sharpness: -0.6 }, "sharpness down"],
+  ])("raises an alarm within 300 frames of %s and names the feature", (_name, change, reason) => {
+    const d = new DriftDetector(reference());
+    const r = rng(3);
+    run(d, r, 1000);
+    expect(d.report().status).toBe("ok");
+    const after = run(d, r, 300, change);
+    const alarm = after.findIndex((rep) => rep.status === "alarm");
+    expect(alarm).toBeGreaterThanOrEqual(0);
+    expect(after[alarm]!.reasons[0]).toContain(reason);
+  });
+
+  it("does not flap: an alarm clears only after the line has been back to normal for a while", () => {
+    const d = new DriftDetector(reference());
+    const r = rng(4);
+    run(d, r, 600);
+    run(d, r, 600, { brightness: -0.2 });
+    expect(d.report().status).toBe("alarm");
+    const back = run(d, r, 1500);
+    const statuses = back.map((rep) => rep.status);
+    // Once back at ok it stays there; it never goes ok -> warn/alarm again.
+    const firstOk = statuses.indexOf("ok");
+    expect(firstOk).toBeGreaterThan(8);
+    expect(statuses.slice(firstOk).every((s) => s === "ok")).toBe(true);
+  });
+
+  it("says nothing before the window holds the minimum number of frames", () => {
+    const d = new DriftDetector(reference(), { minWindow: 200 });
+    const reports = run(d, rng(5), 175, { brightness: -0.5 });
+    expect(reports.every((rep) => rep.status === "ok" && !rep.window.ready)).toBe(true);
+  });
+
+  it("flags a reject rate far above what the model expects on this line, and not a small wobble", () => {
+    const a = new DriftDetector(reference());
+    run(a, rng(6), 2000, {}, 0.01);
+    expect(a.report().reject_rate.status).toBe("ok");
+    const b = new DriftDetector(reference());
+    const reps = run(b, rng(7), 1000, {}, 0.2);
+    expect(b.report().reject_rate.status).toBe("alarm");
+    expect(reps.at(-1)!.reasons.join(" ")).toContain("reject rate");
+  });
+});
+
+describe("LevelWithHysteresis", () => {
+  it("needs consecutive evaluations to escalate and longer to clear", () => {
+    const h = new LevelWithHysteresis({ escalateAfter: 3, clearAfter: 4 });
+    expect(h.update("alarm", "alarm")).toBe("ok");
+    expect(h.update("alarm", "alarm")).toBe("ok");
+    expect(h.update("ok", "ok")).toBe("ok"); // streak broken
+    h.update("alarm", "alarm");
+    h.update("warn", "alarm");
+    // the streak reached at least warn every time: enter warn, not alarm
+    expect(h.update("alarm", "alarm")).toBe("warn");
+    for (let i = 0; i < 3; i++) expect(h.update("ok", "ok")).toBe("warn");
+    expect(h.update("ok", "ok")).toBe("ok");
+  });
+});
+
+describe("out-of-distribution frames", () => {
+  it("are frames outside the reference range, named by feature and direction", () => {
+    const ref = reference();
+    const bounds = oodBounds(ref.features);
+    const r = rng(8);
+    const inRange = Array.from({ length: 2000 }, () => outOfRange(frame(r), bounds)).filter((o) => o.length);
+    expect(inRange.length).toBeLessThan(10);
+    expect(outOfRange({ ...MEANS, brightness: 40 }, bounds)).toEqual(["brightness low"]);
+  });
+
+  it("are sampled at a bounded rate", () => {
+    const limiter = new RateLimiter(30, 0);
+    let taken = 0;
+    for (let t = 0; t < 60000; t += 33) if (limiter.take(t)) taken++;
+    expect(taken).toBeGreaterThanOrEqual(30);
+    expect(taken).toBeLessThanOrEqual(61);
+  });
+});
+
+describe("drift injection spec", () => {
+  it("parses kind, amount, start frame and ramp", () => {
+    expect(parseDriftSpec("brightness:-0.2@300")).toEqual({
+      kind: "brightness",
+      amount: -0.2,
+      from_frame: 300,
+      ramp_frames: 0,
+    });
+    const d = parseDriftSpec("blur:2@100+50");
+    expect(driftStrength(d, 99)).toBe(0);
+    expect(driftStrength(d, 124)).toBeCloseTo(0.5);
+    expect(driftStrength(d, 400)).toBe(1);
+    expect(() => parseDriftSpec("dim:1@2")).toThrow(/kind:amount@frame/);
+  });
+});
