@@ -212,6 +212,8 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
       received: slot.received,
       dropped: slot.dropped,
       counters: pipeline.counters,
+      ood: drift?.oodFrames ?? 0,
+      camera: { state: camera.state, ...camera.stats() },
       latency: pipeline.timings.summary(),
       memory: process.memoryUsage(),
       storage: (() => {

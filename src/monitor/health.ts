@@ -9,6 +9,8 @@ export interface HealthInputs {
   received: number;
   dropped: number;
   counters: PipelineCounters;
+  ood: number;
+  camera: HealthPayload["camera"];
   latency: Record<string, LatencySummary>;
   memory: NodeJS.MemoryUsage;
   storage: HealthPayload["storage"];
@@ -31,7 +33,14 @@ export class HealthReporter {
       uptime_s: Math.round((i.now - i.startedAt) / 1000),
       fps_in: rate(i.received - prev.received),
       fps_out: rate(i.counters.decided - prev.decided),
-      frames: { received: i.received, decided: i.counters.decided, dropped: i.dropped, corrupt: i.counters.corrupt },
+      frames: {
+        received: i.received,
+        decided: i.counters.decided,
+        dropped: i.dropped,
+        corrupt: i.counters.corrupt,
+        ood: i.ood,
+      },
+      camera: i.camera,
       decisions: { pass: i.counters.pass, reject: i.counters.reject, uncertain: i.counters.uncertain },
       latency_ms: i.latency,
       memory: { rss_mb: mb(i.memory.rss), heap_mb: mb(i.memory.heapUsed) },

@@ -41,7 +41,8 @@ export interface HealthPayload {
   uptime_s: number;
   fps_in: number;
   fps_out: number;
-  frames: { received: number; decided: number; dropped: number; corrupt: number };
+  frames: { received: number; decided: number; dropped: number; corrupt: number; ood: number };
+  camera: { state: CameraStateName; frames: number; restarts: number; stalls: number };
   decisions: { pass: number; reject: number; uncertain: number };
   /** Per stage, e.g. preprocess, infer, decide, end_to_end. */
   latency_ms: Record<string, LatencyStats>;
