@@ -9,6 +9,7 @@ import { readSecret } from "./config/secrets.js";
 import type { DecisionPolicy } from "./decision/decide.js";
 import { Preprocessor } from "./model/preprocess.js";
 import { ModelSession } from "./model/session.js";
+import { DeviceMonitor } from "./monitor/device-monitor.js";
 import { DriftDetector } from "./monitor/drift-detector.js";
 import { DriftMonitor } from "./monitor/drift-monitor.js";
 import { driftReference } from "./monitor/drift-reference.js";
@@ -204,6 +205,32 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     );
   });
 
+  const alertsCfg = config.alerts;
+  const device = new DeviceMonitor({
+    limits: {
+      cameraStallS: config.camera.stall_timeout_s,
+      inferenceStallS: alertsCfg.inference_stall_s,
+      diskLowMb: alertsCfg.disk_low_mb,
+      temperatureHighC: alertsCfg.temperature_high_c,
+    },
+    timing: { raiseAfter: alertsCfg.raise_after, clearAfter: alertsCfg.clear_after },
+    probe: { diskPath: config.storage.path },
+    progress: () => ({
+      received: slot.received,
+      decided: pipeline.counters.decided,
+      cameraExpected: camera.state !== "stopped",
+      inferenceExpected: !pipeline.paused,
+    }),
+    onChange: (c) => {
+      const log = c.active ? logger.warn.bind(logger) : logger.info.bind(logger);
+      log({ alert: c.name, active: c.active, ...c.data }, c.message);
+      publishEvent({ type: c.name, severity: c.severity, message: c.message, data: { active: c.active, ...c.data } });
+    },
+  });
+  const deviceTimer = setInterval(() => {
+    device.check().catch((err: unknown) => logger.error({ err }, "device check failed"));
+  }, alertsCfg.check_interval_s * 1000);
+
   const health = new HealthReporter();
   const reportHealth = () => {
     const payload = health.report({
@@ -224,6 +251,8 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
         const s = publisher.stats();
         return { dropped: s.dropped, queued: s.queued };
       })(),
+      system: device.latest,
+      alerts: device.alerts,
     });
     publisher.publish("health", payload);
     if (drift) publisher.publish("drift", drift.report());
@@ -280,6 +309,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
   logger.info({ signal }, "stopping");
   notifier.notify({ STOPPING: 1, STATUS: `stopping (${signal})` });
   clearInterval(healthTimer);
+  clearInterval(deviceTimer);
   if (wdTimer) clearInterval(wdTimer);
   setPipelineState("stopping");
   await camera.stop();

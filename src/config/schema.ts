@@ -128,6 +128,17 @@ export const driftSchema = z
       ctx.addIssue({ code: "custom", path: ["min_window"], message: "must not exceed window" });
   });
 
+// Device alerts, checked every check_interval_s; camera stalls use camera.stall_timeout_s.
+export const alertsSchema = z.strictObject({
+  check_interval_s: z.number().min(0.2).max(60).default(2),
+  inference_stall_s: z.number().positive().default(10),
+  disk_low_mb: z.number().min(0).default(500),
+  // Raspberry Pi firmware starts soft throttling at 80 °C (60 °C on some Pi 3 boards), hard at 85 °C.
+  temperature_high_c: z.number().min(30).max(125).default(80),
+  raise_after: z.number().int().min(1).default(2),
+  clear_after: z.number().int().min(1).default(5),
+});
+
 export const logSchema = z.strictObject({
   level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
 });
@@ -140,6 +151,7 @@ export const configSchema = z.strictObject({
   storage: storageSchema.prefault({}),
   mqtt: mqttSchema.prefault({}),
   drift: driftSchema.prefault({}),
+  alerts: alertsSchema.prefault({}),
   log: logSchema.prefault({}),
 });
 

@@ -15,6 +15,8 @@ export interface HealthInputs {
   memory: NodeJS.MemoryUsage;
   storage: HealthPayload["storage"];
   mqtt: HealthPayload["mqtt"];
+  system: HealthPayload["system"];
+  alerts: HealthPayload["alerts"];
 }
 
 /** Rates since the previous report; the first report averages since start. */
@@ -46,6 +48,8 @@ export class HealthReporter {
       memory: { rss_mb: mb(i.memory.rss), heap_mb: mb(i.memory.heapUsed) },
       storage: i.storage,
       mqtt: i.mqtt,
+      system: i.system,
+      alerts: i.alerts,
     };
   }
 }

@@ -1,6 +1,8 @@
 // The JSON bodies linesight publishes. Consumers (SCADA tags, Home Assistant templates, scripts)
 // parse these, so a change that breaks a reader bumps `schema`; adding a field does not.
+import type { AlertName } from "../monitor/alerts.js";
 import type { DriftReport } from "../monitor/drift-detector.js";
+import type { SystemReadings } from "../monitor/system-probe.js";
 
 /** Drift of the line against the model's reference; retained, on every status change and with health. */
 export type DriftPayload = DriftReport;
@@ -48,7 +50,12 @@ export interface HealthPayload {
   latency_ms: Record<string, LatencyStats>;
   memory: { rss_mb: number; heap_mb: number };
   storage: { db_bytes: number; samples: number; written: number; dropped: number; queued: number } | null;
+  /** queued: the outbox depth (messages waiting for the broker). */
   mqtt: { dropped: number; queued: number };
+  /** Temperature, throttling and disk where the platform exposes them (null otherwise). */
+  system: SystemReadings | null;
+  /** Alerts active now (each was announced on `event` when raised and when cleared). */
+  alerts: AlertName[];
 }
 
 export type EventSeverity = "info" | "warning" | "alarm";

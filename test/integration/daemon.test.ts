@@ -61,8 +61,11 @@ describe("linesight run", () => {
     const d = start(dir, config(dir), { NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: "400000", WATCHDOG_PID: "" });
 
     await notify.waitFor("READY=1");
-    const status = await rec.waitFor((m) => m.topic === "linesight/line-7/status" && m.payload === "online");
-    expect(status.retain).toBe(true);
+    await rec.waitFor((m) => m.topic === "linesight/line-7/status" && m.payload === "online");
+    // Retained: a subscriber that arrives later still gets it (a live delivery is never flagged).
+    const late = await TopicRecorder.start(broker.url, "linesight/line-7/status");
+    recorders.push(late);
+    expect((await late.waitFor((m) => m.payload === "online")).retain).toBe(true);
     const state = await rec.waitFor(
       (m) => m.topic.endsWith("/state") && (JSON.parse(m.payload) as { pipeline: string }).pipeline === "running",
     );
@@ -144,6 +147,60 @@ describe("linesight run", () => {
     expect(await d.exited).toBe(0);
     notify.close();
     await late.dispose();
+  });
+});
+
+describe("device alerts", () => {
+  it("raises camera_stalled when frames stop and clears it when they come back; health lists active alerts", async () => {
+    const dir = newDir();
+    const rec = await TopicRecorder.start(broker.url, "linesight/line-7/#");
+    recorders.push(rec);
+    // One frame every 4 s against a 1 s stall limit: stalls between frames, recovers at each.
+    start(
+      dir,
+      config(dir, {
+        camera: { replay: { path: FOOTAGE, fps: 0.25 }, stall_timeout_s: 1 },
+        alerts: { check_interval_s: 0.25, raise_after: 2, clear_after: 2 },
+      }),
+    );
+    const event = (m: { topic: string; payload: string }) =>
+      m.topic.endsWith("/event")
+        ? (JSON.parse(m.payload) as { type: string; severity: string; data: { active: boolean } })
+        : null;
+    const raised = await rec.waitFor(
+      (m) => event(m)?.type === "camera_stalled" && event(m)?.data.active === true,
+      15_000,
+    );
+    expect(event(raised)?.severity).toBe("alarm");
+    const health = await rec.waitFor(
+      (m) =>
+        m.topic.endsWith("/health") &&
+        (JSON.parse(m.payload) as { alerts: string[] }).alerts.includes("camera_stalled"),
+      5000,
+    );
+    expect(JSON.parse(health.payload).system.disk_free_mb).toBeGreaterThan(0);
+    const cleared = await rec.waitFor(
+      (m) => event(m)?.type === "camera_stalled" && event(m)?.data.active === false,
+      15_000,
+    );
+    expect(event(cleared)?.severity).toBe("info");
+  });
+
+  it("warns once when the disk holding the database is low", async () => {
+    const dir = newDir();
+    const rec = await TopicRecorder.start(broker.url, "linesight/line-7/#");
+    recorders.push(rec);
+    const d = start(dir, config(dir, { alerts: { check_interval_s: 0.25, disk_low_mb: 1e9 } }));
+    const m = await rec.waitFor((x) => x.topic.endsWith("/event") && JSON.parse(x.payload).type === "disk_low", 10_000);
+    expect(JSON.parse(m.payload)).toMatchObject({ severity: "warning", data: { active: true } });
+    expect(JSON.parse(m.payload).message).toMatch(/MB free/);
+    await d.waitForLog(
+      (l) => l.level === 40 && String(l.msg).includes("disk low"),
+      5000,
+      "a disk-low warning in the log",
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(rec.on("/event").filter((x) => JSON.parse(x.payload).type === "disk_low")).toHaveLength(1);
   });
 });
 

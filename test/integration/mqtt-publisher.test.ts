@@ -42,6 +42,8 @@ const health = (n: number): HealthPayload => ({
   memory: { rss_mb: 100, heap_mb: 40 },
   storage: null,
   mqtt: { dropped: 0, queued: 0 },
+  system: null,
+  alerts: [],
 });
 
 const event = (n: number): EventPayload => ({
