@@ -80,6 +80,14 @@ export const referenceSchema = z.strictObject({
   // Score histograms per true class (fine bins), so serving can mix them at its own line's
   // defect prevalence and threshold: expected score distribution, reject and uncertain rates.
   score_by_class: z.strictObject({ good: histogramSchema, defect: histogramSchema }).optional(),
+  // Frame features per true class, on the same edges as `features`: defects change how a frame
+  // looks (a burn darkens it), so the reference is mixed at the line's prevalence too.
+  features_by_class: z
+    .strictObject({
+      good: z.record(z.string(), histogramSchema),
+      defect: z.record(z.string(), histogramSchema),
+    })
+    .optional(),
   reject_rate: rateSchema,
   defect_prevalence: rateSchema,
 });

@@ -27,9 +27,20 @@ export interface Profile {
 
 export function buildProfile(frames: readonly EvaluatedFrame[], opts: ProfileOptions): Profile {
   const features: ReferenceStats["features"] = {};
+  const good: ReferenceStats["features"] = {};
+  const defect: ReferenceStats["features"] = {};
   for (const name of FEATURE_NAMES) {
     const values = frames.map((f) => f.features[name]);
-    features[name] = histogram(values, quantileEdges(values, FEATURE_BINS));
+    const edges = quantileEdges(values, FEATURE_BINS);
+    features[name] = histogram(values, edges);
+    good[name] = histogram(
+      frames.filter((f) => !f.positive).map((f) => f.features[name]),
+      edges,
+    );
+    defect[name] = histogram(
+      frames.filter((f) => f.positive).map((f) => f.features[name]),
+      edges,
+    );
   }
   const scores = frames.map((f) => f.score);
   return {
@@ -55,6 +66,7 @@ export function buildProfile(frames: readonly EvaluatedFrame[], opts: ProfileOpt
           FINE_SCORE_EDGES,
         ),
       },
+      features_by_class: { good, defect },
       // What the line should see: the data set's class mix reweighted to the stated prevalence.
       reject_rate: expectedRejectRate(frames, opts.threshold, opts.prevalence),
       defect_prevalence: opts.prevalence,

@@ -52,6 +52,8 @@ export interface DistributionDrift {
 export interface FeatureDrift extends DistributionDrift {
   /** Window mean vs reference mean, in reference standard deviations. */
   shift_sd: number;
+  /** Mean of the newest frames (4 evaluations' worth) vs the reference mean, in percent: the size of a change now. */
+  recent_change_pct: number;
 }
 
 export interface RateDrift {
@@ -122,6 +124,16 @@ class BinnedWindow {
   get mean(): number {
     return this.size ? this.sum / this.size : Number.NaN;
   }
+
+  /** Mean of the newest `n` values: how things look now, not averaged with the past window. */
+  recentMean(n: number): number {
+    const k = Math.min(n, this.size);
+    if (k === 0) return Number.NaN;
+    const cap = this.values.length;
+    let sum = 0;
+    for (let i = 1; i <= k; i++) sum += this.values[(this.next - i + cap) % cap] as number;
+    return sum / k;
+  }
 }
 
 /** Sliding count of a yes/no per frame. */
@@ -143,6 +155,9 @@ class FlagWindow {
     this.next = (this.next + 1) % this.flags.length;
   }
 }
+
+/** Evaluations' worth of newest frames whose mean sizes a change in the reasons. */
+const RECENT_EVALUATIONS = 4;
 
 const round = (x: number, digits = 4) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : 0);
 
@@ -247,7 +262,12 @@ export class DriftDetector {
       const h = this.ref.features[name]!;
       const w = this.features[name];
       const d = this.distribution(name, w, h.probs, h.mean, ready);
-      features[name] = { ...d, shift_sd: round(h.std > 0 ? (w.mean - h.mean) / h.std : 0, 2) };
+      const recent = w.recentMean(RECENT_EVALUATIONS * this.options.evaluateEvery);
+      features[name] = {
+        ...d,
+        shift_sd: round(h.std > 0 ? (w.mean - h.mean) / h.std : 0, 2),
+        recent_change_pct: round(h.mean !== 0 ? ((recent - h.mean) / Math.abs(h.mean)) * 100 : 0, 1),
+      };
     }
     const score = this.distribution("score", this.score, this.ref.score.probs, this.ref.score.mean, ready);
     const reject_rate = this.rate("reject_rate", this.rejects, this.ref.rejectRate, true, ready);
@@ -276,7 +296,23 @@ function direction(pct: number): string {
   return `${pct < 0 ? "down" : "up"} ${Math.abs(pct).toFixed(0)}%`;
 }
 
-/** Plain sentences for every check that is not ok, alarms first, then by distance. */
+const COLOURS = ["red", "green", "blue"] as const;
+
+/** Channels moved together (a lamp dimmed) rather than apart (a colour cast): spread within a third of the move. */
+function together(changes: number[], reference: number): boolean {
+  return Math.max(...changes) - Math.min(...changes) <= Math.max(3, 0.35 * Math.abs(reference));
+}
+
+const worstOf = (fs: FeatureDrift[]) => ({
+  level: worst(fs.map((f) => f.status)),
+  psi: Math.max(...fs.map((f) => f.psi)),
+});
+
+/**
+ * Plain sentences for every check that is not ok, alarms first, then by distance. Lighting is
+ * told as one story: when all colour channels move alike it is a brightness change (a lamp, the
+ * exposure) however the channels' PSI rank; when they move apart it is a colour cast.
+ */
 export function reasons(
   features: Record<FeatureName, FeatureDrift>,
   score: DistributionDrift,
@@ -284,13 +320,46 @@ export function reasons(
   uncertain: RateDrift,
 ): string[] {
   const out: { level: Level; weight: number; text: string }[] = [];
+  const told = new Set<FeatureName>();
+  const colours = COLOURS.map((c) => features[c]);
+  const flaggedColours = colours.filter((f) => f.status !== "ok");
+  const b = features.brightness;
+  if (flaggedColours.length > 0) {
+    const changes = colours.map((f) => f.recent_change_pct);
+    if (together(changes, b.recent_change_pct)) {
+      const c = features.contrast;
+      const group = [b, ...flaggedColours];
+      const withContrast =
+        c.status !== "ok" && together([c.recent_change_pct, b.recent_change_pct], b.recent_change_pct);
+      if (withContrast) group.push(c);
+      const w = worstOf(group);
+      out.push({
+        level: w.level,
+        weight: w.psi,
+        text: `brightness ${direction(b.recent_change_pct)} (PSI ${w.psi.toFixed(2)}; ${withContrast ? "contrast and " : ""}all colours alike): ${HINTS.brightness}`,
+      });
+      told.add("brightness");
+      if (withContrast) told.add("contrast");
+    } else {
+      const moved = COLOURS.filter((_, i) => Math.abs(changes[i] as number) >= 2).map(
+        (c) => `${c} ${direction(features[c].recent_change_pct)}`,
+      );
+      const w = worstOf(flaggedColours);
+      out.push({
+        level: w.level,
+        weight: w.psi,
+        text: `colour cast: ${moved.join(", ")} (PSI ${w.psi.toFixed(2)}): check the lights and the camera's white balance`,
+      });
+    }
+    for (const c of COLOURS) told.add(c);
+  }
   for (const name of FEATURE_NAMES) {
     const f = features[name];
-    if (f.status === "ok") continue;
+    if (f.status === "ok" || told.has(name)) continue;
     out.push({
       level: f.status,
       weight: f.psi,
-      text: `${name} ${direction(f.change_pct)} (PSI ${f.psi.toFixed(2)}): ${HINTS[name]}`,
+      text: `${name} ${direction(f.recent_change_pct)} (PSI ${f.psi.toFixed(2)}): ${HINTS[name]}`,
     });
   }
   if (score.status !== "ok") {

@@ -70,12 +70,42 @@ export function driftReference(ref: ReferenceStats, line: LineFacts): DriftRefer
   const rejectRate =
     line.uncertainAction === "reject" ? above(line.uncertainBand > 0 ? lo : line.threshold) : above(hi);
   const fine = { edges: good.edges, probs: mix };
+  const features = ref.features_by_class ? mixFeatures(ref.features, ref.features_by_class, prevalence) : ref.features;
   const score = coarsen(fine, Math.max(1, Math.round(mix.length / 10)));
   return {
-    features: ref.features,
+    features,
     score: { ...score, mean: (1 - prevalence) * good.mean + prevalence * defect.mean },
     rejectRate,
     uncertainRate,
     prevalence,
   };
+}
+
+/** Feature histograms as this line should see them: per-class histograms mixed at its prevalence. */
+export function mixFeatures(
+  all: Record<string, Histogram>,
+  byClass: { good: Record<string, Histogram>; defect: Record<string, Histogram> },
+  prevalence: number,
+): Record<string, Histogram> {
+  const out: Record<string, Histogram> = {};
+  for (const [name, h] of Object.entries(all)) {
+    const g = byClass.good[name];
+    const d = byClass.defect[name];
+    if (!g || !d) {
+      out[name] = h;
+      continue;
+    }
+    out[name] = {
+      ...h,
+      probs: g.probs.map((p, i) => (1 - prevalence) * p + prevalence * (d.probs[i] as number)),
+      mean: (1 - prevalence) * g.mean + prevalence * d.mean,
+      // Law of total variance: within-class spread plus the spread of the class means.
+      std: Math.sqrt(
+        (1 - prevalence) * g.std ** 2 +
+          prevalence * d.std ** 2 +
+          prevalence * (1 - prevalence) * (g.mean - d.mean) ** 2,
+      ),
+    };
+  }
+  return out;
 }

@@ -3,7 +3,7 @@ import { driftStrength, parseDriftSpec } from "../../src/camera/drift-injection.
 import type { Histogram } from "../../src/model/manifest.js";
 import { binomialZ, jsDistance, psi } from "../../src/monitor/distance.js";
 import { DriftDetector, type DriftReport } from "../../src/monitor/drift-detector.js";
-import { type DriftReference, driftReference, massAbove } from "../../src/monitor/drift-reference.js";
+import { type DriftReference, driftReference, massAbove, mixFeatures } from "../../src/monitor/drift-reference.js";
 import { FEATURE_NAMES, type FrameFeatures } from "../../src/monitor/frame-features.js";
 import { histogram, quantileEdges } from "../../src/monitor/histogram.js";
 import { LevelWithHysteresis } from "../../src/monitor/hysteresis.js";
@@ -131,6 +131,21 @@ describe("driftReference", () => {
   });
 });
 
+describe("feature reference at the line's prevalence", () => {
+  it("mixes per-class feature histograms at the prevalence, with the total variance", () => {
+    const edges = [0, 1, 2];
+    const good = histogram([0.5, 0.5, 0.5, 0.5], edges); // all in bin 0, mean 0.5
+    const defect = histogram([1.5, 1.5], edges); // all in bin 1, mean 1.5
+    const all = histogram([0.5, 0.5, 0.5, 0.5, 1.5, 1.5], edges);
+    const mixed = mixFeatures({ brightness: all }, { good: { brightness: good }, defect: { brightness: defect } }, 0.1);
+    expect(mixed.brightness?.probs[0]).toBeCloseTo(0.9);
+    expect(mixed.brightness?.probs[1]).toBeCloseTo(0.1);
+    expect(mixed.brightness?.mean).toBeCloseTo(0.6);
+    expect(mixed.brightness?.std).toBeCloseTo(Math.sqrt(0.1 * 0.9)); // between-class spread only
+    expect(mixed.brightness?.edges).toEqual(edges);
+  });
+});
+
 describe("DriftDetector", () => {
   it("stays ok over 20,000 in-distribution frames", () => {
     const d = new DriftDetector(reference());
@@ -156,6 +171,27 @@ describe("DriftDetector", () => {
     const alarm = after.findIndex((rep) => rep.status === "alarm");
     expect(alarm).toBeGreaterThanOrEqual(0);
     expect(after[alarm]!.reasons[0]).toContain(reason);
+  });
+
+  it("tells a dimmed lamp (every channel alike) as a brightness change, sized by the newest frames", () => {
+    const d = new DriftDetector(reference());
+    const r = rng(8);
+    run(d, r, 1000);
+    const dim = { brightness: -0.2, contrast: -0.2, red: -0.2, green: -0.2, blue: -0.2 };
+    const after = run(d, r, 300, dim);
+    const alarm = after.find((rep) => rep.status === "alarm");
+    expect(alarm?.reasons[0]).toMatch(/^brightness down (19|20|21)% .*all colours alike/);
+    // One story, not five: the colour channels are not reported on their own.
+    expect(alarm?.reasons.filter((t) => /^(red|green|blue) /.test(t))).toEqual([]);
+  });
+
+  it("tells channels moving apart as a colour cast naming each", () => {
+    const d = new DriftDetector(reference());
+    const r = rng(9);
+    run(d, r, 1000);
+    const after = run(d, r, 300, { red: 0.15, blue: -0.15 });
+    const alarm = after.find((rep) => rep.status === "alarm");
+    expect(alarm?.reasons[0]).toMatch(/^colour cast: red up 1\d%, blue down 1\d%/);
   });
 
   it("does not flap: an alarm clears only after the line has been back to normal for a while", () => {

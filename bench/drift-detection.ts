@@ -1,0 +1,166 @@
+// How the drift detector behaves on the bundled footage, through the daemon's own code (drift
+// injection, preprocess, model, frame features, DriftMonitor with the default settings):
+// - steady: 20,000 frames of in-distribution footage (replayed in order, as the daemon does);
+//   how close each check came to its warn limit;
+// - each injected change at several start frames: frames from the change to `warn` and `alarm`,
+//   and whether the first reason names the right feature.
+//
+//   node dist/bench/drift-detection.js [--frames 20000] [--model DIR]
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { applyDrift, type DriftInjection } from "../src/camera/drift-injection.js";
+import { listImages } from "../src/camera/replay-source.js";
+import { driftSchema } from "../src/config/schema.js";
+import { decide } from "../src/decision/decide.js";
+import { Preprocessor } from "../src/model/preprocess.js";
+import { ModelSession } from "../src/model/session.js";
+import { DEFAULT_DRIFT_OPTIONS, DriftDetector, type DriftReport } from "../src/monitor/drift-detector.js";
+import { DriftMonitor } from "../src/monitor/drift-monitor.js";
+import { driftReference } from "../src/monitor/drift-reference.js";
+import { type FrameFeatures, frameFeatures } from "../src/monitor/frame-features.js";
+import { oodBounds } from "../src/monitor/ood.js";
+import { packageRoot } from "../src/package-info.js";
+
+const { values } = parseArgs({
+  options: {
+    frames: { type: "string", default: "20000" },
+    model: { type: "string", default: join(packageRoot, "models/round-parts") },
+  },
+});
+const steadyFrames = Number(values.frames);
+const model = values.model as string;
+const footage = join(packageRoot, "footage/round-parts");
+const PREVALENCE = 0.4; // the bundled footage's share of defects (footage/round-parts/labels.csv)
+
+const session = await ModelSession.load(model, { threads: 1 });
+const m = session.manifest;
+if (!m.reference) throw new Error(`${model} has no reference statistics`);
+const reference = m.reference;
+const pre = new Preprocessor(m.input);
+const files = await Promise.all((await listImages(footage)).map((f) => readFile(join(footage, f))));
+const policy = {
+  threshold: m.decision.threshold,
+  uncertainBand: m.decision.uncertain_band,
+  uncertainAction: "reject" as const,
+  negativeLabel: "good",
+  positiveLabel: m.positive_label,
+};
+const cfg = driftSchema.parse({});
+
+interface Seen {
+  features: FrameFeatures;
+  score: number;
+}
+async function look(frames: Buffer[]): Promise<Seen[]> {
+  const out: Seen[] = [];
+  for (const data of frames) {
+    const p = await pre.run(data);
+    const r = await session.run(p.tensor);
+    out.push({ features: frameFeatures(p.rgb, pre.width, pre.height), score: r.score });
+  }
+  return out;
+}
+
+function newMonitor(): DriftMonitor {
+  const detector = new DriftDetector(
+    driftReference(reference, {
+      prevalence: PREVALENCE,
+      threshold: policy.threshold,
+      uncertainBand: policy.uncertainBand,
+      uncertainAction: "reject",
+    }),
+    {
+      ...DEFAULT_DRIFT_OPTIONS,
+      window: cfg.window,
+      minWindow: cfg.min_window,
+      evaluateEvery: cfg.evaluate_every,
+      psiWarn: cfg.psi_warn,
+      psiAlarm: cfg.psi_alarm,
+      zWarn: cfg.rate_z_warn,
+      zAlarm: cfg.rate_z_alarm,
+      escalateAfter: cfg.escalate_after,
+      clearAfter: cfg.clear_after,
+    },
+  );
+  return new DriftMonitor(detector, oodBounds(reference.features));
+}
+
+const feed = (mon: DriftMonitor, s: Seen) => {
+  const d = decide(s.score, policy);
+  return mon.observe(s.features, s.score, d.action === "reject", d.uncertain);
+};
+
+const normal = await look(files);
+
+// 1. Steady footage: the worst of every check over the whole run, relative to its warn limit.
+{
+  const mon = newMonitor();
+  let notOk = 0;
+  let ood = 0;
+  const worst: Record<string, number> = {};
+  const keep = (k: string, v: number) => {
+    worst[k] = Math.max(worst[k] ?? 0, v);
+  };
+  for (let i = 0; i < steadyFrames; i++) {
+    const o = feed(mon, normal[i % normal.length] as Seen);
+    if (o.ood.length) ood++;
+    const r: DriftReport | null = o.report;
+    if (!r?.window.ready) continue;
+    if (r.status !== "ok") notOk++;
+    for (const [k, f] of Object.entries(r.features)) keep(`${k} PSI`, f.psi);
+    keep("score PSI", r.score.psi);
+    keep("reject rate z", r.reject_rate.z);
+    keep("uncertain rate z", r.uncertain_rate.z);
+  }
+  console.log(`# drift detector on ${steadyFrames} frames of in-distribution footage (defaults)`);
+  console.log(`evaluations not ok: ${notOk}; frames flagged out-of-distribution: ${ood}\n`);
+  console.log("| check | worst value seen | warn limit |");
+  console.log("|---|---|---|");
+  for (const [k, v] of Object.entries(worst)) {
+    const limit = k.endsWith("PSI") ? cfg.psi_warn : cfg.rate_z_warn;
+    console.log(`| ${k} | ${v.toFixed(3)} | ${limit} |`);
+  }
+}
+
+// 2. Injected changes: frames from the change to warn and alarm, at several start frames.
+const changes: [string, DriftInjection, string][] = [
+  ["brightness -20%", { kind: "brightness", amount: -0.2, from_frame: 0, ramp_frames: 0 }, "brightness down"],
+  ["brightness -10%", { kind: "brightness", amount: -0.1, from_frame: 0, ramp_frames: 0 }, "brightness down"],
+  ["colour cast 15%", { kind: "cast", amount: 0.15, from_frame: 0, ramp_frames: 0 }, "red up"],
+  ["blur sigma 2", { kind: "blur", amount: 2, from_frame: 0, ramp_frames: 0 }, "sharpness down"],
+  ["blur sigma 1", { kind: "blur", amount: 1, from_frame: 0, ramp_frames: 0 }, "sharpness down"],
+  ["shift 10%", { kind: "shift", amount: 0.1, from_frame: 0, ramp_frames: 0 }, ""],
+];
+const starts = [600, 1000, 1337, 5000];
+console.log(`\n# frames from a sudden change to warn / alarm (start frames ${starts.join(", ")})\n`);
+console.log("| change | frames to warn (min–max) | frames to alarm (min–max) | first reason at alarm |");
+console.log("|---|---|---|---|");
+for (const [name, change, expected] of changes) {
+  const drifted = await look(await Promise.all(files.map((f) => applyDrift(f, change, 1))));
+  const toWarn: number[] = [];
+  const toAlarm: number[] = [];
+  let reason = "";
+  for (const start of starts) {
+    const mon = newMonitor();
+    let warnAt = -1;
+    let alarmAt = -1;
+    for (let i = 0; i < start + 3000 && alarmAt < 0; i++) {
+      const s = (i < start ? normal : drifted)[i % normal.length] as Seen;
+      const o = feed(mon, s);
+      if (i < start || !o.report) continue;
+      if (warnAt < 0 && o.report.status !== "ok") warnAt = i - start + 1;
+      if (o.report.status === "alarm") {
+        alarmAt = i - start + 1;
+        reason = o.report.reasons[0] ?? "";
+      }
+    }
+    toWarn.push(warnAt);
+    toAlarm.push(alarmAt);
+  }
+  const span = (xs: number[]) =>
+    xs.some((x) => x < 0) ? `not within 3000 (${xs.join(", ")})` : `${Math.min(...xs)}–${Math.max(...xs)}`;
+  const ok = expected === "" || reason.includes(expected) ? "" : ` (expected "${expected}")`;
+  console.log(`| ${name} | ${span(toWarn)} | ${span(toAlarm)} | ${reason}${ok} |`);
+}
+await session.release();
