@@ -6,7 +6,7 @@ import { FrameSlot } from "./camera/frame-slot.js";
 import { ReplaySource } from "./camera/replay-source.js";
 import type { LoadedConfig } from "./config/load.js";
 import { readSecret } from "./config/secrets.js";
-import type { DecisionPolicy } from "./decision/decide.js";
+import { bandWarning, type DecisionPolicy } from "./decision/decide.js";
 import { Preprocessor } from "./model/preprocess.js";
 import { ModelSession } from "./model/session.js";
 import { DeviceMonitor } from "./monitor/device-monitor.js";
@@ -49,6 +49,9 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     negativeLabel: negative,
     positiveLabel: manifest.positive_label,
   };
+
+  const bandProblem = bandWarning(policy);
+  if (bandProblem) logger.warn({ threshold: policy.threshold, uncertainBand: policy.uncertainBand }, bandProblem);
 
   const store = await SampleWriter.open({
     path: config.storage.path,

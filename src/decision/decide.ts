@@ -23,3 +23,19 @@ export function decide(score: number, p: DecisionPolicy): Decision {
   const label = positive ? p.positiveLabel : p.negativeLabel;
   return { label, action: uncertain ? p.uncertainAction : positive ? "reject" : "pass", uncertain };
 }
+
+/**
+ * A band that reaches 0 or 1 makes every confident decision on that side "uncertain" (stored,
+ * counted, and acted on as uncertain_action): almost always a mistake worth a warning.
+ */
+export function bandWarning(p: Pick<DecisionPolicy, "threshold" | "uncertainBand">): string | null {
+  const { threshold: t, uncertainBand: b } = p;
+  if (b <= 0) return null;
+  if (t + b >= 1 || t - b <= 0) {
+    return (
+      `the uncertain band ±${b} around threshold ${t} reaches ${t + b >= 1 ? "1" : "0"}: every confident ` +
+      `${t + b >= 1 ? "reject" : "pass"} counts as uncertain. Set decision.uncertain_band below ${Math.min(t, 1 - t).toFixed(3)}`
+    );
+  }
+  return null;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type DecisionPolicy, decide } from "../../src/decision/decide.js";
+import { bandWarning, type DecisionPolicy, decide } from "../../src/decision/decide.js";
 import { sampleReason } from "../../src/pipeline/sampling.js";
 
 const policy: DecisionPolicy = {
@@ -11,6 +11,13 @@ const policy: DecisionPolicy = {
 };
 
 describe("decide", () => {
+  it("warns when the uncertain band reaches 0 or 1, naming the largest sensible band", () => {
+    expect(bandWarning({ threshold: 0.5, uncertainBand: 0.15 })).toBeNull();
+    expect(bandWarning({ threshold: 0.9, uncertainBand: 0.15 })).toMatch(/every confident reject.*below 0\.100/);
+    expect(bandWarning({ threshold: 0.1, uncertainBand: 0.15 })).toMatch(/every confident pass/);
+    expect(bandWarning({ threshold: 0.9, uncertainBand: 0 })).toBeNull();
+  });
+
   it("rejects at or above the threshold and passes below", () => {
     expect(decide(0.9, policy)).toEqual({ label: "defect", action: "reject", uncertain: false });
     expect(decide(0.1, policy)).toEqual({ label: "good", action: "pass", uncertain: false });
