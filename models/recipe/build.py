@@ -9,6 +9,7 @@
   npm run model:build               full build into models/round-parts/ and footage/round-parts/
   npm run model:build -- --quick    a few minutes; writes build/model-quick/ and fails unless the
                                     quick model clearly beats a trivial baseline (CI runs this)
+  npm run model:build -- --footage-only   only the bundled footage (footage.py explains the choice)
 """
 
 from __future__ import annotations
@@ -169,12 +170,14 @@ class Build:
         dst = os.path.join(ROOT, "footage", NAME)
         tmp = os.path.join(self.work, "footage")
         shutil.rmtree(tmp, ignore_errors=True)
+        # A pool five times larger, from the footage's own seed stream; footage.py picks a
+        # stratified sample of it that matches the pool's feature distributions.
         subprocess.run([sys.executable, os.path.join(HERE, "conveyor.py"), "--out", tmp, "--seed", str(self.args.seed),
-                        "--split", f"footage={n}", "--good-fraction", "0.6"], check=True)
-        shutil.rmtree(dst, ignore_errors=True)
-        shutil.copytree(os.path.join(tmp, "footage"), dst)
+                        "--split", f"footage={5 * n}", "--good-fraction", "0.6"], check=True)
+        subprocess.run([sys.executable, os.path.join(HERE, "footage.py"), "--pool", os.path.join(tmp, "footage"),
+                        "--out", dst, "--count", str(n), "--seed", str(self.args.seed)], check=True)
         size = sum(os.path.getsize(os.path.join(dst, f)) for f in os.listdir(dst))
-        self.log(f"footage: {n} held-out frames ({size / 1e6:.1f} MB) in footage/{NAME}/")
+        self.log(f"footage: {n} held-out frames ({size / 1e6:.1f} MB), a stratified sample of {5 * n}, in footage/{NAME}/")
 
     def pack(self) -> dict:
         spec_dir = self.write_model_dir(os.path.join(self.work, "spec"), os.devnull, dict(pruning={}, quantization={}, training={}))
@@ -200,6 +203,9 @@ class Build:
 
     def run(self) -> None:
         a = self.args
+        if a.footage_only:
+            self.footage()
+            return
         torch.manual_seed(a.seed)
         torch.set_num_threads(os.cpu_count() or 1)
         self.log(f"{'quick' if a.quick else 'full'} build, seed {a.seed}, torch {torch.__version__}, work dir {self.work}")
@@ -334,6 +340,7 @@ def main(argv: list[str]) -> None:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--out", help="model directory to write")
     p.add_argument("--work", help="scratch directory (frames, packed tensors, intermediate ONNX)")
+    p.add_argument("--footage-only", action="store_true", help="only (re)make the bundled footage")
     Build(p.parse_args(argv)).run()
 
 
