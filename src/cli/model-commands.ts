@@ -4,6 +4,7 @@ import { basename, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type LabelledFrame, readLabelledDir } from "../dataset/labelled-dir.js";
 import { mapLimit } from "../dataset/pool.js";
+import { fitBand } from "../decision/decide.js";
 import { calibrateThreshold, classMetrics } from "../decision/operating-points.js";
 import { renderModelCard } from "../model/card.js";
 import { evaluateFrames } from "../model/evaluate.js";
@@ -98,7 +99,13 @@ export async function modelCommand(argv: string[]): Promise<number> {
       if (values.calibration) {
         const c = await calibrate(session, values.calibration, values["max-missed"]);
         threshold = c.threshold;
-        manifest = { ...manifest, decision: { ...manifest.decision, threshold, policy: c.policy } };
+        // A band reaching 0 or 1 would make every confident decision on that side uncertain.
+        const band = fitBand(manifest.decision.uncertain_band, threshold);
+        const policy =
+          band < manifest.decision.uncertain_band
+            ? `${c.policy}; uncertain band narrowed to ±${band} to stay inside 0–1`
+            : c.policy;
+        manifest = { ...manifest, decision: { ...manifest.decision, threshold, uncertain_band: band, policy } };
       }
       const evaluated = await evaluateFrames(session, await framesOf(values.data, "--data"));
       await session.release();

@@ -39,3 +39,8 @@ export function bandWarning(p: Pick<DecisionPolicy, "threshold" | "uncertainBand
   }
   return null;
 }
+
+/** The widest band up to `band` that stays inside (0, 1): at most half the way to the nearer end. */
+export function fitBand(band: number, threshold: number): number {
+  return Math.min(band, Math.floor(Math.min(threshold, 1 - threshold) * 500) / 1000);
+}

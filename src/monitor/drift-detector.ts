@@ -324,9 +324,10 @@ export function reasons(
   const colours = COLOURS.map((c) => features[c]);
   const flaggedColours = colours.filter((f) => f.status !== "ok");
   const b = features.brightness;
-  if (flaggedColours.length > 0) {
-    const changes = colours.map((f) => f.recent_change_pct);
-    if (together(changes, b.recent_change_pct)) {
+  const changes = colours.map((f) => f.recent_change_pct);
+  // Only a real move of the means is a lighting story; a reshaped histogram alone is told per feature.
+  if (flaggedColours.length > 0 && Math.max(...changes.map(Math.abs)) >= 2) {
+    if (Math.abs(b.recent_change_pct) >= 2 && together(changes, b.recent_change_pct)) {
       const c = features.contrast;
       const group = [b, ...flaggedColours];
       const withContrast =
@@ -356,11 +357,9 @@ export function reasons(
   for (const name of FEATURE_NAMES) {
     const f = features[name];
     if (f.status === "ok" || told.has(name)) continue;
-    out.push({
-      level: f.status,
-      weight: f.psi,
-      text: `${name} ${direction(f.recent_change_pct)} (PSI ${f.psi.toFixed(2)}): ${HINTS[name]}`,
-    });
+    const how =
+      Math.abs(f.recent_change_pct) < 1 ? "distribution changed, mean about the same" : direction(f.recent_change_pct);
+    out.push({ level: f.status, weight: f.psi, text: `${name} ${how} (PSI ${f.psi.toFixed(2)}): ${HINTS[name]}` });
   }
   if (score.status !== "ok") {
     out.push({

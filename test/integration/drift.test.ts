@@ -61,7 +61,10 @@ describe("drift detection on the line", () => {
     expect(rec.on("/event").filter((m) => json<{ type: string }>(m).type === "drift")).toEqual([]);
     const r = json<DriftReport>(last);
     expect(r.window.ready).toBe(true);
-    expect(last.retain).toBe(true);
+    // Retained: a subscriber that arrives now gets the latest report at once.
+    const late = await TopicRecorder.start(broker.url, "linesight/steady/drift");
+    recorders.push(late);
+    expect((await late.waitFor(() => true, 5000)).retain).toBe(true);
     expect(Object.keys(r.features)).toEqual(["brightness", "contrast", "sharpness", "red", "green", "blue"]);
   }, 330_000);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bandWarning, type DecisionPolicy, decide } from "../../src/decision/decide.js";
+import { bandWarning, type DecisionPolicy, decide, fitBand } from "../../src/decision/decide.js";
 import { sampleReason } from "../../src/pipeline/sampling.js";
 
 const policy: DecisionPolicy = {
@@ -16,6 +16,13 @@ describe("decide", () => {
     expect(bandWarning({ threshold: 0.9, uncertainBand: 0.15 })).toMatch(/every confident reject.*below 0\.100/);
     expect(bandWarning({ threshold: 0.1, uncertainBand: 0.15 })).toMatch(/every confident pass/);
     expect(bandWarning({ threshold: 0.9, uncertainBand: 0 })).toBeNull();
+  });
+
+  it("narrows a calibrated band to half the way to the nearer end, never widens it", () => {
+    expect(fitBand(0.15, 0.5)).toBe(0.15);
+    expect(fitBand(0.15, 0.88)).toBe(0.06);
+    expect(fitBand(0.15, 0.1)).toBe(0.05);
+    expect(bandWarning({ threshold: 0.88, uncertainBand: fitBand(0.15, 0.88) })).toBeNull();
   });
 
   it("rejects at or above the threshold and passes below", () => {

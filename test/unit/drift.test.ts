@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { driftStrength, parseDriftSpec } from "../../src/camera/drift-injection.js";
 import type { Histogram } from "../../src/model/manifest.js";
 import { binomialZ, jsDistance, psi } from "../../src/monitor/distance.js";
-import { DriftDetector, type DriftReport } from "../../src/monitor/drift-detector.js";
+import { DriftDetector, type DriftReport, type FeatureDrift, reasons } from "../../src/monitor/drift-detector.js";
 import { type DriftReference, driftReference, massAbove, mixFeatures } from "../../src/monitor/drift-reference.js";
 import { FEATURE_NAMES, type FrameFeatures } from "../../src/monitor/frame-features.js";
 import { histogram, quantileEdges } from "../../src/monitor/histogram.js";
@@ -192,6 +192,32 @@ describe("DriftDetector", () => {
     const after = run(d, r, 300, { red: 0.15, blue: -0.15 });
     const alarm = after.find((rep) => rep.status === "alarm");
     expect(alarm?.reasons[0]).toMatch(/^colour cast: red up 1\d%, blue down 1\d%/);
+  });
+
+  it("does not call a reshaped colour histogram with unmoved means a lighting change", () => {
+    const f = (status: "ok" | "warn", change = 0): FeatureDrift => ({
+      status,
+      psi: status === "ok" ? 0.02 : 0.12,
+      js: 0,
+      mean: 0,
+      ref_mean: 0,
+      change_pct: change,
+      shift_sd: 0,
+      recent_change_pct: change,
+    });
+    const rate = { status: "ok" as const, observed: 0, expected: 0, z: 0 };
+    const score = { status: "ok" as const, psi: 0, js: 0, mean: 0, ref_mean: 0, change_pct: 0 };
+    const features = {
+      brightness: f("ok"),
+      contrast: f("ok"),
+      sharpness: f("ok"),
+      red: f("warn", 0.4),
+      green: f("ok"),
+      blue: f("ok"),
+    };
+    expect(reasons(features, score, rate, rate)).toEqual([
+      "red distribution changed, mean about the same (PSI 0.12): colour cast: check the lights and the camera's white balance",
+    ]);
   });
 
   it("does not flap: an alarm clears only after the line has been back to normal for a while", () => {
