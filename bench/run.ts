@@ -1,5 +1,6 @@
 // `npm run bench`: every benchmark in turn, with the defaults docs/performance.md reports.
-//   npm run bench                    model latency, monitoring cost, a 60 s daemon run
+//   npm run bench                    model latency, monitoring cost, capture (splitter and pipe
+//                                    latency, needs ffmpeg), a 60 s daemon run
 //   npm run bench -- --seconds 1800  the same with a 30-minute daemon run (memory steadiness)
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -20,4 +21,5 @@ const fp32 = ["fp32_pruned", "fp32_unpruned"]
   .filter((d) => existsSync(join(d, "manifest.json")));
 run(bench("model-latency"), [join(packageRoot, "models", "round-parts"), ...fp32]);
 run(bench("monitoring"), []);
+run(bench("mjpeg-splitter"), []);
 run(bench("daemon"), ["--seconds", values.seconds as string, "--fps", "30"]);

@@ -14,7 +14,18 @@ const purpose = values.for;
 
 const DEBIAN = {
   start: [],
-  test: [{ pkg: "mosquitto", check: () => has("mosquitto", "/usr/sbin/mosquitto") }],
+  test: [
+    { pkg: "mosquitto", check: () => has("mosquitto", "/usr/sbin/mosquitto") },
+    // Camera tests run real capture processes: ffmpeg and gst-launch-1.0 with their test sources.
+    { pkg: "ffmpeg", check: () => has("ffmpeg", "/usr/bin/ffmpeg") },
+    {
+      pkg: "gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good",
+      check: () =>
+        has("gst-launch-1.0", "/usr/bin/gst-launch-1.0") &&
+        spawnSync("gst-inspect-1.0", ["videotestsrc"]).status === 0 &&
+        spawnSync("gst-inspect-1.0", ["jpegenc"]).status === 0,
+    },
+  ],
   model: [
     {
       pkg: "python3-torch python3-onnx python3-pil python3-numpy",
@@ -49,7 +60,7 @@ if (major < 20 || (major === 20 && minor < 9)) {
 
 const missing = (DEBIAN[purpose] ?? []).filter((d) => !d.check()).map((d) => d.pkg);
 if (missing.length > 0) {
-  const cmd = `apt-get update && apt-get install -y ${missing.join(" ")}`;
+  const cmd = `apt-get update && apt-get install -y --no-install-recommends ${missing.join(" ")}`;
   if (process.getuid?.() === 0) {
     run("sh", ["-c", cmd], { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
   } else {

@@ -1,9 +1,9 @@
 // The composition root: wires the parts from the validated config, runs until SIGTERM/SIGINT.
 // No other module reads configuration; each gets the options it needs from here.
 import type { Logger } from "pino";
+import { createCameraSource, describeCamera } from "./camera/create-source.js";
 import type { CameraState } from "./camera/frame.js";
 import { FrameSlot } from "./camera/frame-slot.js";
-import { ReplaySource } from "./camera/replay-source.js";
 import type { LoadedConfig } from "./config/load.js";
 import { readSecret } from "./config/secrets.js";
 import { bandWarning, type DecisionPolicy } from "./decision/decide.js";
@@ -95,7 +95,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     publisher.publish("event", { schema: 1, time: new Date().toISOString(), ...e });
 
   const slot = new FrameSlot();
-  const camera = new ReplaySource(config.camera.replay);
+  const camera = createCameraSource(config.camera, { logger });
   const preprocessor = new Preprocessor(manifest.input, config.camera.roi ?? undefined);
   const pipeline = new Pipeline(slot, preprocessor, session, policy, logger);
 
@@ -298,7 +298,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     process.stderr.write(
       [
         "",
-        `  linesight ${version} is inspecting ${config.camera.replay.path}`,
+        `  linesight ${version} is inspecting ${describeCamera(config.camera)}`,
         `  MQTT broker   ${redactUrl(url)}${broker ? " (embedded)" : ""}`,
         `  watch it      mosquitto_sub -h ${brokerUrl.hostname} -p ${brokerUrl.port || 1883} -t '${prefix}/#' -v`,
         `  samples       sqlite3 ${config.storage.path} "select id, reason, predicted, round(score, 3) from samples order by id desc limit 10"`,

@@ -96,7 +96,7 @@ export class ReplaySource extends EventEmitter<{ state: [CameraState, string]; e
   }
 
   stats(): CameraStats {
-    return { frames: this.frames, restarts: 0, stalls: 0 };
+    return { frames: this.frames, restarts: 0, stalls: 0, corrupt: 0, skipped_bytes: 0 };
   }
 
   private setState(state: CameraState, why: string): void {

@@ -3,6 +3,11 @@ import { constants } from "node:fs";
 import { access, mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
+import { spawnFailure } from "../camera/capture-diagnosis.js";
+import { describeCommand } from "../camera/commands.js";
+import { captureCommand, createCameraSource } from "../camera/create-source.js";
+import { findProgram } from "../camera/find-program.js";
+import { grabFrame } from "../camera/grab-frame.js";
 import { listImages } from "../camera/replay-source.js";
 import type { LoadedConfig } from "../config/load.js";
 import { readSecret } from "../config/secrets.js";
@@ -50,6 +55,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
     {
       name: "camera",
       run: async () => {
+        if (config.camera.source !== "replay") return checkCaptureCamera(config, session);
         const images = await listImages(config.camera.replay.path);
         const first = `${config.camera.replay.path}/${images[0]}`;
         if (session) {
@@ -92,4 +98,32 @@ export async function checkCommand(argv: string[]): Promise<number> {
   await (session as ModelSession | null)?.release();
   console.log(failed === 0 ? "configuration OK" : `${failed} problem(s) found`);
   return failed === 0 ? 0 : 1;
+}
+
+/** The capture program is installed, starts, and its first frame decodes. */
+async function checkCaptureCamera(config: LoadedConfig["config"], session: ModelSession | null): Promise<string> {
+  const cmd = captureCommand(config.camera);
+  if (!cmd) throw new Error(`camera.source ${config.camera.source} has no capture command`);
+  const program = findProgram(cmd.bin);
+  if (!program) throw new Error(spawnFailure(cmd.bin, "ENOENT", "not found"));
+  const timeoutMs = Math.max(10_000, 2 * config.camera.stall_timeout_s * 1000);
+  let frame: Awaited<ReturnType<typeof grabFrame>>;
+  try {
+    frame = await grabFrame(createCameraSource(config.camera), timeoutMs);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n    command: ${describeCommand(cmd)}`);
+  }
+  let decoded = `first frame ${frame.data.length} bytes`;
+  if (session) {
+    const pre = new Preprocessor(session.manifest.input, config.camera.roi ?? undefined);
+    const p = await pre.run(frame.data);
+    decoded = `first frame ${p.sourceWidth}x${p.sourceHeight} decodes`;
+  }
+  const notes: string[] = [];
+  if (config.camera.source === "libcamera") {
+    const l = config.camera.libcamera;
+    if (l.shutter_us === null || l.gain === null) notes.push("exposure or gain is automatic: fix both for inspection");
+    if (!l.awb_gains) notes.push("white balance is automatic: set awb_gains for stable colour");
+  }
+  return [`${config.camera.source} via ${program}; ${decoded}`, ...notes.map((n) => `note: ${n}`)].join("\n    ");
 }

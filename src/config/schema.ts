@@ -1,6 +1,7 @@
 // The configuration schema: the single source of truth for keys, types and defaults.
 // Nested sections use prefault({}) so an omitted section still gets every default.
 import { z } from "zod";
+import { splitPipeline } from "../camera/pipeline-tokens.js";
 
 const path = z.string().min(1, "expected a path");
 const nullablePath = path.nullable().default(null);
@@ -23,9 +24,99 @@ export const roiSchema = z.strictObject({
   height: z.number().int().positive(),
 });
 
+// Capture size and rate asked of a real camera; the model's input size is separate (frames are
+// resized to it), so this sets the field of view's detail and the ROI's coordinates.
+const frameSize = {
+  width: z.number().int().min(16).max(8192).default(640),
+  height: z.number().int().min(16).max(8192).default(480),
+  fps: z.number().positive().max(240).default(30),
+};
+
+// Names that go into a capture command line: plain words only (no spaces, quotes or options).
+const word = (what: string) =>
+  z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:,/-]*$/, `expected a ${what} (letters, digits, _ . : , / -)`);
+
+export const libcameraSchema = z.strictObject({
+  camera: z.number().int().min(0).default(0),
+  ...frameSize,
+  quality: z.number().int().min(1).max(100).default(90),
+  // Fixed exposure and gain by default: automatic exposure follows the product, not the light.
+  shutter_us: z.number().int().positive().nullable().default(10000),
+  gain: z.number().min(1).max(64).nullable().default(1),
+  awb_gains: z.tuple([z.number().positive(), z.number().positive()]).nullable().default(null),
+  awb: z
+    .enum(["auto", "incandescent", "tungsten", "fluorescent", "indoor", "daylight", "cloudy", "custom"])
+    .default("auto"),
+  denoise: z.enum(["auto", "off", "cdn_off", "cdn_fast", "cdn_hq"]).default("auto"),
+  lens_position: z.number().min(0).max(32).nullable().default(null),
+  sharpness: z.number().min(0).max(16).nullable().default(null),
+  contrast: z.number().min(0).max(32).nullable().default(null),
+  brightness: z.number().min(-1).max(1).nullable().default(null),
+  saturation: z.number().min(0).max(32).nullable().default(null),
+  hflip: z.boolean().default(false),
+  vflip: z.boolean().default(false),
+  rotation: z.union([z.literal(0), z.literal(180)]).default(0),
+  extra_args: z.array(z.string().min(1)).default([]),
+});
+
+export const gstreamerSchema = z
+  .strictObject({
+    element: z.enum(["v4l2src", "nvarguscamerasrc", "libcamerasrc", "videotestsrc", "custom"]).default("v4l2src"),
+    device: path.default("/dev/video0"),
+    sensor_id: z.number().int().min(0).default(0),
+    camera_name: z.string().min(1).nullable().default(null),
+    pattern: word("videotestsrc pattern").default("smpte"),
+    properties: z
+      .record(
+        z.string().regex(/^[a-z][a-z0-9-]*$/, "expected a GStreamer property name such as exposuretimerange"),
+        z.union([z.string(), z.number(), z.boolean()]),
+      )
+      .default({}),
+    pipeline: z.string().min(1).nullable().default(null),
+    ...frameSize,
+    quality: z.number().int().min(1).max(100).default(90),
+  })
+  .superRefine((g, ctx) => {
+    if (g.element === "custom" && !g.pipeline)
+      ctx.addIssue({
+        code: "custom",
+        path: ["pipeline"],
+        message: "element: custom needs a pipeline (the source part)",
+      });
+    if (g.element !== "custom" && g.pipeline)
+      ctx.addIssue({ code: "custom", path: ["pipeline"], message: "pipeline is used only with element: custom" });
+    if (g.pipeline) {
+      try {
+        splitPipeline(g.pipeline);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", path: ["pipeline"], message: (err as Error).message });
+      }
+    }
+  });
+
+export const ffmpegSchema = z
+  .strictObject({
+    input: z.enum(["v4l2", "rtsp", "lavfi"]).default("v4l2"),
+    device: path.default("/dev/video0"),
+    input_format: word("V4L2 pixel format as ffmpeg names it (mjpeg, yuyv422, ...)").default("mjpeg"),
+    url: z
+      .string()
+      .regex(/^rtsps?:\/\/[^\s]+$/, "expected an rtsp:// or rtsps:// URL")
+      .nullable()
+      .default(null),
+    rtsp_transport: z.enum(["tcp", "udp"]).default("tcp"),
+    pattern: word("lavfi test source (testsrc, testsrc2, smptebars, ...)").default("testsrc"),
+    reencode: z.boolean().default(false),
+    quality: z.number().int().min(2).max(31).default(5),
+    ...frameSize,
+  })
+  .superRefine((f, ctx) => {
+    if (f.input === "rtsp" && !f.url)
+      ctx.addIssue({ code: "custom", path: ["url"], message: "input: rtsp needs the camera's url (rtsp://...)" });
+  });
+
 export const cameraSchema = z.strictObject({
-  // More sources (libcamera, gstreamer, ffmpeg) join this enum with their own sub-sections.
-  source: z.enum(["replay"]).default("replay"),
+  source: z.enum(["replay", "libcamera", "gstreamer", "ffmpeg"]).default("replay"),
   replay: z
     .strictObject({
       path: path.default("/var/lib/linesight/footage"),
@@ -43,6 +134,9 @@ export const cameraSchema = z.strictObject({
         .default(null),
     })
     .prefault({}),
+  libcamera: libcameraSchema.prefault({}),
+  gstreamer: gstreamerSchema.prefault({}),
+  ffmpeg: ffmpegSchema.prefault({}),
   roi: roiSchema.nullable().default(null),
   stall_timeout_s: z.number().positive().default(5),
 });
@@ -156,6 +250,10 @@ export const configSchema = z.strictObject({
 });
 
 export type Config = z.infer<typeof configSchema>;
+export type CameraConfig = Config["camera"];
+export type LibcameraConfig = z.infer<typeof libcameraSchema>;
+export type GstreamerConfig = z.infer<typeof gstreamerSchema>;
+export type FfmpegConfig = z.infer<typeof ffmpegSchema>;
 
 /** Keys that hold file paths, resolved against the config file's directory. */
 export const PATH_KEYS = [

@@ -1,5 +1,6 @@
 // The JSON bodies linesight publishes. Consumers (SCADA tags, Home Assistant templates, scripts)
 // parse these, so a change that breaks a reader bumps `schema`; adding a field does not.
+import type { CameraStats } from "../camera/source.js";
 import type { AlertName } from "../monitor/alerts.js";
 import type { DriftReport } from "../monitor/drift-detector.js";
 import type { SystemReadings } from "../monitor/system-probe.js";
@@ -44,7 +45,8 @@ export interface HealthPayload {
   fps_in: number;
   fps_out: number;
   frames: { received: number; decided: number; dropped: number; corrupt: number; ood: number };
-  camera: { state: CameraStateName; frames: number; restarts: number; stalls: number };
+  /** The capture's own counts: corrupt frames and skipped bytes come from the stream splitter. */
+  camera: { state: CameraStateName } & CameraStats;
   decisions: { pass: number; reject: number; uncertain: number };
   /** Per stage, e.g. preprocess, infer, decide, end_to_end. */
   latency_ms: Record<string, LatencyStats>;

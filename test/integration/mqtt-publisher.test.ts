@@ -36,7 +36,7 @@ const health = (n: number): HealthPayload => ({
   fps_in: 30,
   fps_out: 30,
   frames: { received: n, decided: n, dropped: 0, corrupt: 0, ood: 0 },
-  camera: { state: "streaming", frames: n, restarts: 0, stalls: 0 },
+  camera: { state: "streaming", frames: n, restarts: 0, stalls: 0, corrupt: 0, skipped_bytes: 0 },
   decisions: { pass: n, reject: 0, uncertain: 0 },
   latency_ms: { end_to_end: { p50: 5, p95: 8, p99: 9, max: 12, count: n } },
   memory: { rss_mb: 100, heap_mb: 40 },

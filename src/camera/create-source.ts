@@ -1,0 +1,74 @@
+// The camera source the config asks for: the replayed footage, or a capture process.
+import type { Logger } from "pino";
+import type { CameraConfig } from "../config/schema.js";
+import {
+  type CaptureCommand,
+  ffmpegCommand,
+  gstreamerCommand,
+  LIBCAMERA_VID,
+  type LibcameraVid,
+  libcameraCommand,
+} from "./commands.js";
+import { findProgram } from "./find-program.js";
+import { MjpegSplitter } from "./mjpeg-splitter.js";
+import { ProcessSource } from "./process-source.js";
+import { ReplaySource } from "./replay-source.js";
+import type { CameraSource } from "./source.js";
+
+/** rpicam-vid where it exists (Bookworm), else libcamera-vid (Bullseye), else rpicam-vid (to be installed). */
+export function pickLibcameraVid(path = process.env.PATH): LibcameraVid {
+  return LIBCAMERA_VID.find((bin) => findProgram(bin, path)) ?? "rpicam-vid";
+}
+
+/** The capture command of a process source; null for replay. */
+export function captureCommand(camera: CameraConfig, path = process.env.PATH): CaptureCommand | null {
+  switch (camera.source) {
+    case "replay":
+      return null;
+    case "libcamera":
+      return libcameraCommand(camera.libcamera, pickLibcameraVid(path));
+    case "gstreamer":
+      return gstreamerCommand(camera.gstreamer);
+    case "ffmpeg":
+      return ffmpegCommand(camera.ffmpeg);
+  }
+}
+
+export function createCameraSource(
+  camera: CameraConfig,
+  opts: { logger?: Logger; env?: NodeJS.ProcessEnv } = {},
+): CameraSource {
+  if (camera.source === "replay") return new ReplaySource(camera.replay);
+  const env = opts.env ?? process.env;
+  return new ProcessSource({
+    kind: camera.source,
+    // Looked up again at every start: installing rpicam-apps while the daemon waits is enough.
+    command: () => captureCommand(camera, env.PATH) as CaptureCommand,
+    splitter: () => new MjpegSplitter(),
+    stallTimeoutMs: camera.stall_timeout_s * 1000,
+    env,
+    ...(opts.logger ? { logger: opts.logger } : {}),
+  });
+}
+
+/** What is being inspected, in a few words for a person at a terminal. */
+export function describeCamera(camera: CameraConfig): string {
+  switch (camera.source) {
+    case "replay":
+      return camera.replay.path;
+    case "libcamera": {
+      const c = camera.libcamera;
+      return `libcamera camera ${c.camera} (${c.width}x${c.height} at ${c.fps} fps)`;
+    }
+    case "gstreamer": {
+      const g = camera.gstreamer;
+      const what = g.element === "v4l2src" ? g.device : g.element === "custom" ? "a custom pipeline" : g.element;
+      return `GStreamer ${what} (${g.width}x${g.height} at ${g.fps} fps)`;
+    }
+    case "ffmpeg": {
+      const f = camera.ffmpeg;
+      const what = f.input === "v4l2" ? f.device : f.input === "rtsp" ? "an RTSP camera" : `lavfi ${f.pattern}`;
+      return `ffmpeg ${what} (${f.width}x${f.height} at ${f.fps} fps)`;
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "../../src/config/load.js";
+
+function problems(camera: unknown): string[] {
+  try {
+    parseConfig({ device: { id: "t" }, camera }, "test.yaml", "/etc/linesight");
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe("camera configuration", () => {
+  it("keeps replay the default and gives every capture source its defaults", () => {
+    const { camera } = parseConfig({ device: { id: "t" } }, "test.yaml", "/etc/linesight").config;
+    expect(camera.source).toBe("replay");
+    expect(camera.libcamera).toMatchObject({ width: 640, height: 480, fps: 30, shutter_us: 10000, gain: 1 });
+    expect(camera.gstreamer).toMatchObject({ element: "v4l2src", device: "/dev/video0", quality: 90 });
+    expect(camera.ffmpeg).toMatchObject({ input: "v4l2", input_format: "mjpeg", reencode: false, quality: 5 });
+  });
+
+  it("accepts each capture source", () => {
+    for (const source of ["libcamera", "gstreamer", "ffmpeg"]) expect(problems({ source })).toEqual([]);
+    expect(problems({ source: "webcam" })[0]).toMatch(/^camera\.source: .*"webcam"/);
+  });
+
+  it("names unknown keys in the sources' sections", () => {
+    expect(problems({ ffmpeg: { devise: "/dev/video0" } })).toEqual([
+      expect.stringContaining('camera.ffmpeg.devise: unknown key; did you mean "device"?'),
+    ]);
+    expect(problems({ libcamera: { shutter: 100 } })[0]).toMatch(/camera\.libcamera\.shutter: unknown key.*shutter_us/);
+    expect(problems({ gstreamer: { sensor: 0 } })[0]).toMatch(/camera\.gstreamer\.sensor: unknown key/);
+  });
+
+  it("checks what belongs together", () => {
+    expect(problems({ source: "ffmpeg", ffmpeg: { input: "rtsp" } })[0]).toMatch(
+      /camera\.ffmpeg\.url: input: rtsp needs/,
+    );
+    expect(problems({ gstreamer: { element: "custom" } })[0]).toMatch(
+      /camera\.gstreamer\.pipeline: element: custom needs/,
+    );
+    expect(problems({ gstreamer: { pipeline: "v4l2src" } })[0]).toMatch(/only with element: custom/);
+    expect(problems({ gstreamer: { element: "custom", pipeline: 'v4l2src device="/dev/video0' } })[0]).toMatch(
+      /camera\.gstreamer\.pipeline: unterminated "/,
+    );
+    expect(problems({ ffmpeg: { url: "http://cam/stream" } })[0]).toMatch(/camera\.ffmpeg\.url: expected an rtsp/);
+    expect(problems({ libcamera: { awb_gains: [1.5] } })[0]).toMatch(/camera\.libcamera\.awb_gains/);
+    expect(problems({ libcamera: { rotation: 90 } })[0]).toMatch(/camera\.libcamera\.rotation/);
+    expect(problems({ ffmpeg: { input_format: "mjpeg -i /etc/passwd" } })[0]).toMatch(/camera\.ffmpeg\.input_format/);
+  });
+});
