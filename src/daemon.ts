@@ -1,5 +1,6 @@
 // The composition root: wires the parts from the validated config, runs until SIGTERM/SIGINT.
 // No other module reads configuration; each gets the options it needs from here.
+import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import { createCameraSource, describeCamera } from "./camera/create-source.js";
 import type { CameraState } from "./camera/frame.js";
@@ -29,7 +30,7 @@ import { SampleWriter } from "./store/sample-writer.js";
 
 export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<number> {
   const { config } = loaded;
-  const startedAt = Date.now();
+  const monoStartedAt = performance.now();
   const notifier = new SdNotifier(process.env.NOTIFY_SOCKET, logger);
   const stopSignal = waitForStopSignal();
   logger.info({ version, config: loaded.source }, "linesight starting");
@@ -203,7 +204,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     setPipelineState("running");
     notifier.notify({ READY: 1, STATUS: "inspecting" });
     logger.info(
-      { startupMs: Date.now() - startedAt, prefix, database: config.storage.path },
+      { startupMs: Math.round(performance.now() - monoStartedAt), prefix, database: config.storage.path },
       "ready: first frame decided",
     );
   });
@@ -238,7 +239,8 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
   const reportHealth = () => {
     const payload = health.report({
       now: Date.now(),
-      startedAt,
+      mono: performance.now(),
+      monoStartedAt,
       received: slot.received,
       dropped: slot.dropped,
       counters: pipeline.counters,

@@ -32,7 +32,8 @@ export class DeviceMonitor {
   private busy = false;
 
   constructor(private readonly opts: DeviceMonitorOptions) {
-    this.now = opts.now ?? Date.now;
+    // Monotonic: only intervals matter, and a wall-clock step (NTP at boot) must not fake a stall.
+    this.now = opts.now ?? (() => performance.now());
     this.probe = new SystemProbe(opts.probe);
     this.book = new AlertBook(opts.timing);
     this.clock = new ProgressClock(this.now());

@@ -4,8 +4,11 @@ import type { PipelineCounters } from "../pipeline/pipeline.js";
 import type { LatencySummary } from "./latency.js";
 
 export interface HealthInputs {
+  /** Wall clock (ms since epoch), for the report's time only. */
   now: number;
-  startedAt: number;
+  /** Monotonic clock (performance.now()) now and at start: rates and uptime survive a clock step (NTP at boot). */
+  mono: number;
+  monoStartedAt: number;
   received: number;
   dropped: number;
   counters: PipelineCounters;
@@ -24,15 +27,15 @@ export class HealthReporter {
   private last: { at: number; received: number; decided: number } | null = null;
 
   report(i: HealthInputs): HealthPayload {
-    const prev = this.last ?? { at: i.startedAt, received: 0, decided: 0 };
-    const dt = Math.max(1e-3, (i.now - prev.at) / 1000);
-    this.last = { at: i.now, received: i.received, decided: i.counters.decided };
+    const prev = this.last ?? { at: i.monoStartedAt, received: 0, decided: 0 };
+    const dt = Math.max(1e-3, (i.mono - prev.at) / 1000);
+    this.last = { at: i.mono, received: i.received, decided: i.counters.decided };
     const mb = (b: number) => Math.round((b / 1048576) * 10) / 10;
     const rate = (n: number) => Math.round((n / dt) * 100) / 100;
     return {
       schema: 1,
       time: new Date(i.now).toISOString(),
-      uptime_s: Math.round((i.now - i.startedAt) / 1000),
+      uptime_s: Math.round((i.mono - i.monoStartedAt) / 1000),
       fps_in: rate(i.received - prev.received),
       fps_out: rate(i.counters.decided - prev.decided),
       frames: {

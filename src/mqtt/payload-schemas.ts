@@ -1,0 +1,289 @@
+// The MQTT contract as zod schemas: payloads.ts derives its types from them, the JSON Schemas in
+// docs/mqtt-schemas/ are generated from them, and the contract test validates real messages
+// against them. Objects are strict so an undocumented field fails the tests, not a dashboard.
+import { z } from "zod";
+import type { CameraStats } from "../camera/source.js";
+import type { AlertName } from "../monitor/alerts.js";
+import type { DriftReport } from "../monitor/drift-detector.js";
+import type { SystemReadings } from "../monitor/system-probe.js";
+import type { PayloadOf, TopicName } from "./topics.js";
+
+/** Bumped when a change would break a reader (a field removed, renamed or retyped). */
+const schemaVersion = z.literal(1).describe("payload schema version; bumped only for changes that break readers");
+const isoTime = z.iso.datetime();
+const count = z.number().int().nonnegative();
+const nonNegative = z.number().nonnegative();
+const fraction = z.number().min(0).max(1);
+const ms = nonNegative.describe("milliseconds");
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+
+// --- status --------------------------------------------------------------------------------------
+
+export const statusPayloadSchema = z
+  .enum(["online", "offline"])
+  .describe(
+    "the bare string, not JSON and without a schema version, as Home Assistant availability expects; offline is also the Last Will",
+  );
+
+// --- state ---------------------------------------------------------------------------------------
+
+export const cameraStateSchema = z.enum(["starting", "streaming", "stalled", "failed", "stopped"]);
+export const pipelineStateSchema = z.enum(["starting", "running", "paused", "stopping"]);
+
+export const statePayloadSchema = z.strictObject({
+  schema: schemaVersion,
+  version: z.string().describe("linesight version"),
+  device: z.strictObject({ id: z.string(), site: z.string(), line: z.string() }),
+  model: z.strictObject({ name: z.string(), version: z.string(), sha256 }).nullable(),
+  camera: z.strictObject({
+    source: z.string().describe("camera.source: replay, libcamera, gstreamer or ffmpeg"),
+    state: cameraStateSchema,
+  }),
+  pipeline: pipelineStateSchema,
+  threshold: fraction.nullable().describe("model score at or above which a part is rejected"),
+  since: isoTime.describe("time of the last pipeline state change"),
+});
+
+// --- health --------------------------------------------------------------------------------------
+
+export const latencyStatsSchema = z.strictObject({
+  p50: ms,
+  p95: ms,
+  p99: ms,
+  max: ms,
+  count: count.describe("frames timed since start (percentiles cover the newest 2048)"),
+});
+
+export const cameraStatsSchema = z.strictObject({
+  frames: count.describe("frames delivered by the capture since start"),
+  restarts: count.describe("capture process restarts"),
+  stalls: count.describe("times no frame came within camera.stall_timeout_s"),
+  corrupt: count.describe("frames lost to truncation, oversize or malformed data"),
+  skipped_bytes: count.describe("bytes outside any frame, skipped"),
+});
+
+export const throttledFlagsSchema = z.strictObject({
+  raw: count.describe("the firmware's get_throttled value"),
+  under_voltage: z.boolean(),
+  freq_capped: z.boolean(),
+  throttled: z.boolean(),
+  soft_temp_limit: z.boolean(),
+  under_voltage_occurred: z.boolean(),
+  freq_capped_occurred: z.boolean(),
+  throttled_occurred: z.boolean(),
+  soft_temp_limit_occurred: z.boolean(),
+});
+
+export const systemReadingsSchema = z.strictObject({
+  cpu_percent: nonNegative.describe("this process, % of one core, since the previous reading"),
+  load_1m: nonNegative.describe("1-minute load average"),
+  temperature_c: z.number().nullable().describe("hottest thermal zone, °C"),
+  thermal_zones: z.record(z.string(), z.number()).describe("°C by thermal zone type"),
+  throttled: throttledFlagsSchema.nullable().describe("Raspberry Pi firmware flags; null elsewhere"),
+  disk_free_mb: nonNegative.nullable().describe("free space on the database's disk, MB"),
+  disk_free_percent: z.number().min(0).max(100).nullable(),
+});
+
+export const alertNameSchema = z.enum([
+  "camera_stalled",
+  "inference_stalled",
+  "disk_low",
+  "temperature_high",
+  "throttled",
+]);
+
+export const healthPayloadSchema = z.strictObject({
+  schema: schemaVersion,
+  time: isoTime.describe("when the report was made"),
+  uptime_s: count.describe("seconds since the daemon started (monotonic clock)"),
+  fps_in: nonNegative.describe("frames received per second since the previous report"),
+  fps_out: nonNegative.describe("frames decided per second since the previous report"),
+  frames: z.strictObject({
+    received: count,
+    decided: count,
+    dropped: count.describe("replaced in the frame slot by a newer frame before inference took them"),
+    corrupt: count.describe("could not be decoded"),
+    ood: count.describe("outside the model's reference range"),
+  }),
+  camera: cameraStatsSchema.extend({ state: cameraStateSchema }),
+  decisions: z.strictObject({ pass: count, reject: count, uncertain: count }),
+  latency_ms: z
+    .record(z.string(), latencyStatsSchema)
+    .describe("per stage: queue, preprocess, infer, decide, end_to_end"),
+  memory: z.strictObject({ rss_mb: nonNegative, heap_mb: nonNegative }),
+  storage: z
+    .strictObject({
+      db_bytes: count,
+      samples: count.describe("rows in the samples table"),
+      written: count.describe("samples written since start"),
+      dropped: count.describe("samples dropped since start (writer queue full)"),
+      queued: count.describe("samples waiting to be written"),
+    })
+    .nullable(),
+  mqtt: z.strictObject({
+    dropped: count.describe("messages that will never be sent"),
+    queued: count.describe("messages waiting for the broker"),
+  }),
+  system: systemReadingsSchema.nullable().describe("null until the first device check"),
+  alerts: z.array(alertNameSchema).describe("alerts active now"),
+});
+
+// --- drift ---------------------------------------------------------------------------------------
+
+export const levelSchema = z.enum(["ok", "warn", "alarm"]);
+
+export const distributionDriftSchema = z.strictObject({
+  status: levelSchema,
+  psi: nonNegative.describe("population stability index, window vs reference"),
+  js: fraction.describe("Jensen-Shannon distance, window vs reference"),
+  mean: z.number().describe("window mean"),
+  ref_mean: z.number().describe("reference mean"),
+  change_pct: z.number().describe("window mean vs reference mean, %"),
+});
+
+const featureDriftSchema = distributionDriftSchema.extend({
+  shift_sd: z.number().describe("window mean vs reference mean, in reference standard deviations"),
+  recent_change_pct: z
+    .number()
+    .describe("mean of the newest 4 evaluations' frames (100 by default) vs reference mean, %"),
+});
+
+export const rateDriftSchema = z.strictObject({
+  status: levelSchema,
+  observed: fraction.describe("rate in the window"),
+  expected: fraction.describe("rate expected from the reference"),
+  z: z.number().describe("binomial z score of observed vs expected"),
+});
+
+export const driftPayloadSchema = z.strictObject({
+  schema: schemaVersion,
+  status: levelSchema.describe("worst status of all checks"),
+  window: z.strictObject({
+    size: count.describe("frames in the window now"),
+    capacity: count.describe("drift.window"),
+    ready: z.boolean().describe("size has reached drift.min_window; before that status stays ok"),
+  }),
+  frames: count.describe("frames observed since start"),
+  features: z.strictObject({
+    brightness: featureDriftSchema,
+    contrast: featureDriftSchema,
+    sharpness: featureDriftSchema,
+    red: featureDriftSchema,
+    green: featureDriftSchema,
+    blue: featureDriftSchema,
+  }),
+  score: distributionDriftSchema.describe("the model's score distribution"),
+  reject_rate: rateDriftSchema,
+  uncertain_rate: rateDriftSchema,
+  reasons: z.array(z.string()).describe("one sentence per check that is not ok, worst first"),
+});
+
+// --- event ---------------------------------------------------------------------------------------
+
+export const eventSeveritySchema = z.enum(["info", "warning", "alarm"]);
+
+/** `data` of each event type linesight sends today; other types may be added later. */
+export const EVENT_DATA_SCHEMAS = {
+  model_loaded: z.strictObject({ name: z.string(), version: z.string(), sha256 }),
+  drift: z.strictObject({
+    from: levelSchema,
+    to: levelSchema,
+    reasons: z.array(z.string()),
+    frames: count.describe("frames observed since start"),
+    window: count.describe("frames in the drift window"),
+  }),
+  camera_stalled: alertData({ seconds_since_frame: count }),
+  inference_stalled: alertData({ seconds_since_decision: count }),
+  disk_low: alertData({ disk_free_mb: nonNegative }),
+  temperature_high: alertData({ temperature_c: z.number() }),
+  throttled: alertData({ problems: z.array(z.string()) }),
+} as const;
+
+export type KnownEventType = keyof typeof EVENT_DATA_SCHEMAS;
+
+function alertData<T extends z.ZodRawShape>(shape: T) {
+  return z.strictObject({ active: z.boolean().describe("true when raised, false when cleared"), ...shape });
+}
+
+// `object`, not Record<string, unknown>: publishers pass typed objects, which lack an index signature.
+const jsonObject: z.ZodType<object> = z.record(z.string(), z.unknown());
+
+export const eventPayloadSchema = z
+  .strictObject({
+    schema: schemaVersion,
+    time: isoTime,
+    type: z
+      .string()
+      .min(1)
+      .describe(`e.g. ${Object.keys(EVENT_DATA_SCHEMAS).join(", ")}`),
+    severity: eventSeveritySchema,
+    message: z.string().describe("plain language, for an operator"),
+    data: jsonObject.optional().describe("machine-readable details; their shape depends on type"),
+  })
+  .superRefine((event, ctx) => {
+    if (!Object.hasOwn(EVENT_DATA_SCHEMAS, event.type)) return;
+    const checked = EVENT_DATA_SCHEMAS[event.type as KnownEventType].safeParse(event.data);
+    for (const issue of checked.error?.issues ?? []) {
+      ctx.addIssue({ ...issue, path: ["data", ...issue.path] } as z.core.$ZodRawIssue);
+    }
+  });
+
+// --- decision ------------------------------------------------------------------------------------
+
+export const decisionPayloadSchema = z.strictObject({
+  schema: schemaVersion,
+  seq: count.describe("frame number from the camera"),
+  time: isoTime.describe("when the frame left the camera"),
+  label: z.string(),
+  score: fraction.describe("model score, rounded to 4 decimals"),
+  action: z.enum(["pass", "reject"]),
+  uncertain: z.boolean().describe("score inside the uncertain band"),
+  ood: z.boolean().describe("image statistics outside the model's reference range"),
+  threshold: fraction,
+  model_version: z.string(),
+  latency_ms: ms.describe("camera to decision, ms"),
+});
+
+// --- the map -------------------------------------------------------------------------------------
+
+export const PAYLOAD_SCHEMAS = {
+  status: statusPayloadSchema,
+  state: statePayloadSchema,
+  health: healthPayloadSchema,
+  drift: driftPayloadSchema,
+  event: eventPayloadSchema,
+  decision: decisionPayloadSchema,
+} as const satisfies Record<TopicName, z.ZodType>;
+
+/** Decodes a message as received (status is a bare string, the rest JSON) and validates it. */
+export function parseWirePayload<K extends TopicName>(
+  name: K,
+  wire: string,
+): { success: true; data: PayloadOf<K> } | { success: false; error: string } {
+  let value: unknown = wire;
+  if (name !== "status") {
+    try {
+      value = JSON.parse(wire);
+    } catch (err) {
+      return { success: false, error: `not JSON: ${(err as Error).message}` };
+    }
+  }
+  const result = PAYLOAD_SCHEMAS[name].safeParse(value);
+  return result.success
+    ? { success: true, data: result.data as PayloadOf<K> }
+    : { success: false, error: z.prettifyError(result.error) };
+}
+
+// --- compile-time checks: types owned by other modules must match their schemas exactly ----------
+
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+type Assert<T extends true> = T;
+
+export type _SchemasMatchSourceTypes = [
+  Assert<Same<z.infer<typeof driftPayloadSchema>, DriftReport>>,
+  Assert<Same<z.infer<typeof systemReadingsSchema>, SystemReadings>>,
+  Assert<Same<z.infer<typeof cameraStatsSchema>, CameraStats>>,
+  Assert<Same<z.infer<typeof alertNameSchema>, AlertName>>,
+  // Every alert has its event data described.
+  Assert<AlertName extends KnownEventType ? true : false>,
+];
