@@ -118,3 +118,13 @@ export function writeConfig(dir: string, config: Record<string, unknown>): strin
 export function cleanup(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
+
+/** Whether a process (e.g. a capture program the daemon started) still exists. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -16,7 +16,7 @@ import { MjpegSplitter } from "../../src/camera/mjpeg-splitter.js";
 import { ProcessSource } from "../../src/camera/process-source.js";
 import type { CameraStats } from "../../src/camera/source.js";
 import { parseConfig } from "../../src/config/load.js";
-import { ROOT } from "../helpers/daemon.js";
+import { isAlive, ROOT } from "../helpers/daemon.js";
 
 const FAKE_RPICAM = join(ROOT, "test/fixtures/fake-rpicam");
 
@@ -80,15 +80,6 @@ async function until(what: string, cond: () => boolean, timeoutMs = 30_000, run?
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function expectDecodableFrames(frames: Frame[], width: number, height: number): Promise<void> {
   for (const f of frames) {
     const meta = await sharp(f.data).metadata();
@@ -120,7 +111,7 @@ describe("capture processes", () => {
     }
     await run.source.stop();
     expect(run.source.state).toBe("stopped");
-    expect(alive(pid)).toBe(false);
+    expect(isAlive(pid)).toBe(false);
     expect(run.stats()).toMatchObject({ restarts: 0, stalls: 0, corrupt: 0, skipped_bytes: 0 });
   });
 
@@ -252,7 +243,7 @@ describe("supervision", () => {
     await until("it runs", () => run.source.stderrTail().includes("ignoring SIGTERM"), 30_000, run);
     const pid = run.source.pid as number;
     await run.source.stop();
-    expect(alive(pid)).toBe(false);
+    expect(isAlive(pid)).toBe(false);
     expect(run.source.state).toBe("stopped");
 
     const missing = new ProcessSource({

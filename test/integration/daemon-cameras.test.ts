@@ -3,30 +3,15 @@
 // `linesight check` and `linesight cameras` for those sources.
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { cleanup, DaemonProcess, MODEL, ROOT, tempDir, writeConfig } from "../helpers/daemon.js";
-import { Mosquitto, TopicRecorder } from "../helpers/mosquitto.js";
+import { describe, expect, it } from "vitest";
+import { useBrokerHarness } from "../helpers/broker-harness.js";
+import { DaemonProcess, isAlive, MODEL, ROOT, tempDir, writeConfig } from "../helpers/daemon.js";
+import { TopicRecorder } from "../helpers/mosquitto.js";
 
 const FAKE_RPICAM = join(ROOT, "test/fixtures/fake-rpicam");
 
-let broker: Mosquitto;
-const dirs: string[] = [];
-const daemons: DaemonProcess[] = [];
-const recorders: TopicRecorder[] = [];
-
-beforeAll(async () => {
-  broker = await Mosquitto.start();
-});
-
-afterEach(async () => {
-  for (const d of daemons.splice(0)) d.kill("SIGKILL");
-  for (const r of recorders.splice(0)) await r.close();
-});
-
-afterAll(async () => {
-  await broker.dispose();
-  for (const d of dirs) cleanup(d);
-});
+const line = useBrokerHarness();
+const { dirs, daemons, recorders } = line;
 
 function newDir(): string {
   const d = tempDir();
@@ -40,18 +25,9 @@ function config(dir: string, id: string, camera: Record<string, unknown>): Recor
     camera,
     model: { path: MODEL },
     storage: { path: join(dir, "linesight.db") },
-    mqtt: { url: broker.url, health_interval_s: 1 },
+    mqtt: { url: line.broker.url, health_interval_s: 1 },
     log: { level: "info" },
   };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 interface StateMsg {
@@ -61,7 +37,7 @@ interface StateMsg {
 /** Runs the daemon on `camera`, waits for decisions over MQTT, stops it, and checks the capture process is gone. */
 async function inspects(id: string, camera: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<void> {
   const dir = newDir();
-  const rec = await TopicRecorder.start(broker.url, `linesight/${id}/#`);
+  const rec = await TopicRecorder.start(line.broker.url, `linesight/${id}/#`);
   recorders.push(rec);
   const d = new DaemonProcess(["run", "--config", writeConfig(dir, config(dir, id, camera))], env);
   daemons.push(d);
@@ -83,7 +59,7 @@ async function inspects(id: string, camera: Record<string, unknown>, env: NodeJS
   expect(JSON.parse(health.payload).camera).toMatchObject({ state: "streaming", restarts: 0, stalls: 0 });
   d.kill("SIGTERM");
   expect(await d.exited).toBe(0);
-  expect(alive(started.pid as number)).toBe(false);
+  expect(isAlive(started.pid as number)).toBe(false);
 }
 
 describe("linesight run with a capture process", () => {
@@ -108,7 +84,7 @@ describe("linesight run with a capture process", () => {
 
   it("stays up with the camera failed when the capture program is missing, and stops cleanly", async () => {
     const dir = newDir();
-    const rec = await TopicRecorder.start(broker.url, "linesight/cam-missing/#");
+    const rec = await TopicRecorder.start(line.broker.url, "linesight/cam-missing/#");
     recorders.push(rec);
     const cfg = config(dir, "cam-missing", { source: "libcamera" });
     const d = new DaemonProcess(["run", "--config", writeConfig(dir, cfg)], { PATH: newDir() });

@@ -5,14 +5,13 @@ import { createHash } from "node:crypto";
 import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { cleanup, DaemonProcess, FOOTAGE, MODEL, NotifySocket, tempDir, writeConfig } from "../helpers/daemon.js";
+import { describe, expect, it } from "vitest";
+import { useBrokerHarness } from "../helpers/broker-harness.js";
+import { DaemonProcess, FOOTAGE, MODEL, NotifySocket, tempDir, writeConfig } from "../helpers/daemon.js";
 import { Mosquitto, TopicRecorder } from "../helpers/mosquitto.js";
 
-let broker: Mosquitto;
-const dirs: string[] = [];
-const daemons: DaemonProcess[] = [];
-const recorders: TopicRecorder[] = [];
+const line = useBrokerHarness();
+const { dirs, daemons, recorders } = line;
 
 function config(dir: string, over: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -20,7 +19,7 @@ function config(dir: string, over: Record<string, unknown> = {}): Record<string,
     camera: { replay: { path: FOOTAGE, fps: 30 } },
     model: { path: MODEL },
     storage: { path: join(dir, "linesight.db"), audit_fraction: 0.1 },
-    mqtt: { url: broker.url, health_interval_s: 1 },
+    mqtt: { url: line.broker.url, health_interval_s: 1 },
     log: { level: "info" },
     ...over,
   };
@@ -38,24 +37,10 @@ function newDir(): string {
   return d;
 }
 
-beforeAll(async () => {
-  broker = await Mosquitto.start();
-});
-
-afterEach(async () => {
-  for (const d of daemons.splice(0)) d.kill("SIGKILL");
-  for (const r of recorders.splice(0)) await r.close();
-});
-
-afterAll(async () => {
-  await broker.dispose();
-  for (const d of dirs) cleanup(d);
-});
-
 describe("linesight run", () => {
   it("inspects, reports over MQTT, stores samples, tells systemd, and stops cleanly", async () => {
     const dir = newDir();
-    const rec = await TopicRecorder.start(broker.url, "linesight/line-7/#");
+    const rec = await TopicRecorder.start(line.broker.url, "linesight/line-7/#");
     recorders.push(rec);
     const notify = new NotifySocket(join(dir, "notify.sock"));
     const d = start(dir, config(dir), { NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: "400000", WATCHDOG_PID: "" });
@@ -63,7 +48,7 @@ describe("linesight run", () => {
     await notify.waitFor("READY=1");
     await rec.waitFor((m) => m.topic === "linesight/line-7/status" && m.payload === "online");
     // Retained: a subscriber that arrives later still gets it (a live delivery is never flagged).
-    const late = await TopicRecorder.start(broker.url, "linesight/line-7/status");
+    const late = await TopicRecorder.start(line.broker.url, "linesight/line-7/status");
     recorders.push(late);
     expect((await late.waitFor((m) => m.payload === "online")).retain).toBe(true);
     const state = await rec.waitFor(
@@ -153,7 +138,7 @@ describe("linesight run", () => {
 describe("device alerts", () => {
   it("raises camera_stalled when frames stop and clears it when they come back; health lists active alerts", async () => {
     const dir = newDir();
-    const rec = await TopicRecorder.start(broker.url, "linesight/line-7/#");
+    const rec = await TopicRecorder.start(line.broker.url, "linesight/line-7/#");
     recorders.push(rec);
     // One frame every 4 s against a 1 s stall limit: stalls between frames, recovers at each.
     start(
@@ -188,7 +173,7 @@ describe("device alerts", () => {
 
   it("warns once when the disk holding the database is low", async () => {
     const dir = newDir();
-    const rec = await TopicRecorder.start(broker.url, "linesight/line-7/#");
+    const rec = await TopicRecorder.start(line.broker.url, "linesight/line-7/#");
     recorders.push(rec);
     const d = start(dir, config(dir, { alerts: { check_interval_s: 0.25, disk_low_mb: 1e9 } }));
     const m = await rec.waitFor((x) => x.topic.endsWith("/event") && JSON.parse(x.payload).type === "disk_low", 10_000);
@@ -305,7 +290,7 @@ describe("bad input", () => {
       .sort()[0] as string;
     writeFileSync(join(footage, first), readFileSync(join(footage, first)).subarray(0, 200)); // truncated JPEG
     writeFileSync(join(footage, "000-garbage.jpg"), "not an image at all");
-    const rec = await TopicRecorder.start(broker.url, "linesight/line-7/health");
+    const rec = await TopicRecorder.start(line.broker.url, "linesight/line-7/health");
     recorders.push(rec);
     start(dir, config(dir, { camera: { replay: { path: footage, fps: 60 } } }));
     const h = await rec.waitFor(

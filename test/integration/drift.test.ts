@@ -2,27 +2,26 @@
 // real broker, with and without a simulated change of the line.
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { DriftReport } from "../../src/monitor/drift-detector.js";
-import { cleanup, DaemonProcess, FOOTAGE, MODEL, tempDir, writeConfig } from "../helpers/daemon.js";
-import { Mosquitto, type RecordedMessage, TopicRecorder } from "../helpers/mosquitto.js";
+import { useBrokerHarness } from "../helpers/broker-harness.js";
+import { DaemonProcess, FOOTAGE, MODEL, tempDir, writeConfig } from "../helpers/daemon.js";
+import { type RecordedMessage, TopicRecorder } from "../helpers/mosquitto.js";
 
-let broker: Mosquitto;
-const dirs: string[] = [];
-const daemons: DaemonProcess[] = [];
-const recorders: TopicRecorder[] = [];
+const line = useBrokerHarness();
+const { dirs, daemons, recorders } = line;
 
 async function startDaemon(id: string, replay: Record<string, unknown>) {
   const dir = tempDir();
   dirs.push(dir);
-  const rec = await TopicRecorder.start(broker.url, `linesight/${id}/#`);
+  const rec = await TopicRecorder.start(line.broker.url, `linesight/${id}/#`);
   recorders.push(rec);
   const cfg = {
     device: { id },
     camera: { replay: { path: FOOTAGE, ...replay } },
     model: { path: MODEL },
     storage: { path: join(dir, "linesight.db"), audit_fraction: 0 },
-    mqtt: { url: broker.url, health_interval_s: 1 },
+    mqtt: { url: line.broker.url, health_interval_s: 1 },
     // The bundled footage is 40% defects (see footage/round-parts/labels.csv).
     drift: { defect_prevalence: 0.4 },
     log: { level: "info" },
@@ -33,20 +32,6 @@ async function startDaemon(id: string, replay: Record<string, unknown>) {
 }
 
 const json = <T>(m: RecordedMessage) => JSON.parse(m.payload) as T;
-
-beforeAll(async () => {
-  broker = await Mosquitto.start();
-});
-
-afterEach(async () => {
-  for (const d of daemons.splice(0)) d.kill("SIGKILL");
-  for (const r of recorders.splice(0)) await r.close();
-});
-
-afterAll(async () => {
-  await broker.dispose();
-  for (const d of dirs) cleanup(d);
-});
 
 describe("drift detection on the line", () => {
   it("stays ok over 20,000 frames of in-distribution footage", async () => {
@@ -62,7 +47,7 @@ describe("drift detection on the line", () => {
     const r = json<DriftReport>(last);
     expect(r.window.ready).toBe(true);
     // Retained: a subscriber that arrives now gets the latest report at once.
-    const late = await TopicRecorder.start(broker.url, "linesight/steady/drift");
+    const late = await TopicRecorder.start(line.broker.url, "linesight/steady/drift");
     recorders.push(late);
     expect((await late.waitFor(() => true, 5000)).retain).toBe(true);
     expect(Object.keys(r.features)).toEqual(["brightness", "contrast", "sharpness", "red", "green", "blue"]);
