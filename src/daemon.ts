@@ -16,8 +16,9 @@ import { DriftMonitor } from "./monitor/drift-monitor.js";
 import { driftReference } from "./monitor/drift-reference.js";
 import { HealthReporter } from "./monitor/health.js";
 import { oodBounds } from "./monitor/ood.js";
+import { CommandError, type CommandHandlers, CommandRouter, commandNameOf, redactedConfig } from "./mqtt/commands.js";
 import { startEmbeddedBroker } from "./mqtt/embedded-broker.js";
-import type { StatePayload } from "./mqtt/payloads.js";
+import type { HealthPayload, StatePayload } from "./mqtt/payloads.js";
 import { MqttPublisher } from "./mqtt/publisher.js";
 import { redactUrl } from "./mqtt/redact.js";
 import { version } from "./package-info.js";
@@ -43,7 +44,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     "model loaded",
   );
   const negative = manifest.labels.find((l) => l !== manifest.positive_label) as string;
-  const policy: DecisionPolicy = {
+  let policy: DecisionPolicy = {
     threshold: config.decision.threshold ?? manifest.decision.threshold,
     uncertainBand: config.decision.uncertain_band ?? manifest.decision.uncertain_band,
     uncertainAction: config.decision.uncertain_action,
@@ -153,11 +154,16 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
       if (o.report) publisher.publish("drift", o.report);
     }
   });
+  // Remote `snapshot` commands waiting for the next decided frame.
+  let snapshotWaiters: ((r: { seq: number; capturedAt: number; stored: boolean }) => void)[] = [];
   pipeline.addSink((r: DecidedFrame) => {
     const ood = oodBySeq.get(r.frame.seq) === true && oodLimiter.take(r.decidedAt);
-    const reason = sampleReason(r.decision, sampling, random, ood);
+    const sampled = sampleReason(r.decision, sampling, random, ood);
+    const waiters = snapshotWaiters;
+    if (waiters.length > 0) snapshotWaiters = [];
+    const reason = waiters.length > 0 ? "snapshot" : sampled;
     if (!reason) return;
-    store.enqueue({
+    const stored = store.enqueue({
       seq: r.frame.seq,
       capturedAt: r.frame.capturedAt,
       reason,
@@ -175,6 +181,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
       features: r.features,
       latencyMs: r.latencyMs,
     });
+    for (const w of waiters) w({ seq: r.frame.seq, capturedAt: r.frame.capturedAt, stored });
   });
   if (mq.publish_decisions) {
     pipeline.addSink((r) =>
@@ -236,6 +243,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
   }, alertsCfg.check_interval_s * 1000);
 
   const health = new HealthReporter();
+  let latestHealth: HealthPayload | null = null;
   const reportHealth = () => {
     const payload = health.report({
       now: Date.now(),
@@ -259,6 +267,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
       system: device.latest,
       alerts: device.alerts,
     });
+    latestHealth = payload;
     publisher.publish("health", payload);
     if (drift) publisher.publish("drift", drift.report());
     const e2e = payload.latency_ms.end_to_end;
@@ -282,6 +291,95 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
         }
       }, wdInterval)
     : null;
+
+  // Remote commands: <prefix>/cmd/<name> and <group_prefix>/cmd/<name>; replies on <prefix>/cmd/<name>/reply.
+  const logCommand = (command: string, id: string | null, args: object, result: object, message: string) => {
+    logger.info({ command, id, args, result }, message);
+    publishEvent({ type: "command", severity: "info", message, data: { command, id, args, result } });
+  };
+  const notStopping = () => {
+    if (pipelineState === "stopping") throw new CommandError("unavailable", "the daemon is stopping");
+  };
+  const commandHandlers: CommandHandlers = {
+    ping: () => ({ uptime_s: Math.floor((performance.now() - monoStartedAt) / 1000), version }),
+    get_config: () => redactedConfig(config),
+    get_stats: () => ({ health: latestHealth }),
+    set_threshold: (args, req) => {
+      notStopping();
+      const before = { threshold: policy.threshold, uncertain_band: policy.uncertainBand };
+      policy = { ...policy, threshold: args.threshold, uncertainBand: args.uncertain_band ?? policy.uncertainBand };
+      pipeline.setPolicy(policy);
+      publishState();
+      const warning = bandWarning(policy);
+      const result = {
+        threshold: policy.threshold,
+        uncertain_band: policy.uncertainBand,
+        previous: before,
+        ...(warning ? { warning } : {}),
+      };
+      logCommand(
+        "set_threshold",
+        req.id,
+        args,
+        result,
+        `Threshold changed remotely from ${before.threshold} to ${policy.threshold} (uncertain band ${policy.uncertainBand})`,
+      );
+      return result;
+    },
+    pause: (args, req) => {
+      notStopping();
+      const changed = !pipeline.paused;
+      pipeline.paused = true;
+      if (changed) setPipelineState("paused");
+      const result = { paused: true, changed };
+      logCommand("pause", req.id, args, result, "Inspection paused remotely: frames are not decided until resume");
+      return result;
+    },
+    resume: (args, req) => {
+      notStopping();
+      const changed = pipeline.paused;
+      pipeline.paused = false;
+      if (changed) setPipelineState(ready ? "running" : "starting");
+      const result = { paused: false, changed };
+      logCommand("resume", req.id, args, result, "Inspection resumed remotely");
+      return result;
+    },
+    snapshot: async (args, req) => {
+      if (pipeline.paused)
+        throw new CommandError("paused", "inspection is paused: no frame will be decided; resume first");
+      const taken = await new Promise<{ seq: number; capturedAt: number; stored: boolean } | null>((resolve) => {
+        const timer = setTimeout(() => {
+          snapshotWaiters = snapshotWaiters.filter((w) => w !== waiter);
+          resolve(null);
+        }, 10_000);
+        const waiter = (r: { seq: number; capturedAt: number; stored: boolean }) => {
+          clearTimeout(timer);
+          resolve(r);
+        };
+        snapshotWaiters.push(waiter);
+      });
+      if (!taken) throw new CommandError("timeout", "no frame was decided within 10 s");
+      if (!taken.stored)
+        throw new CommandError(
+          "unavailable",
+          `frame ${taken.seq} was decided but the sample store refused it (queue full or closing)`,
+        );
+      const result = { seq: taken.seq, captured_at: new Date(taken.capturedAt).toISOString(), reason: "snapshot" };
+      logCommand("snapshot", req.id, args, result, `Frame ${taken.seq} stored as a snapshot sample on request`);
+      return result;
+    },
+  };
+  const router = new CommandRouter(commandHandlers);
+  const commandFilters = [`${prefix}/cmd/+`, ...(mq.group_prefix ? [`${mq.group_prefix}/cmd/+`] : [])];
+  publisher.subscribeCommands(commandFilters, (topic, payload) => {
+    const name = commandNameOf(topic);
+    void router.handle(name, payload).then((reply) => {
+      // Refusals at debug level: a flood of bad requests must not flood the journal either.
+      if (!reply.ok) logger.debug({ topic, id: reply.id, error: reply.error }, "command refused");
+      // The reply always goes under this device's own prefix, also for group commands.
+      publisher.publishReply(`${prefix}/cmd/${name}/reply`, JSON.stringify(reply));
+    });
+  });
 
   pipeline.start();
   await camera.start(slot);

@@ -178,6 +178,12 @@ export const mqttSchema = z
       .regex(/^[^+#$][^+#]*[^/+#]$|^[^+#$/]$/, "no '+' or '#', must not start with '$' or end with '/'")
       .nullable()
       .default(null),
+    // Commands sent to every device at once arrive on <group_prefix>/cmd/<name>; null: not listened to.
+    group_prefix: z
+      .string()
+      .regex(/^[^+#$][^+#]*[^/+#]$|^[^+#$/]$/, "no '+' or '#', must not start with '$' or end with '/'")
+      .nullable()
+      .default("linesight/all"),
     client_id: z.string().min(1).nullable().default(null),
     username: z.string().min(1).nullable().default(null),
     password_file: nullablePath,

@@ -2,7 +2,7 @@
 // are not TypeScript. scripts/mqtt-schemas.mjs writes them to docs/mqtt-schemas/; a unit test
 // fails when the committed files differ from what this produces.
 import { z } from "zod";
-import { EVENT_DATA_SCHEMAS, PAYLOAD_SCHEMAS } from "./payload-schemas.js";
+import { commandReplyPayloadSchema, EVENT_DATA_SCHEMAS, PAYLOAD_SCHEMAS } from "./payload-schemas.js";
 import { TOPIC_NAMES, TOPICS, type TopicName } from "./topics.js";
 
 /** Where the generated files live, relative to the repository root. */
@@ -39,9 +39,24 @@ function eventDataRules(): Record<string, unknown>[] {
   });
 }
 
+/** Replies to remote commands: not in the topic map (their topic is per command). */
+export const COMMAND_REPLY_SCHEMA_FILE = "cmd-reply.schema.json";
+
+export function commandReplyJsonSchema(): Record<string, unknown> {
+  const { $schema, description, ...body } = z.toJSONSchema(commandReplyPayloadSchema, { target: "draft-2020-12" });
+  return {
+    $schema,
+    title: "linesight <prefix>/cmd/<name>/reply payload",
+    description: `Topic <prefix>/cmd/<name>/reply; retained: no, QoS 1. ${description ?? ""}. See docs/mqtt.md.`,
+    ...body,
+  };
+}
+
 /** File name -> file text, exactly as committed. */
 export function jsonSchemaFiles(): Map<string, string> {
-  return new Map(
+  const files = new Map(
     TOPIC_NAMES.map((name) => [jsonSchemaFile(name), `${JSON.stringify(payloadJsonSchema(name), null, 2)}\n`]),
   );
+  files.set(COMMAND_REPLY_SCHEMA_FILE, `${JSON.stringify(commandReplyJsonSchema(), null, 2)}\n`);
+  return files;
 }

@@ -197,6 +197,12 @@ export const EVENT_DATA_SCHEMAS = {
   disk_low: alertData({ disk_free_mb: nonNegative }),
   temperature_high: alertData({ temperature_c: z.number() }),
   throttled: alertData({ problems: z.array(z.string()) }),
+  command: z.strictObject({
+    command: z.string().describe("set_threshold, pause, resume or snapshot"),
+    id: z.string().nullable().describe("the request's correlation id"),
+    args: z.record(z.string(), z.unknown()).describe("the validated arguments"),
+    result: z.record(z.string(), z.unknown()).describe("what the reply carried as result"),
+  }),
 } as const;
 
 export type KnownEventType = keyof typeof EVENT_DATA_SCHEMAS;
@@ -243,6 +249,41 @@ export const decisionPayloadSchema = z.strictObject({
   model_version: z.string(),
   latency_ms: ms.describe("camera to decision, ms"),
 });
+
+// --- command replies (<prefix>/cmd/<name>/reply) --------------------------------------------------
+
+export const commandErrorCodeSchema = z.enum([
+  "bad_json",
+  "invalid_args",
+  "unknown_command",
+  "too_large",
+  "rate_limited",
+  "paused",
+  "timeout",
+  "unavailable",
+  "internal",
+]);
+
+const replyBase = {
+  schema: schemaVersion,
+  id: z.string().nullable().describe("the request's id, echoed; null when it had none (or could not be read)"),
+  command: z.string().describe("the command name, from the topic"),
+};
+
+export const commandReplyPayloadSchema = z
+  .discriminatedUnion("ok", [
+    z.strictObject({
+      ...replyBase,
+      ok: z.literal(true),
+      result: z.record(z.string(), z.unknown()).describe("the command's result; its shape depends on the command"),
+    }),
+    z.strictObject({
+      ...replyBase,
+      ok: z.literal(false),
+      error: z.strictObject({ code: commandErrorCodeSchema, message: z.string().describe("plain language") }),
+    }),
+  ])
+  .describe("reply to a request on <prefix>/cmd/<name> (or the group topic); not retained, QoS 1");
 
 // --- the map -------------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@
 import type { z } from "zod";
 import type {
   cameraStateSchema,
+  commandReplyPayloadSchema,
   decisionPayloadSchema,
   driftPayloadSchema,
   eventPayloadSchema,
@@ -40,3 +41,6 @@ export type EventPayload = z.infer<typeof eventPayloadSchema>;
 
 /** One per decided frame; not retained, QoS 0 (best effort, up to ~30/s). */
 export type DecisionPayload = z.infer<typeof decisionPayloadSchema>;
+
+/** Reply to a remote command, on <prefix>/cmd/<name>/reply; not retained, QoS 1. */
+export type CommandReplyPayload = z.infer<typeof commandReplyPayloadSchema>;

@@ -69,6 +69,7 @@ export class MqttPublisher {
   /** outbox.dropped at the last connect: overflow is reported once per outage. */
   private overflowBaseline = 0;
   private warnedEncode = false;
+  private commands: { filters: string[]; onMessage: (topic: string, payload: Buffer) => void } | null = null;
 
   private constructor(
     private readonly client: MqttClient,
@@ -114,6 +115,8 @@ export class MqttPublisher {
       reconnectOnConnackError: true,
       // While disconnected we decide what to keep (see publish); mqtt.js must not buffer behind our back.
       queueQoSZero: false,
+      // Command subscriptions are made again on every connect (clean session), see onConnect.
+      resubscribe: false,
       will: { topic: topicFor(opts.prefix, "status"), payload: Buffer.from("offline"), qos: 1, retain: true },
     });
     const publisher = new MqttPublisher(
@@ -187,6 +190,53 @@ export class MqttPublisher {
   }
 
   /**
+   * Subscribes (QoS 1) to `filters` on every connect and hands each message to `onMessage`, which
+   * must not throw. Call once.
+   */
+  subscribeCommands(filters: string[], onMessage: (topic: string, payload: Buffer) => void): void {
+    this.commands = { filters, onMessage };
+    this.client.on("message", (topic, payload) => {
+      if (this.stopping) return;
+      try {
+        onMessage(topic, payload);
+      } catch (err) {
+        this.log.error({ err, topic }, "command handler failed");
+      }
+    });
+    if (this.online) this.subscribe();
+  }
+
+  /**
+   * Publishes a command reply (QoS 1, not retained) on `topic` if connected; otherwise it is
+   * dropped and counted: the caller asked over this connection and will ask again.
+   */
+  publishReply(topic: string, body: string): void {
+    if (this.stopping || !this.online) {
+      this.droppedCount++;
+      return;
+    }
+    this.client.publish(topic, body, { qos: 1, retain: false }, (err) => {
+      if (err) this.droppedCount++;
+    });
+  }
+
+  private subscribe(): void {
+    const c = this.commands;
+    if (!c) return;
+    this.client.subscribe(c.filters, { qos: 1 }, (err, granted) => {
+      const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
+      if (err || refused.length > 0) {
+        this.log.warn(
+          { err: err?.message, refused },
+          "could not subscribe to the command topics; remote commands will not work (check the broker's ACL)",
+        );
+      } else {
+        this.log.info({ topics: c.filters }, "listening for commands");
+      }
+    });
+  }
+
+  /**
    * Publishes `offline` (if connected), disconnects cleanly and resolves within ~2 s whatever the
    * broker does. Idempotent.
    */
@@ -249,6 +299,7 @@ export class MqttPublisher {
     );
     // Birth, then the latest retained values: the broker may have restarted and lost them.
     this.send("status", "online");
+    this.subscribe();
     for (const name of this.latest.keys()) this.unsent.add(name);
     this.flush();
   }

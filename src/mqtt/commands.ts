@@ -1,0 +1,175 @@
+// Remote commands over MQTT, the pure part: size limit, rate limit, JSON parsing, per-command
+// argument validation and dispatch to handlers the daemon supplies. No I/O here: the publisher
+// delivers request bytes and publishes the reply this returns. handle() never throws.
+import { z } from "zod";
+import type { Config } from "../config/schema.js";
+import type { commandErrorCodeSchema } from "./payload-schemas.js";
+import type { CommandReplyPayload } from "./payloads.js";
+import { redactUrl } from "./redact.js";
+
+/** Requests larger than this are refused before they are decoded. */
+export const MAX_COMMAND_BYTES = 64 * 1024;
+/** Token bucket: sustained commands per second, and the burst allowed above it. */
+export const COMMAND_RATE_PER_S = 50;
+export const COMMAND_BURST = 50;
+/** Rate-limited requests up to this size are still decoded to echo their `id`. */
+const ID_ECHO_MAX_BYTES = 1024;
+
+export type CommandErrorCode = z.infer<typeof commandErrorCodeSchema>;
+
+const id = z.string().min(1).max(256).optional().describe("correlation id, echoed in the reply");
+const noArgs = z.strictObject({ id });
+
+/** Arguments of each command (besides `id`); objects are strict: an unknown key is an error. */
+export const COMMAND_ARGS = {
+  ping: noArgs,
+  get_config: noArgs,
+  get_stats: noArgs,
+  set_threshold: z.strictObject({
+    id,
+    threshold: z.number().min(0).max(1).describe("model score at or above which a part is rejected"),
+    uncertain_band: z.number().min(0).max(0.5).optional().describe("half-width of the uncertain band"),
+  }),
+  pause: noArgs,
+  resume: noArgs,
+  snapshot: noArgs,
+} as const;
+
+export type CommandName = keyof typeof COMMAND_ARGS;
+export const COMMAND_NAMES = Object.keys(COMMAND_ARGS) as CommandName[];
+/** Commands that change what the device does: logged and announced as `command` events. */
+export const MUTATING_COMMANDS: ReadonlySet<CommandName> = new Set(["set_threshold", "pause", "resume", "snapshot"]);
+
+export type CommandArgs<K extends CommandName> = Omit<z.infer<(typeof COMMAND_ARGS)[K]>, "id">;
+
+/** A handler's refusal with a reason the caller can act on (e.g. `paused`). */
+export class CommandError extends Error {
+  constructor(
+    readonly code: CommandErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "CommandError";
+  }
+}
+
+export type CommandHandlers = {
+  [K in CommandName]: (args: CommandArgs<K>, request: { id: string | null }) => object | Promise<object>;
+};
+
+export interface CommandRouterOptions {
+  maxBytes?: number;
+  ratePerS?: number;
+  burst?: number;
+  /** Monotonic milliseconds. Default performance.now(). */
+  now?: () => number;
+}
+
+/** Last path segment of a command topic: ".../cmd/<name>" -> "<name>". */
+export function commandNameOf(topic: string): string {
+  return topic.slice(topic.lastIndexOf("/") + 1);
+}
+
+export class CommandRouter {
+  private tokens: number;
+  private last: number;
+  private readonly maxBytes: number;
+  private readonly ratePerS: number;
+  private readonly burst: number;
+  private readonly now: () => number;
+  private readonly decoder = new TextDecoder("utf-8", { fatal: true });
+
+  constructor(
+    private readonly handlers: CommandHandlers,
+    opts: CommandRouterOptions = {},
+  ) {
+    this.maxBytes = opts.maxBytes ?? MAX_COMMAND_BYTES;
+    this.ratePerS = opts.ratePerS ?? COMMAND_RATE_PER_S;
+    this.burst = opts.burst ?? COMMAND_BURST;
+    this.now = opts.now ?? (() => performance.now());
+    this.tokens = this.burst;
+    this.last = this.now();
+  }
+
+  /** The reply to one request. Never throws, never rejects. */
+  async handle(command: string, payload: Uint8Array): Promise<CommandReplyPayload> {
+    let requestId: string | null = null;
+    try {
+      if (!this.take()) {
+        if (payload.byteLength <= ID_ECHO_MAX_BYTES) requestId = idOf(this.decode(payload));
+        return fail(requestId, command, "rate_limited", `more than ${this.ratePerS} commands per second; try again`);
+      }
+      if (payload.byteLength > this.maxBytes) {
+        return fail(
+          null,
+          command,
+          "too_large",
+          `request of ${payload.byteLength} bytes; the limit is ${this.maxBytes}`,
+        );
+      }
+      const decoded = this.decode(payload);
+      if (!decoded.ok) return fail(null, command, "bad_json", decoded.error);
+      requestId = idOf(decoded);
+      if (!Object.hasOwn(COMMAND_ARGS, command)) {
+        return fail(requestId, command, "unknown_command", `unknown command; known: ${COMMAND_NAMES.join(", ")}`);
+      }
+      const name = command as CommandName;
+      const parsed = COMMAND_ARGS[name].safeParse(decoded.value);
+      if (!parsed.success) return fail(requestId, command, "invalid_args", z.prettifyError(parsed.error));
+      const { id: _, ...args } = parsed.data;
+      const handler = this.handlers[name] as (a: object, r: { id: string | null }) => object | Promise<object>;
+      const result = await handler(args, { id: requestId });
+      return { schema: 1, id: requestId, command, ok: true, result: result as Record<string, unknown> };
+    } catch (err) {
+      if (err instanceof CommandError) return fail(requestId, command, err.code, err.message);
+      return fail(requestId, command, "internal", err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  private take(): boolean {
+    const now = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.ratePerS);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** An empty payload is `{}` (handy with `mosquitto_pub -n`); anything else must be UTF-8 JSON. */
+  private decode(payload: Uint8Array): { ok: true; value: unknown } | { ok: false; error: string } {
+    if (payload.byteLength === 0) return { ok: true, value: {} };
+    let text: string;
+    try {
+      text = this.decoder.decode(payload);
+    } catch {
+      return { ok: false, error: "the request is not UTF-8 text" };
+    }
+    try {
+      return { ok: true, value: JSON.parse(text) };
+    } catch (err) {
+      return { ok: false, error: `not JSON: ${(err as Error).message}` };
+    }
+  }
+}
+
+function idOf(decoded: { ok: boolean; value?: unknown }): string | null {
+  const v = decoded.ok ? decoded.value : undefined;
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return null;
+  const candidate = (v as Record<string, unknown>).id;
+  return typeof candidate === "string" && candidate.length > 0 && candidate.length <= 256 ? candidate : null;
+}
+
+function fail(id: string | null, command: string, code: CommandErrorCode, message: string): CommandReplyPayload {
+  // The topic segment is echoed; bound it so a silly name cannot make a silly reply.
+  return { schema: 1, id, command: command.slice(0, 128), ok: false, error: { code, message: message.slice(0, 2000) } };
+}
+
+/**
+ * The config for `get_config`: the broker URL's password masked. Passwords themselves are never in
+ * the config (only a file path or a credential name), and the object is a copy.
+ */
+export function redactedConfig(config: Config): Config {
+  const copy = structuredClone(config);
+  if (copy.mqtt.url) copy.mqtt.url = redactUrl(copy.mqtt.url);
+  return copy;
+}

@@ -1,0 +1,159 @@
+import { describe, expect, it } from "vitest";
+import { configSchema } from "../../src/config/schema.js";
+import {
+  COMMAND_NAMES,
+  CommandError,
+  type CommandHandlers,
+  CommandRouter,
+  commandNameOf,
+  redactedConfig,
+} from "../../src/mqtt/commands.js";
+import { commandReplyPayloadSchema } from "../../src/mqtt/payload-schemas.js";
+
+const enc = (v: unknown) => new TextEncoder().encode(typeof v === "string" ? v : JSON.stringify(v));
+
+function handlers(calls: string[] = []): CommandHandlers {
+  const called = <T>(name: string, result: T): T => {
+    calls.push(name);
+    return result;
+  };
+  return {
+    ping: () => called("ping", { uptime_s: 1, version: "0.0.0" }),
+    get_config: () => called("get_config", { device: { id: "x" } }),
+    get_stats: () => called("get_stats", { health: null }),
+    set_threshold: (a) => called("set_threshold", { threshold: a.threshold, uncertain_band: a.uncertain_band ?? null }),
+    pause: () => called("pause", { paused: true }),
+    resume: () => called("resume", { paused: false }),
+    snapshot: async () => {
+      calls.push("snapshot");
+      throw new CommandError("paused", "inspection is paused");
+    },
+  };
+}
+
+function router(opts: ConstructorParameters<typeof CommandRouter>[1] = {}, calls: string[] = []) {
+  let t = 0;
+  const r = new CommandRouter(handlers(calls), { now: () => t, ...opts });
+  return { r, advance: (ms: number) => (t += ms), calls };
+}
+
+describe("CommandRouter", () => {
+  it("dispatches a valid request and echoes its id", async () => {
+    const { r } = router();
+    const reply = await r.handle("ping", enc({ id: "abc" }));
+    expect(reply).toEqual({
+      schema: 1,
+      id: "abc",
+      command: "ping",
+      ok: true,
+      result: { uptime_s: 1, version: "0.0.0" },
+    });
+    expect(commandReplyPayloadSchema.safeParse(reply).success).toBe(true);
+  });
+
+  it("takes an empty payload as {}", async () => {
+    const { r } = router();
+    expect(await r.handle("pause", new Uint8Array())).toMatchObject({ ok: true, id: null, result: { paused: true } });
+  });
+
+  it.each([
+    ["garbage bytes", new Uint8Array([0xff, 0xfe, 0x00, 0x80]), "bad_json"],
+    ["invalid JSON", enc("{not json"), "bad_json"],
+    ["too large", new Uint8Array(64 * 1024 + 1).fill(0x20), "too_large"],
+    ["a JSON array", enc([1, 2]), "invalid_args"],
+    ["JSON null", enc("null"), "invalid_args"],
+    ["an unknown key", enc({ id: "1", nope: true }), "invalid_args"],
+    ["a non-string id", enc({ id: 5 }), "invalid_args"],
+  ])("refuses %s", async (_what, payload, code) => {
+    const { r, calls } = router();
+    const reply = await r.handle("ping", payload);
+    expect(reply.ok).toBe(false);
+    if (!reply.ok) expect(reply.error.code).toBe(code);
+    expect(commandReplyPayloadSchema.safeParse(reply).success).toBe(true);
+    expect(calls).toEqual([]);
+  });
+
+  it("refuses an unknown command, echoing the id", async () => {
+    const { r } = router();
+    const reply = await r.handle("reboot", enc({ id: "r1" }));
+    expect(reply).toMatchObject({ ok: false, id: "r1", command: "reboot", error: { code: "unknown_command" } });
+  });
+
+  it.each([
+    [{ threshold: 0.5 }, true],
+    [{ threshold: 0 }, true],
+    [{ threshold: 1, uncertain_band: 0.05 }, true],
+    [{ threshold: 1.5 }, false],
+    [{ threshold: -0.1 }, false],
+    [{ threshold: "0.5" }, false],
+    [{}, false],
+    [{ threshold: 0.5, uncertain_band: -1 }, false],
+    [{ threshold: 0.5, uncertain_band: 0.9 }, false],
+    [{ threshold: 0.5, extra: 1 }, false],
+  ])("validates set_threshold %j", async (args, ok) => {
+    const { r } = router();
+    const reply = await r.handle("set_threshold", enc(args));
+    expect(reply.ok).toBe(ok);
+    if (!reply.ok) expect(reply.error.code).toBe("invalid_args");
+  });
+
+  it.each(COMMAND_NAMES.filter((n) => n !== "set_threshold"))("%s takes no arguments besides id", async (name) => {
+    const { r } = router();
+    const reply = await r.handle(name, enc({ id: "x", arg: 1 }));
+    expect(reply).toMatchObject({ ok: false, id: "x", error: { code: "invalid_args" } });
+  });
+
+  it("turns a handler's CommandError into its code, and any other throw into internal", async () => {
+    const { r } = router();
+    expect(await r.handle("snapshot", enc({ id: "s" }))).toMatchObject({
+      ok: false,
+      id: "s",
+      error: { code: "paused" },
+    });
+    const broken = new CommandRouter({
+      ...handlers(),
+      ping: () => {
+        throw new Error("boom");
+      },
+    });
+    expect(await broken.handle("ping", enc({}))).toMatchObject({
+      ok: false,
+      error: { code: "internal", message: "boom" },
+    });
+  });
+
+  it("rate-limits with a token bucket and recovers", async () => {
+    const { r, advance, calls } = router({ ratePerS: 50, burst: 50 });
+    const replies = await Promise.all(Array.from({ length: 1000 }, (_, i) => r.handle("ping", enc({ id: `${i}` }))));
+    expect(replies.filter((x) => x.ok)).toHaveLength(50);
+    const limited = replies.filter((x) => !x.ok);
+    expect(limited).toHaveLength(950);
+    expect(limited.every((x) => !x.ok && x.error.code === "rate_limited")).toBe(true);
+    // Small rate-limited requests still get their id echoed.
+    expect(limited[0]?.id).toBe("50");
+    expect(calls).toHaveLength(50);
+    advance(100); // 5 tokens
+    const after = await Promise.all(Array.from({ length: 10 }, () => r.handle("ping", enc({}))));
+    expect(after.filter((x) => x.ok)).toHaveLength(5);
+  });
+
+  it("names the command after the topic's last segment", () => {
+    expect(commandNameOf("linesight/line-7/cmd/ping")).toBe("ping");
+    expect(commandNameOf("linesight/all/cmd/set_threshold")).toBe("set_threshold");
+  });
+});
+
+describe("redactedConfig", () => {
+  it("masks the broker URL's password and leaves the config untouched", () => {
+    const config = configSchema.parse({
+      device: { id: "d" },
+      model: { path: "/m" },
+      storage: { path: "/s.db" },
+      mqtt: { url: "mqtt://user:s3cret@broker:1883", password_file: "/etc/pw" },
+    });
+    const out = redactedConfig(config);
+    expect(JSON.stringify(out)).not.toContain("s3cret");
+    expect(out.mqtt.url).toBe("mqtt://user:***@broker:1883");
+    expect(config.mqtt.url).toBe("mqtt://user:s3cret@broker:1883");
+  });
+});
