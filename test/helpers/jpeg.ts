@@ -2,18 +2,7 @@
 // in the entropy data), progressive ones (several scans), and one carrying an EXIF-style thumbnail
 // (a whole JPEG, SOI to EOI, inside an APP1 segment).
 import sharp from "sharp";
-
-/** A deterministic pseudo-random generator (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "./prng.js";
 
 export async function noisyJpeg(
   width: number,

@@ -9,18 +9,7 @@ import { histogram, quantileEdges } from "../../src/monitor/histogram.js";
 import { LevelWithHysteresis } from "../../src/monitor/hysteresis.js";
 import { oodBounds, outOfRange } from "../../src/monitor/ood.js";
 import { RateLimiter } from "../../src/pipeline/sampling.js";
-
-/** Deterministic uniform [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "../helpers/prng.js";
 
 function normal(r: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
@@ -45,7 +34,7 @@ function score(r: () => number): { score: number; defect: boolean } {
 }
 
 function reference(): DriftReference {
-  const r = rng(1);
+  const r = prng(1);
   const frames = Array.from({ length: 6000 }, () => frame(r));
   const features: Record<string, Histogram> = {};
   for (const k of FEATURE_NAMES) {
@@ -149,7 +138,7 @@ describe("feature reference at the line's prevalence", () => {
 describe("DriftDetector", () => {
   it("stays ok over 20,000 in-distribution frames", () => {
     const d = new DriftDetector(reference());
-    const reports = run(d, rng(2), 20000);
+    const reports = run(d, prng(2), 20000);
     expect(reports.length).toBe(800);
     expect(reports.filter((r) => r.status !== "ok")).toEqual([]);
     const worstPsi = Math.max(
@@ -164,7 +153,7 @@ describe("DriftDetector", () => {
     ["blur", { sharpness: -0.6 }, "sharpness down"],
   ])("raises an alarm within 300 frames of %s and names the feature", (_name, change, reason) => {
     const d = new DriftDetector(reference());
-    const r = rng(3);
+    const r = prng(3);
     run(d, r, 1000);
     expect(d.report().status).toBe("ok");
     const after = run(d, r, 300, change);
@@ -175,7 +164,7 @@ describe("DriftDetector", () => {
 
   it("tells a dimmed lamp (every channel alike) as a brightness change, sized by the newest frames", () => {
     const d = new DriftDetector(reference());
-    const r = rng(8);
+    const r = prng(8);
     run(d, r, 1000);
     const dim = { brightness: -0.2, contrast: -0.2, red: -0.2, green: -0.2, blue: -0.2 };
     const after = run(d, r, 300, dim);
@@ -187,7 +176,7 @@ describe("DriftDetector", () => {
 
   it("tells channels moving apart as a colour cast naming each", () => {
     const d = new DriftDetector(reference());
-    const r = rng(9);
+    const r = prng(9);
     run(d, r, 1000);
     const after = run(d, r, 300, { red: 0.15, blue: -0.15 });
     const alarm = after.find((rep) => rep.status === "alarm");
@@ -222,7 +211,7 @@ describe("DriftDetector", () => {
 
   it("does not flap: an alarm clears only after the line has been back to normal for a while", () => {
     const d = new DriftDetector(reference());
-    const r = rng(4);
+    const r = prng(4);
     run(d, r, 600);
     run(d, r, 600, { brightness: -0.2 });
     expect(d.report().status).toBe("alarm");
@@ -236,16 +225,16 @@ describe("DriftDetector", () => {
 
   it("says nothing before the window holds the minimum number of frames", () => {
     const d = new DriftDetector(reference(), { minWindow: 200 });
-    const reports = run(d, rng(5), 175, { brightness: -0.5 });
+    const reports = run(d, prng(5), 175, { brightness: -0.5 });
     expect(reports.every((rep) => rep.status === "ok" && !rep.window.ready)).toBe(true);
   });
 
   it("flags a reject rate far above what the model expects on this line, and not a small wobble", () => {
     const a = new DriftDetector(reference());
-    run(a, rng(6), 2000, {}, 0.01);
+    run(a, prng(6), 2000, {}, 0.01);
     expect(a.report().reject_rate.status).toBe("ok");
     const b = new DriftDetector(reference());
-    const reps = run(b, rng(7), 1000, {}, 0.2);
+    const reps = run(b, prng(7), 1000, {}, 0.2);
     expect(b.report().reject_rate.status).toBe("alarm");
     expect(reps.at(-1)!.reasons.join(" ")).toContain("reject rate");
   });
@@ -270,7 +259,7 @@ describe("out-of-distribution frames", () => {
   it("are frames outside the reference range, named by feature and direction", () => {
     const ref = reference();
     const bounds = oodBounds(ref.features);
-    const r = rng(8);
+    const r = prng(8);
     const inRange = Array.from({ length: 2000 }, () => outOfRange(frame(r), bounds)).filter((o) => o.length);
     expect(inRange.length).toBeLessThan(10);
     expect(outOfRange({ ...MEANS, brightness: 40 }, bounds)).toEqual(["brightness low"]);

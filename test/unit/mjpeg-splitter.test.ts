@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { MjpegSplitter } from "../../src/camera/mjpeg-splitter.js";
-import { noisyJpeg, prng, scanStart, withEmbeddedThumbnail } from "../helpers/jpeg.js";
+import { noisyJpeg, scanStart, withEmbeddedThumbnail } from "../helpers/jpeg.js";
+import { prng } from "../helpers/prng.js";
 
 let a: Buffer;
 let b: Buffer;
