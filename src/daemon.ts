@@ -1,5 +1,6 @@
 // The composition root: wires the parts from the validated config, runs until SIGTERM/SIGINT.
 // No other module reads configuration; each gets the options it needs from here.
+import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import { createCameraSource, describeCamera } from "./camera/create-source.js";
@@ -16,17 +17,27 @@ import { DriftMonitor } from "./monitor/drift-monitor.js";
 import { driftReference } from "./monitor/drift-reference.js";
 import { HealthReporter } from "./monitor/health.js";
 import { oodBounds } from "./monitor/ood.js";
-import { CommandError, type CommandHandlers, CommandRouter, commandNameOf, redactedConfig } from "./mqtt/commands.js";
+import {
+  CommandError,
+  type CommandHandlers,
+  CommandRouter,
+  commandNameOf,
+  redactedConfig,
+  responseTopicAllowed,
+} from "./mqtt/commands.js";
 import { startEmbeddedBroker } from "./mqtt/embedded-broker.js";
+import { discoveryMessages } from "./mqtt/home-assistant.js";
 import type { HealthPayload, StatePayload } from "./mqtt/payloads.js";
 import { MqttPublisher } from "./mqtt/publisher.js";
 import { redactUrl } from "./mqtt/redact.js";
+import { readTlsFiles } from "./mqtt/tls-files.js";
 import { version } from "./package-info.js";
 import type { DecidedFrame } from "./pipeline/pipeline.js";
 import { Pipeline } from "./pipeline/pipeline.js";
 import { RateLimiter, sampleReason } from "./pipeline/sampling.js";
 import { SdNotifier } from "./service/sd-notify.js";
 import { ProgressWatchdog, watchdogIntervalMs } from "./service/watchdog.js";
+import { SqliteOutbox } from "./store/outbox-store.js";
 import { SampleWriter } from "./store/sample-writer.js";
 
 export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<number> {
@@ -84,6 +95,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     mq.password_file || mq.password_credential
       ? await readSecret({ file: mq.password_file ?? undefined, credential: mq.password_credential ?? undefined })
       : undefined;
+  const outbox = openOutbox(config, logger);
   const publisher = MqttPublisher.start({
     url,
     clientId: mq.client_id ?? `linesight-${config.device.id}`,
@@ -91,6 +103,18 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     ...(mq.username ? { username: mq.username } : {}),
     ...(password ? { password } : {}),
     keepaliveS: mq.keepalive_s,
+    protocolVersion: mq.protocol_version,
+    tls: await readTlsFiles(mq.tls),
+    outbox,
+    announcements: mq.home_assistant.enabled
+      ? discoveryMessages({
+          prefix,
+          discoveryPrefix: mq.home_assistant.discovery_prefix,
+          device: config.device,
+          version,
+          model: manifest,
+        })
+      : [],
     logger,
   });
   const publishEvent = (e: { type: string; severity: "info" | "warning" | "alarm"; message: string; data?: object }) =>
@@ -262,7 +286,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
       })(),
       mqtt: (() => {
         const s = publisher.stats();
-        return { dropped: s.dropped, queued: s.queued };
+        return { dropped: s.dropped, queued: s.queued, queued_bytes: s.queuedBytes };
       })(),
       system: device.latest,
       alerts: device.alerts,
@@ -364,20 +388,39 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
           "unavailable",
           `frame ${taken.seq} was decided but the sample store refused it (queue full or closing)`,
         );
-      const result = { seq: taken.seq, captured_at: new Date(taken.capturedAt).toISOString(), reason: "snapshot" };
-      logCommand("snapshot", req.id, args, result, `Frame ${taken.seq} stored as a snapshot sample on request`);
+      const sampleId = await store.idOf(taken.seq);
+      if (sampleId === null)
+        throw new CommandError("unavailable", `frame ${taken.seq} could not be written to the sample store in time`);
+      const result = {
+        sample_id: sampleId,
+        seq: taken.seq,
+        captured_at: new Date(taken.capturedAt).toISOString(),
+        reason: "snapshot",
+      };
+      logCommand(
+        "snapshot",
+        req.id,
+        args,
+        result,
+        `Frame ${taken.seq} stored as snapshot sample ${sampleId} on request`,
+      );
       return result;
     },
   };
   const router = new CommandRouter(commandHandlers);
   const commandFilters = [`${prefix}/cmd/+`, ...(mq.group_prefix ? [`${mq.group_prefix}/cmd/+`] : [])];
-  publisher.subscribeCommands(commandFilters, (topic, payload) => {
+  publisher.subscribeCommands(commandFilters, (topic, payload, responseTo) => {
     const name = commandNameOf(topic);
     void router.handle(name, payload).then((reply) => {
       // Refusals at debug level: a flood of bad requests must not flood the journal either.
       if (!reply.ok) logger.debug({ topic, id: reply.id, error: reply.error }, "command refused");
-      // The reply always goes under this device's own prefix, also for group commands.
-      publisher.publishReply(`${prefix}/cmd/${name}/reply`, JSON.stringify(reply));
+      const body = JSON.stringify(reply);
+      // The reply always goes under this device's own prefix, also for group commands, and for an
+      // MQTT 5 request also to the topic the caller asked for, with its correlation data.
+      const replyTopic = `${prefix}/cmd/${name}/reply`;
+      const to = responseTo && responseTopicAllowed(responseTo.topic, prefix, mq.group_prefix) ? responseTo : null;
+      publisher.publishReply(replyTopic, body, to?.topic === replyTopic ? to.correlationData : undefined);
+      if (to && to.topic !== replyTopic) publisher.publishReply(to.topic, body, to.correlationData);
     });
   });
 
@@ -421,11 +464,27 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
   await store.close();
   reportHealth();
   await publisher.stop();
+  outbox.close();
   await broker?.close();
   await session.release();
   notifier.close();
   logger.info({ decided: pipeline.counters.decided }, "stopped cleanly");
   return 0;
+}
+
+/** The durable MQTT outbox; messages left by the previous run are replayed once connected. */
+function openOutbox(config: LoadedConfig["config"], logger: Logger): SqliteOutbox {
+  const o = config.mqtt.outbox;
+  const path = o.path ?? join(dirname(config.storage.path), "outbox.db");
+  const outbox = SqliteOutbox.open(path, { maxMessages: o.max_messages, maxBytes: o.max_mb * 1024 * 1024 });
+  const oldest = outbox.oldestQueuedAt();
+  if (outbox.size > 0 && oldest !== null) {
+    logger.info(
+      { path, queued: outbox.size, bytes: outbox.bytes, oldest: new Date(oldest).toISOString() },
+      "MQTT outbox holds messages from before the restart; they are sent first, in order, once connected",
+    );
+  }
+  return outbox;
 }
 
 /** Drift detection needs the model's reference statistics; without them it is off, said once. */

@@ -160,6 +160,55 @@ export const storageSchema = z.strictObject({
   store_uncertain: z.boolean().default(true),
 });
 
+// Trust and identity for mqtts:// (wss://). Without ca_file the system's CAs are trusted.
+export const mqttTlsSchema = z
+  .strictObject({
+    ca_file: nullablePath,
+    cert_file: nullablePath,
+    key_file: nullablePath,
+    key_credential: z.string().min(1).nullable().default(null),
+    // Only for a first test against a broker with a self-signed certificate: anyone can then pose as the broker.
+    reject_unauthorized: z.boolean().default(true),
+  })
+  .superRefine((t, ctx) => {
+    if (t.key_file && t.key_credential)
+      ctx.addIssue({
+        code: "custom",
+        path: ["key_credential"],
+        message: "set either key_file or key_credential, not both",
+      });
+    const hasKey = Boolean(t.key_file || t.key_credential);
+    if (t.cert_file && !hasKey)
+      ctx.addIssue({
+        code: "custom",
+        path: ["key_file"],
+        message: "cert_file needs its private key: set key_file or key_credential",
+      });
+    if (hasKey && !t.cert_file)
+      ctx.addIssue({
+        code: "custom",
+        path: ["cert_file"],
+        message: "a client key needs its certificate: set cert_file",
+      });
+  });
+
+// The durable queue of QoS 1 messages (state, health, drift, events) waiting for the broker.
+export const mqttOutboxSchema = z.strictObject({
+  // null: outbox.db next to storage.path
+  path: nullablePath,
+  max_messages: z.number().int().min(10).default(20_000),
+  max_mb: z.number().min(1).default(64),
+});
+
+// Home Assistant MQTT discovery: retained entity configs under <discovery_prefix>/.
+export const homeAssistantSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  discovery_prefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_-][A-Za-z0-9_/-]*[A-Za-z0-9_-]$|^[A-Za-z0-9_-]$/, "a topic prefix such as homeassistant")
+    .default("homeassistant"),
+});
+
 export const mqttSchema = z
   .strictObject({
     url: z
@@ -191,6 +240,12 @@ export const mqttSchema = z
     health_interval_s: z.number().min(1).default(10),
     publish_decisions: z.boolean().default(true),
     keepalive_s: z.number().int().min(5).max(3600).default(30),
+    // 5 adds MQTT 5 request/response (commands answered on the caller's response topic); the
+    // embedded broker speaks only 3.1.1 (4).
+    protocol_version: z.union([z.literal(4), z.literal(5)]).default(4),
+    tls: mqttTlsSchema.prefault({}),
+    outbox: mqttOutboxSchema.prefault({}),
+    home_assistant: homeAssistantSchema.prefault({}),
   })
   .superRefine((m, ctx) => {
     if (m.password_file && m.password_credential) {
@@ -198,6 +253,21 @@ export const mqttSchema = z
         code: "custom",
         path: ["password_credential"],
         message: "set either password_file or password_credential, not both",
+      });
+    }
+    const tlsSet = m.tls.ca_file || m.tls.cert_file || m.tls.key_file || m.tls.key_credential;
+    if (tlsSet && m.url && !/^(mqtts|wss):/.test(m.url)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["url"],
+        message: "mqtt.tls is set but the URL is not mqtts:// or wss://; use mqtts://host:8883",
+      });
+    }
+    if (m.url === null && m.protocol_version === 5) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["protocol_version"],
+        message: "the embedded broker speaks MQTT 3.1.1 only; set mqtt.url to a broker with MQTT 5, or use 4",
       });
     }
   });
@@ -267,4 +337,8 @@ export const PATH_KEYS = [
   ["model", "path"],
   ["storage", "path"],
   ["mqtt", "password_file"],
+  ["mqtt", "tls", "ca_file"],
+  ["mqtt", "tls", "cert_file"],
+  ["mqtt", "tls", "key_file"],
+  ["mqtt", "outbox", "path"],
 ] as const;

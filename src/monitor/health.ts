@@ -24,12 +24,13 @@ export interface HealthInputs {
 
 /** Rates since the previous report; the first report averages since start. */
 export class HealthReporter {
-  private last: { at: number; received: number; decided: number } | null = null;
+  private last: { at: number; received: number; decided: number; reject: number } | null = null;
 
   report(i: HealthInputs): HealthPayload {
-    const prev = this.last ?? { at: i.monoStartedAt, received: 0, decided: 0 };
+    const prev = this.last ?? { at: i.monoStartedAt, received: 0, decided: 0, reject: 0 };
     const dt = Math.max(1e-3, (i.mono - prev.at) / 1000);
-    this.last = { at: i.mono, received: i.received, decided: i.counters.decided };
+    this.last = { at: i.mono, received: i.received, decided: i.counters.decided, reject: i.counters.reject };
+    const decided = i.counters.decided - prev.decided;
     const mb = (b: number) => Math.round((b / 1048576) * 10) / 10;
     const rate = (n: number) => Math.round((n / dt) * 100) / 100;
     return {
@@ -47,6 +48,7 @@ export class HealthReporter {
       },
       camera: i.camera,
       decisions: { pass: i.counters.pass, reject: i.counters.reject, uncertain: i.counters.uncertain },
+      reject_rate: decided > 0 ? Math.round(((i.counters.reject - prev.reject) / decided) * 1e4) / 1e4 : null,
       latency_ms: i.latency,
       memory: { rss_mb: mb(i.memory.rss), heap_mb: mb(i.memory.heapUsed) },
       storage: i.storage,

@@ -173,3 +173,16 @@ export function redactedConfig(config: Config): Config {
   if (copy.mqtt.url) copy.mqtt.url = redactUrl(copy.mqtt.url);
   return copy;
 }
+
+/**
+ * Whether an MQTT 5 response topic may be answered on. The broker's ACL is the real guard; this
+ * only stops a request from making the device publish over its own telemetry or into a command
+ * topic (which would echo the reply back as a request).
+ */
+export function responseTopicAllowed(topic: string, prefix: string, groupPrefix: string | null): boolean {
+  if (topic.length === 0 || topic.length > 512 || /[+#\u0000]/.test(topic) || topic.startsWith("$")) return false;
+  const under = (p: string) => topic === p || topic.startsWith(`${p}/`);
+  if (under(prefix)) return /^cmd\/[^/]+\/reply$/.test(topic.slice(prefix.length + 1));
+  if (groupPrefix && under(groupPrefix)) return false;
+  return true;
+}

@@ -107,6 +107,9 @@ export const healthPayloadSchema = z.strictObject({
   }),
   camera: cameraStatsSchema.extend({ state: cameraStateSchema }),
   decisions: z.strictObject({ pass: count, reject: count, uncertain: count }),
+  reject_rate: fraction
+    .nullable()
+    .describe("share of frames decided since the previous report that were rejected; null if none were decided"),
   latency_ms: z
     .record(z.string(), latencyStatsSchema)
     .describe("per stage: queue, preprocess, infer, decide, end_to_end"),
@@ -122,7 +125,8 @@ export const healthPayloadSchema = z.strictObject({
     .nullable(),
   mqtt: z.strictObject({
     dropped: count.describe("messages that will never be sent"),
-    queued: count.describe("messages waiting for the broker"),
+    queued: count.describe("QoS 1 messages in the outbox, waiting for the broker or its acknowledgement"),
+    queued_bytes: count.describe("their payload bytes"),
   }),
   system: systemReadingsSchema.nullable().describe("null until the first device check"),
   alerts: z.array(alertNameSchema).describe("alerts active now"),

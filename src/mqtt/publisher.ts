@@ -1,11 +1,12 @@
 // Publishes linesight's topics to the fleet broker without ever holding up inspection: start()
-// returns at once, publish() never blocks or throws, and what cannot be sent is kept (bounded) or
-// dropped and counted according to each topic's policy in topics.ts.
+// returns at once, publish() never blocks or throws. QoS 1 messages (state, health, drift, events)
+// go through the outbox and leave it only on PUBACK, so nothing measured during an outage is lost;
+// decisions (QoS 0) are dropped and counted when they cannot go at once. See topics.ts.
 import { connect, type MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import { UserFacingError } from "../errors.js";
 import { Backoff } from "./backoff.js";
-import { type EventOutbox, MemoryEventOutbox } from "./event-outbox.js";
+import { MemoryOutbox, type Outbox } from "./outbox.js";
 import { redactUrl } from "./redact.js";
 import {
   checkPrefix,
@@ -30,24 +31,38 @@ export interface MqttPublisherOptions {
   logger: Logger;
   /** How long one connection attempt may take (TCP + CONNACK). Default 10 s. */
   connectTimeoutMs?: number;
-  /** Where events wait while the broker is unreachable. Default: in memory, 500 messages. */
-  outbox?: EventOutbox;
+  /** Where QoS 1 messages wait for their PUBACK. Default: in memory (lost on exit). */
+  outbox?: Outbox;
   /** Reconnect delays. Default 1 s doubling to 30 s. */
   reconnect?: { minMs?: number; maxMs?: number };
+  /** 4 = MQTT 3.1.1 (default), 5 = MQTT 5 (commands may carry a response topic). */
+  protocolVersion?: 4 | 5;
+  /** For mqtts:// and wss://: PEM contents, not paths. Without `ca` the system's CAs are trusted. */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean };
+  /** Retained messages outside the prefix (Home Assistant discovery), sent on every connect. */
+  announcements?: { topic: string; body: string }[];
+}
+
+/** MQTT 5 request/response properties of a command, when the sender set them. */
+export interface CommandResponseTo {
+  topic: string;
+  correlationData?: Buffer;
 }
 
 export interface MqttStats {
   /** Messages that will never be sent: decisions while disconnected or congested, events past the outbox bound. */
   dropped: number;
-  /** Messages waiting for the broker: queued events, unsent state/health, QoS 1 messages awaiting PUBACK. */
+  /** QoS 1 messages waiting in the outbox, including those sent and not yet acknowledged. */
   queued: number;
+  /** Their payload bytes. */
+  queuedBytes: number;
   /** Successful connections so far (the first one included). */
   connects: number;
 }
 
 /** QoS 0 bytes waiting in the socket beyond which decisions are dropped: a slow broker must not grow memory. */
 const MAX_BUFFERED_BYTES = 256 * 1024;
-/** QoS 1 messages awaiting PUBACK beyond which events wait in the outbox and decisions are dropped. */
+/** QoS 1 messages awaiting PUBACK beyond which the rest wait in the outbox and decisions are dropped. */
 const MAX_INFLIGHT = 100;
 /** stop() returns within this, broker or not: shutdown (and systemd's stop timeout) must not hang on MQTT. */
 const STOP_BUDGET_MS = 1500;
@@ -57,10 +72,14 @@ const TIMEOUT = Symbol("timeout");
 export class MqttPublisher {
   private online = false;
   private stopping: Promise<void> | null = null;
-  /** Last encoded body of each "latest" topic (state, health), republished on every connect. */
+  /** Last encoded body of each retained topic, sent again on connect if the broker may have lost it. */
   private readonly latest = new Map<TopicName, string>();
-  /** "latest" topics whose last value has not been handed to mqtt.js yet. */
-  private readonly unsent = new Set<TopicName>();
+  /** Highest outbox id handed to mqtt.js on this connection. */
+  private sentUpTo = 0;
+  /** Outbox ids sent on this connection and not yet acknowledged. */
+  private readonly inflightIds = new Set<number>();
+  /** Bumped on every connect and close: acknowledgements from an older connection are ignored. */
+  private generation = 0;
   private droppedCount = 0;
   private connectCount = 0;
   private lastError: string | null = null;
@@ -69,15 +88,19 @@ export class MqttPublisher {
   /** outbox.dropped at the last connect: overflow is reported once per outage. */
   private overflowBaseline = 0;
   private warnedEncode = false;
-  private commands: { filters: string[]; onMessage: (topic: string, payload: Buffer) => void } | null = null;
+  private commands: {
+    filters: string[];
+    onMessage: (topic: string, payload: Buffer, responseTo: CommandResponseTo | null) => void;
+  } | null = null;
 
   private constructor(
     private readonly client: MqttClient,
     private readonly prefix: string,
-    private readonly outbox: EventOutbox,
+    private readonly outbox: Outbox,
     private readonly backoff: Backoff,
     private readonly log: Logger,
     private readonly safeUrl: string,
+    private readonly announcements: { topic: string; body: string }[],
   ) {}
 
   /**
@@ -106,7 +129,11 @@ export class MqttPublisher {
       clientId: opts.clientId,
       ...(opts.username !== undefined ? { username: opts.username } : {}),
       ...(opts.password !== undefined ? { password: opts.password } : {}),
-      protocolVersion: 4,
+      protocolVersion: opts.protocolVersion ?? 4,
+      ...(opts.tls?.ca ? { ca: opts.tls.ca } : {}),
+      ...(opts.tls?.cert ? { cert: opts.tls.cert } : {}),
+      ...(opts.tls?.key ? { key: opts.tls.key } : {}),
+      rejectUnauthorized: opts.tls?.rejectUnauthorized ?? true,
       clean: true,
       keepalive: opts.keepaliveS,
       connectTimeout: opts.connectTimeoutMs ?? 10_000,
@@ -122,10 +149,11 @@ export class MqttPublisher {
     const publisher = new MqttPublisher(
       client,
       opts.prefix,
-      opts.outbox ?? new MemoryEventOutbox(),
+      opts.outbox ?? new MemoryOutbox(),
       backoff,
       log,
       safeUrl,
+      opts.announcements ?? [],
     );
     publisher.listen();
     log.info({ url: safeUrl, clientId: opts.clientId, topics: `${opts.prefix}/#` }, "connecting to MQTT broker");
@@ -140,7 +168,8 @@ export class MqttPublisher {
   stats(): MqttStats {
     return {
       dropped: this.droppedCount + this.outbox.dropped,
-      queued: this.outbox.size + this.unsent.size + this.inflight(),
+      queued: this.outbox.size,
+      queuedBytes: this.outbox.bytes,
       connects: this.connectCount,
     };
   }
@@ -164,14 +193,13 @@ export class MqttPublisher {
             this.droppedCount++;
           }
           return;
-        case "latest":
-          this.latest.set(name, encodePayload(name, payload));
-          this.unsent.add(name);
-          break;
-        case "queue":
-          this.outbox.push({ name, body: encodePayload(name, payload) });
+        case "queue": {
+          const body = encodePayload(name, payload);
+          if (spec.retain) this.latest.set(name, body);
+          this.outbox.push({ name, body });
           this.noteOverflow();
           break;
+        }
         case "birth":
           return;
       }
@@ -183,7 +211,7 @@ export class MqttPublisher {
         this.warnedEncode = true;
         this.log.error(
           { err, topic: name },
-          "could not publish an MQTT message; dropped (further failures counted, not logged)",
+          "could not queue an MQTT message (encoding or outbox database failed); dropped (further failures counted, not logged)",
         );
       }
     }
@@ -193,12 +221,22 @@ export class MqttPublisher {
    * Subscribes (QoS 1) to `filters` on every connect and hands each message to `onMessage`, which
    * must not throw. Call once.
    */
-  subscribeCommands(filters: string[], onMessage: (topic: string, payload: Buffer) => void): void {
+  subscribeCommands(
+    filters: string[],
+    onMessage: (topic: string, payload: Buffer, responseTo: CommandResponseTo | null) => void,
+  ): void {
     this.commands = { filters, onMessage };
-    this.client.on("message", (topic, payload) => {
+    this.client.on("message", (topic, payload, packet) => {
       if (this.stopping) return;
       try {
-        onMessage(topic, payload);
+        const props = packet.properties;
+        const responseTo = props?.responseTopic
+          ? {
+              topic: props.responseTopic,
+              ...(props.correlationData ? { correlationData: Buffer.from(props.correlationData) } : {}),
+            }
+          : null;
+        onMessage(topic, payload, responseTo);
       } catch (err) {
         this.log.error({ err, topic }, "command handler failed");
       }
@@ -210,12 +248,13 @@ export class MqttPublisher {
    * Publishes a command reply (QoS 1, not retained) on `topic` if connected; otherwise it is
    * dropped and counted: the caller asked over this connection and will ask again.
    */
-  publishReply(topic: string, body: string): void {
+  publishReply(topic: string, body: string, correlationData?: Buffer): void {
     if (this.stopping || !this.online) {
       this.droppedCount++;
       return;
     }
-    this.client.publish(topic, body, { qos: 1, retain: false }, (err) => {
+    const properties = correlationData ? { properties: { correlationData } } : {};
+    this.client.publish(topic, body, { qos: 1, retain: false, ...properties }, (err) => {
       if (err) this.droppedCount++;
     });
   }
@@ -293,24 +332,34 @@ export class MqttPublisher {
     this.overflowBaseline = this.outbox.dropped;
     this.backoff.reset();
     this.client.options.reconnectPeriod = this.backoff.next();
+    this.generation++;
+    this.sentUpTo = 0;
+    this.inflightIds.clear();
     this.log.info(
-      { url: this.safeUrl, connects: this.connectCount, queuedEvents: this.outbox.size, dropped: this.stats().dropped },
+      { url: this.safeUrl, connects: this.connectCount, queued: this.outbox.size, dropped: this.stats().dropped },
       this.connectCount === 1 ? "MQTT connected" : "MQTT reconnected",
     );
-    // Birth, then the latest retained values: the broker may have restarted and lost them.
     this.send("status", "online");
+    for (const a of this.announcements) this.client.publish(a.topic, a.body, { qos: 1, retain: true });
     this.subscribe();
-    for (const name of this.latest.keys()) this.unsent.add(name);
+    // The broker may have restarted without its retained values: restore each one that the
+    // outbox is not about to replace anyway.
+    for (const [name, body] of this.latest) if (!this.outbox.has(name)) this.send(name, body);
     this.flush();
   }
 
   private onClose(): void {
     const was = this.online;
     this.online = false;
+    this.generation++;
+    // mqtt.js would resend unacknowledged messages itself on reconnect, from memory; the outbox
+    // still holds them (durably) and replays them in order, so take them back from mqtt.js.
+    for (const id of Object.keys(this.client.outgoing)) this.client.removeOutgoingMessage(Number(id));
+    this.inflightIds.clear();
     if (was && !this.stopping) {
       this.log.warn(
         { url: this.safeUrl, retryInMs: this.client.options.reconnectPeriod },
-        "MQTT connection lost; retrying (decisions dropped, events queued until reconnected)",
+        "MQTT connection lost; retrying (decisions dropped; state, health, drift and events kept in the outbox until reconnected)",
       );
     }
   }
@@ -325,35 +374,37 @@ export class MqttPublisher {
       err: err.message,
       code: err.code,
       retryInMs: this.client.options.reconnectPeriod,
-      // CONNACK 4/5 (MQTT 3.1.1): the broker is up but refuses us; retrying alone will not fix it.
-      ...(err.code === 4 || err.code === 5
-        ? { hint: "check mqtt.username, the password and the broker's ACL for this client id" }
-        : {}),
+      ...hintFor(err),
     };
     if (repeated) this.log.debug(fields, "MQTT connection attempt failed");
     else this.log.warn(fields, "MQTT connection failed; inspection continues, retrying in the background");
   }
 
-  /** Hands unsent "latest" values, then queued events (up to MAX_INFLIGHT unacknowledged) to mqtt.js. */
+  /** Sends outbox messages in order, keeping at most MAX_INFLIGHT unacknowledged. */
   private flush(): void {
     if (!this.online || this.stopping) return;
-    for (const name of TOPIC_NAMES) {
-      if (!this.unsent.delete(name)) continue;
-      const body = this.latest.get(name);
-      if (body !== undefined) this.send(name, body);
-    }
-    while (this.outbox.size > 0 && this.inflight() < MAX_INFLIGHT) {
-      const m = this.outbox.shift();
-      if (!m) break;
-      // mqtt.js keeps an unacknowledged QoS 1 message and resends it after a reconnect, so it
-      // leaves our outbox now; each PUBACK makes room for the next.
-      this.send(m.name, m.body, (err) => {
-        if (err) {
-          this.droppedCount++;
-          this.log.debug({ err: err.message, topic: m.name }, "MQTT message not delivered");
-        }
-        this.flush();
-      });
+    while (this.inflightIds.size < MAX_INFLIGHT) {
+      const batch = this.outbox.next(this.sentUpTo, MAX_INFLIGHT - this.inflightIds.size);
+      if (batch.length === 0) break;
+      for (const m of batch) {
+        this.sentUpTo = m.id;
+        this.inflightIds.add(m.id);
+        const generation = this.generation;
+        this.send(m.name, m.body, (err) => {
+          // After a close the row stays in the outbox and is replayed on the next connection.
+          if (generation !== this.generation) return;
+          this.inflightIds.delete(m.id);
+          if (!err) {
+            this.outbox.remove(m.id);
+          } else if (this.client.connected) {
+            // Refused by the broker itself (an MQTT 5 PUBACK reason code): resending will not help.
+            this.outbox.remove(m.id);
+            this.droppedCount++;
+            this.log.warn({ err: err.message, topic: m.name }, "the MQTT broker refused a message; dropped");
+          }
+          this.flush();
+        });
+      }
     }
   }
 
@@ -386,7 +437,7 @@ export class MqttPublisher {
       this.warnedOverflow = true;
       this.log.warn(
         { dropped: this.outbox.dropped },
-        "MQTT event outbox full; dropping the oldest events until reconnected",
+        "MQTT outbox full; dropping the oldest queued messages until reconnected",
       );
     }
   }
@@ -395,6 +446,27 @@ export class MqttPublisher {
   private inflight(): number {
     return Object.keys(this.client.outgoing).length;
   }
+}
+
+/** What to check for errors that retrying alone will not fix. */
+function hintFor(err: Error & { code?: string | number }): { hint?: string } {
+  // CONNACK 4/5 (MQTT 3.1.1), 134/135 (MQTT 5): the broker is up but refuses us.
+  if (err.code === 4 || err.code === 5 || err.code === 134 || err.code === 135)
+    return {
+      hint: "the broker refused the login: check mqtt.username, the password file and the broker's ACL for this client id",
+    };
+  const code = String(err.code ?? "");
+  if (/CERT|SELF_SIGNED|UNABLE_TO_GET_ISSUER|UNABLE_TO_VERIFY/.test(code) || /certificate/i.test(err.message))
+    return {
+      hint: "the broker's TLS certificate is not trusted: set mqtt.tls.ca_file to the CA that signed it, and check that the URL's host name is in the certificate",
+    };
+  if (code === "ERR_SSL_WRONG_VERSION_NUMBER" || /wrong version number/i.test(err.message))
+    return { hint: "TLS to a port that does not speak TLS (or the reverse): check mqtts:// vs mqtt:// and the port" };
+  if (/alert|handshake/i.test(err.message))
+    return {
+      hint: "the TLS handshake failed: the broker may require a client certificate (mqtt.tls.cert_file and key_file) or refuse this one",
+    };
+  return {};
 }
 
 /** `p`'s value, or TIMEOUT if it takes longer than `ms`. */

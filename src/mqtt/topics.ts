@@ -11,13 +11,13 @@ import type {
 } from "./payloads.js";
 
 /**
- * While disconnected:
+ * How a message travels:
  * - "birth": managed by the publisher itself (`online` on connect, `offline` as will and on stop)
- * - "latest": only the last value matters (retained); it is sent on reconnect
- * - "queue": kept in order in a bounded outbox and sent on reconnect
- * - "drop": dropped and counted (high-rate, only useful live)
+ * - "queue": through the durable outbox, deleted on PUBACK; what an outage holds back is sent in
+ *   order on reconnect (every health sample, not just the last)
+ * - "drop": sent at once or dropped and counted (high-rate, only useful live)
  */
-export type OfflinePolicy = "birth" | "latest" | "queue" | "drop";
+export type OfflinePolicy = "birth" | "queue" | "drop";
 
 export interface TopicSpec<P> {
   readonly retain: boolean;
@@ -33,9 +33,9 @@ function topic<P>(retain: boolean, qos: 0 | 1, offline: OfflinePolicy): TopicSpe
 
 export const TOPICS = {
   status: topic<StatusPayload>(true, 1, "birth"),
-  state: topic<StatePayload>(true, 1, "latest"),
-  health: topic<HealthPayload>(true, 1, "latest"),
-  drift: topic<DriftPayload>(true, 1, "latest"),
+  state: topic<StatePayload>(true, 1, "queue"),
+  health: topic<HealthPayload>(true, 1, "queue"),
+  drift: topic<DriftPayload>(true, 1, "queue"),
   event: topic<EventPayload>(false, 1, "queue"),
   decision: topic<DecisionPayload>(false, 0, "drop"),
 } as const;

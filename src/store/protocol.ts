@@ -23,6 +23,8 @@ export type FromWorker =
       count: number;
       written: number;
       failed: number;
+      /** Row id of each sample written, by frame seq. */
+      ids: { seq: number; id: number }[];
       firstError?: string;
       retentionDeleted: number;
       retentionError?: string;

@@ -12,6 +12,8 @@ export interface InsertResult {
   failed: number;
   /** First per-row error of the batch, for the log. */
   firstError?: string;
+  /** Row id of each sample written, by frame seq (e.g. to answer a snapshot request with it). */
+  ids: { seq: number; id: number }[];
 }
 
 export interface DbStats {
@@ -56,11 +58,12 @@ export class SampleStore {
       VALUES (@capturedAt, @storedAt, @seq, @reason, @action, @uncertain, @predicted, @score, @output,
         @threshold, @modelName, @modelVersion, @modelSha256, @imageBytes, @width, @height, @features, @latencyMs, @image)`);
     this.insertTx = db.transaction((samples: readonly SampleRecord[], storedAt: number): InsertResult => {
-      const result: InsertResult = { written: 0, failed: 0 };
+      const result: InsertResult = { written: 0, failed: 0, ids: [] };
       for (const s of samples) {
         try {
-          this.insertRow.run(toRow(s, storedAt));
+          const { lastInsertRowid } = this.insertRow.run(toRow(s, storedAt));
           result.written++;
+          result.ids.push({ seq: s.seq, id: Number(lastInsertRowid) });
         } catch (err) {
           // A bad row must not cost the batch; but SQLite aborts the whole transaction on I/O
           // errors or a full disk, and then there is nothing left to continue.

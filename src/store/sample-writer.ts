@@ -58,6 +58,8 @@ export class SampleWriter {
   private inFlightBatches = 0;
   private inFlightSamples = 0;
   private written = 0;
+  /** Callers of idOf() waiting for a frame's row id. */
+  private readonly idWaiters = new Map<number, (id: number) => void>();
   private dropped = 0;
   private failed = 0;
   private retentionDeleted = 0;
@@ -178,6 +180,23 @@ export class SampleWriter {
     return true;
   }
 
+  /**
+   * The row id the sample of frame `seq` (enqueued before) got, or null if it was not written
+   * within `timeoutMs` (refused, failed, or the writer closed).
+   */
+  idOf(seq: number, timeoutMs = 5_000): Promise<number | null> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.idWaiters.delete(seq);
+        resolve(null);
+      }, timeoutMs);
+      this.idWaiters.set(seq, (id) => {
+        clearTimeout(timer);
+        resolve(id);
+      });
+    });
+  }
+
   /** Cached figures, updated by each worker reply. */
   stats(): StoreStats {
     return {
@@ -243,6 +262,12 @@ export class SampleWriter {
     switch (msg.type) {
       case "written":
         this.settle(msg.count);
+        if (this.idWaiters.size > 0) {
+          for (const { seq, id } of msg.ids) {
+            this.idWaiters.get(seq)?.(id);
+            this.idWaiters.delete(seq);
+          }
+        }
         this.written += msg.written;
         this.failed += msg.failed;
         this.retentionDeleted += msg.retentionDeleted;

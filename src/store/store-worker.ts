@@ -41,8 +41,9 @@ function serve(port: MessagePort, config: WorkerConfig): void {
     let written: number;
     let failed: number;
     let firstError: string | undefined;
+    let ids: { seq: number; id: number }[];
     try {
-      ({ written, failed, firstError } = store.insertBatch(msg.samples));
+      ({ written, failed, firstError, ids } = store.insertBatch(msg.samples));
     } catch (err) {
       post({ type: "batch-failed", count, message: message(err) });
       return;
@@ -64,6 +65,7 @@ function serve(port: MessagePort, config: WorkerConfig): void {
       count,
       written,
       failed,
+      ids,
       retentionDeleted,
       insertMs,
       figures: figures(),

@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
-import { connect, type MqttClient } from "mqtt";
+import { connect, type IClientOptions, type MqttClient } from "mqtt";
 import { freePort } from "./ports.js";
 
 export const MOSQUITTO_BIN = process.env.MOSQUITTO_BIN ?? "/usr/sbin/mosquitto";
@@ -218,10 +218,11 @@ export class TopicRecorder {
    * Connects to `url`, subscribes to `filter` (QoS 1) and resolves once subscribed. It reconnects
    * and resubscribes by itself if the broker restarts.
    */
-  static async start(url: string, filter = "#"): Promise<TopicRecorder> {
+  static async start(url: string, filter = "#", options: IClientOptions = {}): Promise<TopicRecorder> {
     const client = connect(url, {
       clientId: `recorder-${process.pid}-${Math.random().toString(16).slice(2, 10)}`,
       reconnectPeriod: 200,
+      ...options,
     });
     client.on("error", () => {}); // connection errors during broker restarts are expected
     const recorder = new TopicRecorder(client);

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { MemoryEventOutbox } from "../../src/mqtt/event-outbox.js";
+import { MemoryOutbox } from "../../src/mqtt/outbox.js";
 import type { DecisionPayload, EventPayload, HealthPayload, StatePayload } from "../../src/mqtt/payloads.js";
 import { MqttPublisher, type MqttPublisherOptions } from "../../src/mqtt/publisher.js";
 import { haveMosquitto, Mosquitto, sleep, TopicRecorder } from "../helpers/mosquitto.js";
@@ -38,10 +38,11 @@ const health = (n: number): HealthPayload => ({
   frames: { received: n, decided: n, dropped: 0, corrupt: 0, ood: 0 },
   camera: { state: "streaming", frames: n, restarts: 0, stalls: 0, corrupt: 0, skipped_bytes: 0 },
   decisions: { pass: n, reject: 0, uncertain: 0 },
+  reject_rate: 0,
   latency_ms: { end_to_end: { p50: 5, p95: 8, p99: 9, max: 12, count: n } },
   memory: { rss_mb: 100, heap_mb: 40 },
   storage: null,
-  mqtt: { dropped: 0, queued: 0 },
+  mqtt: { dropped: 0, queued: 0, queued_bytes: 0 },
   system: null,
   alerts: [],
 });
@@ -184,21 +185,24 @@ describe.skipIf(!haveMosquitto())("MqttPublisher with a real Mosquitto", () => {
     }
   });
 
-  it("started while the broker is down: publish returns at once; on connect sends status, state, the latest health and the queued events in order; decisions are dropped and counted", async () => {
+  it("started while the broker is down: publish returns at once; on connect sends status, the last state, every health sample and the events, in order, keeping the newest when the outbox is full; decisions are dropped and counted", async () => {
     const port = await freePort();
     const url = `mqtt://127.0.0.1:${port}`;
-    const { publisher, prefix, log } = startPublisher(url, { outbox: new MemoryEventOutbox(5) });
+    const { publisher, prefix, log } = startPublisher(url, {
+      outbox: new MemoryOutbox({ maxMessages: 10, maxBytes: 1 << 20 }),
+    });
     expect(publisher.connected).toBe(false);
 
     const took = await timed(async () => {
       publisher.publish("state", state("starting"));
       publisher.publish("state", state("running"));
       for (let i = 1; i <= 3; i++) publisher.publish("health", health(i));
-      for (let i = 1; i <= 7; i++) publisher.publish("event", event(i)); // outbox holds 5: e1, e2 dropped
+      // The outbox holds 10 of these 12: both states (the oldest) are dropped.
+      for (let i = 1; i <= 7; i++) publisher.publish("event", event(i));
       for (let i = 1; i <= 100; i++) publisher.publish("decision", decision(i));
     });
     expect(took).toBeLessThan(100);
-    expect(publisher.stats()).toEqual({ dropped: 100 + 2, queued: 5 + 2, connects: 0 });
+    expect(publisher.stats()).toMatchObject({ dropped: 100 + 2, queued: 10, connects: 0 });
 
     // Bring the broker up just after a failed retry, so the subscriber is in place before the
     // publisher's next attempt (backoff: 1 s, then 2 s).
@@ -210,22 +214,19 @@ describe.skipIf(!haveMosquitto())("MqttPublisher with a real Mosquitto", () => {
       await until(() => publisher.connected, 10_000, "connect once the broker is up");
       expect(Date.now() - retriedAt).toBeGreaterThan(1_500); // the second wait is 2 s, not 1 s
 
-      await until(() => seen.payloads("/event").length === 5, 5_000, "five events");
-      expect(seen.payloads("/event").map((p) => (JSON.parse(p) as EventPayload).message)).toEqual([
-        "event 3",
-        "event 4",
-        "event 5",
-        "event 6",
-        "event 7",
-      ]);
+      await until(() => seen.payloads("/event").length === 7, 5_000, "seven events");
+      expect(seen.payloads("/event").map((p) => (JSON.parse(p) as EventPayload).message)).toEqual(
+        [1, 2, 3, 4, 5, 6, 7].map((i) => `event ${i}`),
+      );
       expect(seen.payloads("/status")).toEqual(["online"]);
+      // Dropped from the outbox, but the newest state is still known and restored (retained).
       expect(seen.payloads("/state").map((p) => (JSON.parse(p) as StatePayload).pipeline)).toEqual(["running"]);
-      expect(seen.payloads("/health").map((p) => (JSON.parse(p) as HealthPayload).uptime_s)).toEqual([3]);
+      expect(seen.payloads("/health").map((p) => (JSON.parse(p) as HealthPayload).uptime_s)).toEqual([1, 2, 3]);
       expect(seen.on("/decision")).toEqual([]);
       // Birth first: a consumer never sees state from a device it believes offline.
       expect(seen.messages[0]?.topic).toBe(`${prefix}/status`);
       await until(() => publisher.stats().queued === 0, 5_000, "queue drained");
-      expect(publisher.stats()).toEqual({ dropped: 102, queued: 0, connects: 1 });
+      expect(publisher.stats()).toEqual({ dropped: 102, queued: 0, queuedBytes: 0, connects: 1 });
 
       // Connected again: decisions flow.
       publisher.publish("decision", decision(101));

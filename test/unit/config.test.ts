@@ -61,6 +61,25 @@ describe("configuration", () => {
     );
   });
 
+  it("checks MQTT TLS settings: a key needs its certificate, TLS needs mqtts://, MQTT 5 needs a real broker", () => {
+    const mqtt = (m: object) => problems({ device: { id: "a" }, mqtt: m });
+    expect(mqtt({ url: "mqtts://b:8883", tls: { cert_file: "c.pem" } }).join("\n")).toMatch(
+      /mqtt\.tls\.key_file: cert_file needs its private key/,
+    );
+    expect(mqtt({ url: "mqtts://b:8883", tls: { key_file: "k.pem" } }).join("\n")).toMatch(
+      /mqtt\.tls\.cert_file: a client key needs its certificate/,
+    );
+    expect(mqtt({ url: "mqtt://b:1883", tls: { ca_file: "ca.pem" } }).join("\n")).toMatch(
+      /mqtt\.url: mqtt\.tls is set but the URL is not mqtts:\/\//,
+    );
+    expect(mqtt({ protocol_version: 5 }).join("\n")).toMatch(/mqtt\.protocol_version: the embedded broker/);
+    expect(mqtt({ protocol_version: 3 }).join("\n")).toMatch(/mqtt\.protocol_version/);
+    expect(mqtt({ outbox: { max_messages: 1 } }).join("\n")).toMatch(/mqtt\.outbox\.max_messages/);
+    expect(
+      mqtt({ url: "mqtts://b:8883", tls: { ca_file: "ca.pem", cert_file: "c.pem", key_credential: "mqtt-key" } }),
+    ).toEqual([]);
+  });
+
   it("resolves relative paths against the config file's directory", () => {
     const { config } = parseConfig(
       { device: { id: "a" }, model: { path: "models/x" }, storage: { path: "/abs/db" } },
@@ -69,6 +88,16 @@ describe("configuration", () => {
     );
     expect(config.model.path).toBe("/etc/linesight/models/x");
     expect(config.storage.path).toBe("/abs/db");
+    const tls = parseConfig(
+      {
+        device: { id: "a" },
+        mqtt: { url: "mqtts://b:8883", tls: { ca_file: "certs/ca.pem" }, outbox: { path: "q.db" } },
+      },
+      "t",
+      "/etc/linesight",
+    ).config.mqtt;
+    expect(tls.tls.ca_file).toBe("/etc/linesight/certs/ca.pem");
+    expect(tls.outbox.path).toBe("/etc/linesight/q.db");
   });
 
   it("reports YAML syntax errors with their line", async () => {

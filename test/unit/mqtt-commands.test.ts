@@ -7,6 +7,7 @@ import {
   CommandRouter,
   commandNameOf,
   redactedConfig,
+  responseTopicAllowed,
 } from "../../src/mqtt/commands.js";
 import { commandReplyPayloadSchema } from "../../src/mqtt/payload-schemas.js";
 
@@ -155,5 +156,28 @@ describe("redactedConfig", () => {
     expect(JSON.stringify(out)).not.toContain("s3cret");
     expect(out.mqtt.url).toBe("mqtt://user:***@broker:1883");
     expect(config.mqtt.url).toBe("mqtt://user:s3cret@broker:1883");
+  });
+});
+
+describe("MQTT 5 response topics", () => {
+  const ok = (t: string) => responseTopicAllowed(t, "linesight/cam-1", "linesight/all");
+  it("answers on the caller's own topics and on this device's reply topics", () => {
+    expect(ok("scada/replies/42")).toBe(true);
+    expect(ok("linesight/cam-1/cmd/ping/reply")).toBe(true);
+  });
+  it("never publishes over the device's telemetry, into command topics, on wildcards or $ topics", () => {
+    for (const t of [
+      "linesight/cam-1/state",
+      "linesight/cam-1/health",
+      "linesight/cam-1/cmd/pause",
+      "linesight/cam-1",
+      "linesight/all/cmd/pause",
+      "a/+/b",
+      "a/#",
+      "$SYS/x",
+      "",
+      "x".repeat(600),
+    ])
+      expect(ok(t), t).toBe(false);
   });
 });

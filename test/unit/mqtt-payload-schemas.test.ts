@@ -30,10 +30,11 @@ const health: HealthPayload = {
   frames: { received: 600, decided: 600, dropped: 0, corrupt: 0, ood: 73 },
   camera: { state: "streaming", frames: 600, restarts: 0, stalls: 0, corrupt: 0, skipped_bytes: 0 },
   decisions: { pass: 362, reject: 238, uncertain: 3 },
+  reject_rate: 0.39,
   latency_ms: { infer: { ...latency }, end_to_end: { ...latency } },
   memory: { rss_mb: 180.2, heap_mb: 22.9 },
   storage: { db_bytes: 7388760, samples: 267, written: 267, dropped: 0, queued: 2 },
-  mqtt: { dropped: 2, queued: 0 },
+  mqtt: { dropped: 2, queued: 0, queued_bytes: 0 },
   system: {
     cpu_percent: 31.1,
     load_1m: 4.01,

@@ -124,7 +124,11 @@ describe("insertBatch and stats", () => {
     const s = store();
     const samples = batch(0, 6);
     const r = s.insertBatch(samples, 1_800_000_000_000);
-    expect(r).toEqual({ written: 6, failed: 0 });
+    expect(r).toMatchObject({ written: 6, failed: 0 });
+    // Each written sample's row id, by frame seq.
+    expect(r.ids.map((x) => x.seq)).toEqual(samples.map((x) => x.seq));
+    for (const { seq, id } of r.ids)
+      expect(s.db.prepare("SELECT seq FROM samples WHERE id = ?").get(id)).toEqual({ seq });
     const st = s.stats();
     expect(st.samples).toBe(6);
     expect(st.byReason).toEqual({ reject: 2, uncertain: 2, audit: 2, ood: 0, snapshot: 0 });
@@ -170,6 +174,7 @@ describe("insertBatch and stats", () => {
     expect(r.written).toBe(2);
     expect(r.failed).toBe(1);
     expect(r.firstError).toMatch(/CHECK constraint/);
+    expect(r.ids.map((x) => x.seq)).toEqual([0, 2]);
     expect(s.count()).toBe(2);
   });
 });

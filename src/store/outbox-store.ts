@@ -1,0 +1,146 @@
+// The durable MQTT outbox: one small SQLite database of its own (not the samples database, whose
+// writer works in a worker thread and may hold the write lock while storing images), written from
+// the main thread. Only QoS 1 messages come here (state, health, drift, events: a few per
+// minute), so each write is one short WAL commit, not a cost to the pipeline.
+import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import {
+  checkLimits,
+  DEFAULT_OUTBOX_LIMITS,
+  type Outbox,
+  type OutboxEntry,
+  type OutboxLimits,
+  type OutboxMessage,
+} from "../mqtt/outbox.js";
+import type { TopicName } from "../mqtt/topics.js";
+import { storeOpenError } from "./errors.js";
+import { migrate } from "./schema.js";
+
+const OUTBOX_MIGRATIONS: readonly string[] = [
+  // AUTOINCREMENT: ids never go back, even when the table empties, so a replay cursor ("everything
+  // after id N") can never skip a message pushed after a full drain.
+  `
+  CREATE TABLE outbox (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic     TEXT    NOT NULL,
+    body      TEXT    NOT NULL,
+    queued_at INTEGER NOT NULL
+  ) STRICT;
+  `,
+];
+
+export class SqliteOutbox implements Outbox {
+  private readonly insert;
+  private readonly select;
+  private readonly del;
+  private readonly oldest;
+  private readonly anyOf;
+  private count: number;
+  private byteCount: number;
+  private droppedCount = 0;
+
+  private constructor(
+    readonly path: string,
+    private readonly db: Database.Database,
+    private readonly limits: OutboxLimits,
+  ) {
+    this.insert = db.prepare("INSERT INTO outbox (topic, body, queued_at) VALUES (?, ?, ?)");
+    this.select = db.prepare("SELECT id, topic AS name, body FROM outbox WHERE id > ? ORDER BY id LIMIT ?");
+    this.del = db.prepare("DELETE FROM outbox WHERE id = ? RETURNING length(CAST(body AS BLOB)) AS n");
+    this.oldest = db.prepare(
+      "DELETE FROM outbox WHERE id = (SELECT min(id) FROM outbox) RETURNING length(CAST(body AS BLOB)) AS n",
+    );
+    this.anyOf = db.prepare("SELECT 1 FROM outbox WHERE topic = ? LIMIT 1");
+    const totals = db
+      .prepare("SELECT count(*) AS n, coalesce(sum(length(CAST(body AS BLOB))), 0) AS b FROM outbox")
+      .get() as {
+      n: number;
+      b: number;
+    };
+    this.count = totals.n;
+    this.byteCount = totals.b;
+  }
+
+  /** Opens (creating if needed) the outbox at `path`; messages left by a previous run are kept. */
+  static open(path: string, limits: OutboxLimits = DEFAULT_OUTBOX_LIMITS): SqliteOutbox {
+    checkLimits(limits);
+    try {
+      const dir = dirname(path);
+      mkdirSync(dir, { recursive: true });
+      accessSync(dir, constants.W_OK);
+      if (existsSync(path)) accessSync(path, constants.R_OK | constants.W_OK);
+      const db = new Database(path);
+      try {
+        const mode = db.pragma("journal_mode = WAL", { simple: true });
+        if (mode !== "wal") throw new Error(`SQLite could not switch ${path} to WAL mode (got '${String(mode)}')`);
+        // NORMAL in WAL: a kill -9 loses nothing committed; a power cut may lose the last commits but never corrupts.
+        db.pragma("synchronous = NORMAL");
+        db.pragma(`journal_size_limit = ${4 * 1024 * 1024}`);
+        migrate(db, OUTBOX_MIGRATIONS);
+        const outbox = new SqliteOutbox(path, db, limits);
+        outbox.trim(); // the limits may have been lowered since the last run
+        return outbox;
+      } catch (err) {
+        db.close();
+        throw err;
+      }
+    } catch (err) {
+      throw storeOpenError(path, err);
+    }
+  }
+
+  push(m: OutboxMessage): void {
+    this.insert.run(m.name, m.body, Date.now());
+    this.count++;
+    this.byteCount += Buffer.byteLength(m.body);
+    this.trim();
+  }
+
+  next(afterId: number, limit: number): OutboxEntry[] {
+    return this.select.all(afterId, limit) as OutboxEntry[];
+  }
+
+  remove(id: number): void {
+    const row = this.del.get(id) as { n: number } | undefined;
+    if (!row) return;
+    this.count--;
+    this.byteCount -= row.n;
+  }
+
+  has(name: TopicName): boolean {
+    return this.anyOf.get(name) !== undefined;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  get bytes(): number {
+    return this.byteCount;
+  }
+
+  get dropped(): number {
+    return this.droppedCount;
+  }
+
+  /** Time the oldest waiting message was queued (ms since epoch), or null when empty. */
+  oldestQueuedAt(): number | null {
+    const row = this.db.prepare("SELECT min(queued_at) AS t FROM outbox").get() as { t: number | null };
+    return row.t;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  private trim(): void {
+    while (this.count > this.limits.maxMessages || this.byteCount > this.limits.maxBytes) {
+      const row = this.oldest.get() as { n: number } | undefined;
+      if (!row) break;
+      this.count--;
+      this.byteCount -= row.n;
+      this.droppedCount++;
+    }
+  }
+}
