@@ -180,7 +180,14 @@ export function redactedConfig(config: Config): Config {
  * topic (which would echo the reply back as a request).
  */
 export function responseTopicAllowed(topic: string, prefix: string, groupPrefix: string | null): boolean {
-  if (topic.length === 0 || topic.length > 512 || /[+#\u0000]/.test(topic) || topic.startsWith("$")) return false;
+  if (
+    topic.length === 0 ||
+    topic.length > 512 ||
+    /[+#]/.test(topic) ||
+    topic.includes("\u0000") ||
+    topic.startsWith("$")
+  )
+    return false;
   const under = (p: string) => topic === p || topic.startsWith(`${p}/`);
   if (under(prefix)) return /^cmd\/[^/]+\/reply$/.test(topic.slice(prefix.length + 1));
   if (groupPrefix && under(groupPrefix)) return false;

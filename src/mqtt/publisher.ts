@@ -13,7 +13,6 @@ import {
   encodePayload,
   type PayloadOf,
   type PublishTopic,
-  TOPIC_NAMES,
   TOPICS,
   type TopicName,
   topicFor,

@@ -46,7 +46,7 @@ export type PayloadOf<K extends TopicName> = Topics[K] extends TopicSpec<infer P
 /** What callers may publish: `status` belongs to the publisher (birth, will, stop). */
 export type PublishTopic = Exclude<TopicName, "status">;
 
-/** Topic names in declaration order, e.g. to republish every "latest" topic in a stable order. */
+/** Topic names in declaration order (stable output for generated schemas and docs). */
 export const TOPIC_NAMES = Object.keys(TOPICS) as TopicName[];
 
 /** Full topic for `name` under `prefix`, e.g. topicFor("linesight/cam-1", "state") = "linesight/cam-1/state". */
