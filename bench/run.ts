@@ -21,5 +21,6 @@ const fp32 = ["fp32_pruned", "fp32_unpruned"]
   .filter((d) => existsSync(join(d, "manifest.json")));
 run(bench("model-latency"), [join(packageRoot, "models", "round-parts"), ...fp32]);
 run(bench("monitoring"), []);
+run(bench("outbox"), []);
 run(bench("mjpeg-splitter"), []);
 run(bench("daemon"), ["--seconds", values.seconds as string, "--fps", "30"]);
