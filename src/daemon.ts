@@ -17,14 +17,7 @@ import { DriftMonitor } from "./monitor/drift-monitor.js";
 import { driftReference } from "./monitor/drift-reference.js";
 import { HealthReporter } from "./monitor/health.js";
 import { oodBounds } from "./monitor/ood.js";
-import {
-  CommandError,
-  type CommandHandlers,
-  CommandRouter,
-  commandNameOf,
-  redactedConfig,
-  responseTopicAllowed,
-} from "./mqtt/commands.js";
+import { commandHandlers, listenForCommands } from "./mqtt/command-handlers.js";
 import { startEmbeddedBroker } from "./mqtt/embedded-broker.js";
 import { discoveryMessages } from "./mqtt/home-assistant.js";
 import type { HealthPayload, StatePayload } from "./mqtt/payloads.js";
@@ -35,6 +28,7 @@ import { version } from "./package-info.js";
 import type { DecidedFrame } from "./pipeline/pipeline.js";
 import { Pipeline } from "./pipeline/pipeline.js";
 import { RateLimiter, sampleReason } from "./pipeline/sampling.js";
+import { SnapshotRequests } from "./pipeline/snapshot-requests.js";
 import { SdNotifier } from "./service/sd-notify.js";
 import { ProgressWatchdog, watchdogIntervalMs } from "./service/watchdog.js";
 import { SqliteOutbox } from "./store/outbox-store.js";
@@ -178,14 +172,12 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
       if (o.report) publisher.publish("drift", o.report);
     }
   });
-  // Remote `snapshot` commands waiting for the next decided frame.
-  let snapshotWaiters: ((r: { seq: number; capturedAt: number; stored: boolean }) => void)[] = [];
+  const snapshots = new SnapshotRequests();
   pipeline.addSink((r: DecidedFrame) => {
     const ood = oodBySeq.get(r.frame.seq) === true && oodLimiter.take(r.decidedAt);
     const sampled = sampleReason(r.decision, sampling, random, ood);
-    const waiters = snapshotWaiters;
-    if (waiters.length > 0) snapshotWaiters = [];
-    const reason = waiters.length > 0 ? "snapshot" : sampled;
+    const answer = snapshots.take(r.frame.seq, r.frame.capturedAt);
+    const reason = answer ? "snapshot" : sampled;
     if (!reason) return;
     const stored = store.enqueue({
       seq: r.frame.seq,
@@ -205,7 +197,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
       features: r.features,
       latencyMs: r.latencyMs,
     });
-    for (const w of waiters) w({ seq: r.frame.seq, capturedAt: r.frame.capturedAt, stored });
+    answer?.(stored);
   });
   if (mq.publish_decisions) {
     pipeline.addSink((r) =>
@@ -316,113 +308,34 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
       }, wdInterval)
     : null;
 
-  // Remote commands: <prefix>/cmd/<name> and <group_prefix>/cmd/<name>; replies on <prefix>/cmd/<name>/reply.
-  const logCommand = (command: string, id: string | null, args: object, result: object, message: string) => {
-    logger.info({ command, id, args, result }, message);
-    publishEvent({ type: "command", severity: "info", message, data: { command, id, args, result } });
-  };
-  const notStopping = () => {
-    if (pipelineState === "stopping") throw new CommandError("unavailable", "the daemon is stopping");
-  };
-  const commandHandlers: CommandHandlers = {
-    ping: () => ({ uptime_s: Math.floor((performance.now() - monoStartedAt) / 1000), version }),
-    get_config: () => redactedConfig(config),
-    get_stats: () => ({ health: latestHealth }),
-    set_threshold: (args, req) => {
-      notStopping();
-      const before = { threshold: policy.threshold, uncertain_band: policy.uncertainBand };
-      policy = { ...policy, threshold: args.threshold, uncertainBand: args.uncertain_band ?? policy.uncertainBand };
-      pipeline.setPolicy(policy);
+  // Remote commands (docs/mqtt.md#remote-commands).
+  const handlers = commandHandlers({
+    config,
+    version,
+    uptimeS: () => Math.floor((performance.now() - monoStartedAt) / 1000),
+    latestHealth: () => latestHealth,
+    stopping: () => pipelineState === "stopping",
+    policy: () => policy,
+    setPolicy: (p) => {
+      policy = p;
+      pipeline.setPolicy(p);
       publishState();
-      const warning = bandWarning(policy);
-      const result = {
-        threshold: policy.threshold,
-        uncertain_band: policy.uncertainBand,
-        previous: before,
-        ...(warning ? { warning } : {}),
-      };
-      logCommand(
-        "set_threshold",
-        req.id,
-        args,
-        result,
-        `Threshold changed remotely from ${before.threshold} to ${policy.threshold} (uncertain band ${policy.uncertainBand})`,
-      );
-      return result;
     },
-    pause: (args, req) => {
-      notStopping();
-      const changed = !pipeline.paused;
-      pipeline.paused = true;
-      if (changed) setPipelineState("paused");
-      const result = { paused: true, changed };
-      logCommand("pause", req.id, args, result, "Inspection paused remotely: frames are not decided until resume");
-      return result;
+    paused: () => pipeline.paused,
+    setPaused: (paused) => {
+      if (pipeline.paused === paused) return false;
+      pipeline.paused = paused;
+      setPipelineState(paused ? "paused" : ready ? "running" : "starting");
+      return true;
     },
-    resume: (args, req) => {
-      notStopping();
-      const changed = pipeline.paused;
-      pipeline.paused = false;
-      if (changed) setPipelineState(ready ? "running" : "starting");
-      const result = { paused: false, changed };
-      logCommand("resume", req.id, args, result, "Inspection resumed remotely");
-      return result;
+    nextFrame: (ms) => snapshots.next(ms),
+    sampleId: (seq, ms) => store.idOf(seq, ms),
+    announce: (command, id, args, result, message) => {
+      logger.info({ command, id, args, result }, message);
+      publishEvent({ type: "command", severity: "info", message, data: { command, id, args, result } });
     },
-    snapshot: async (args, req) => {
-      if (pipeline.paused)
-        throw new CommandError("paused", "inspection is paused: no frame will be decided; resume first");
-      const taken = await new Promise<{ seq: number; capturedAt: number; stored: boolean } | null>((resolve) => {
-        const timer = setTimeout(() => {
-          snapshotWaiters = snapshotWaiters.filter((w) => w !== waiter);
-          resolve(null);
-        }, 10_000);
-        const waiter = (r: { seq: number; capturedAt: number; stored: boolean }) => {
-          clearTimeout(timer);
-          resolve(r);
-        };
-        snapshotWaiters.push(waiter);
-      });
-      if (!taken) throw new CommandError("timeout", "no frame was decided within 10 s");
-      if (!taken.stored)
-        throw new CommandError(
-          "unavailable",
-          `frame ${taken.seq} was decided but the sample store refused it (queue full or closing)`,
-        );
-      const sampleId = await store.idOf(taken.seq);
-      if (sampleId === null)
-        throw new CommandError("unavailable", `frame ${taken.seq} could not be written to the sample store in time`);
-      const result = {
-        sample_id: sampleId,
-        seq: taken.seq,
-        captured_at: new Date(taken.capturedAt).toISOString(),
-        reason: "snapshot",
-      };
-      logCommand(
-        "snapshot",
-        req.id,
-        args,
-        result,
-        `Frame ${taken.seq} stored as snapshot sample ${sampleId} on request`,
-      );
-      return result;
-    },
-  };
-  const router = new CommandRouter(commandHandlers);
-  const commandFilters = [`${prefix}/cmd/+`, ...(mq.group_prefix ? [`${mq.group_prefix}/cmd/+`] : [])];
-  publisher.subscribeCommands(commandFilters, (topic, payload, responseTo) => {
-    const name = commandNameOf(topic);
-    void router.handle(name, payload).then((reply) => {
-      // Refusals at debug level: a flood of bad requests must not flood the journal either.
-      if (!reply.ok) logger.debug({ topic, id: reply.id, error: reply.error }, "command refused");
-      const body = JSON.stringify(reply);
-      // The reply always goes under this device's own prefix, also for group commands, and for an
-      // MQTT 5 request also to the topic the caller asked for, with its correlation data.
-      const replyTopic = `${prefix}/cmd/${name}/reply`;
-      const to = responseTo && responseTopicAllowed(responseTo.topic, prefix, mq.group_prefix) ? responseTo : null;
-      publisher.publishReply(replyTopic, body, to?.topic === replyTopic ? to.correlationData : undefined);
-      if (to && to.topic !== replyTopic) publisher.publishReply(to.topic, body, to.correlationData);
-    });
   });
+  listenForCommands(publisher, handlers, { prefix, groupPrefix: mq.group_prefix, logger });
 
   pipeline.start();
   await camera.start(slot);
