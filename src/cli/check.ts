@@ -14,6 +14,7 @@ import { readSecret } from "../config/secrets.js";
 import { Preprocessor } from "../model/preprocess.js";
 import { ModelSession } from "../model/session.js";
 import { redactUrl } from "../mqtt/redact.js";
+import { readTlsFiles } from "../mqtt/tls-files.js";
 import { resolveConfig } from "./config-source.js";
 
 export const CHECK_HELP = `Usage: linesight check [--config FILE]
@@ -82,7 +83,20 @@ export async function checkCommand(argv: string[]): Promise<number> {
         if (mq.password_file || mq.password_credential) {
           await readSecret({ file: mq.password_file ?? undefined, credential: mq.password_credential ?? undefined });
         }
-        return mq.url ? `broker ${redactUrl(mq.url)}` : `embedded broker on ${mq.embedded.host}:${mq.embedded.port}`;
+        const tls = await readTlsFiles(mq.tls);
+        const outboxDir = dirname(mq.outbox.path ?? config.storage.path);
+        await mkdir(outboxDir, { recursive: true });
+        await access(outboxDir, constants.W_OK);
+        const extras = [
+          tls.ca ? "TLS CA readable" : "",
+          tls.cert ? "client certificate and key readable" : "",
+          mq.home_assistant.enabled ? "Home Assistant discovery on" : "",
+          `MQTT ${mq.protocol_version === 5 ? "5" : "3.1.1"}`,
+        ].filter(Boolean);
+        const where = mq.url
+          ? `broker ${redactUrl(mq.url)}`
+          : `embedded broker on ${mq.embedded.host}:${mq.embedded.port}`;
+        return `${where} (${extras.join(", ")}; outbox in ${outboxDir})`;
       },
     },
   ];

@@ -210,6 +210,17 @@ describe("bad input", () => {
     expect(out).toContain("mqtt.health_interval_s");
   });
 
+  it("check reads the MQTT TLS files and names the key of a bad one", async () => {
+    const dir = newDir();
+    writeFileSync(join(dir, "ca.txt"), "not a certificate");
+    const cfg = config(dir, {});
+    cfg.mqtt = { ...(cfg.mqtt as object), url: "mqtts://broker.invalid:8883", tls: { ca_file: join(dir, "ca.txt") } };
+    const d = new DaemonProcess(["check", "--config", writeConfig(dir, cfg)]);
+    expect(await d.exited).toBe(1);
+    const out = d.logs.map((l) => l.msg).join("\n");
+    expect(out).toMatch(/✗ mqtt: mqtt\.tls\.ca_file: .*ca\.txt is not a PEM file/);
+  });
+
   /** A copy of the default model with one thing broken. */
   function brokenModel(dir: string, breakIt: (modelDir: string) => void): string {
     const m = join(dir, "model");
