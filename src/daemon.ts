@@ -8,6 +8,7 @@ import { FrameSlot } from "./camera/frame-slot.js";
 import type { LoadedConfig } from "./config/load.js";
 import { readSecret } from "./config/secrets.js";
 import { bandWarning, type DecisionPolicy } from "./decision/decide.js";
+import { type OperatorScreen, startOperatorScreen } from "./http/start.js";
 import { Preprocessor } from "./model/preprocess.js";
 import { ModelSession } from "./model/session.js";
 import { DeviceMonitor } from "./monitor/device-monitor.js";
@@ -201,6 +202,23 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     );
   }
 
+  // The operator's screen and labeling page (src/http/): its sink only updates memory.
+  let operator: OperatorScreen | null = null;
+  if (config.http.enabled) {
+    operator = await startOperatorScreen(config.http, {
+      databasePath: config.storage.path,
+      model: { name: manifest.name, version: manifest.version, labels: manifest.labels, goodLabel: negative },
+      camera,
+      pipeline,
+      pipelineState: () => pipelineState,
+      drift,
+      publisher,
+      logger,
+    });
+    const screen = operator;
+    pipeline.addSink((r) => screen.observe(r, oodBySeq.get(r.frame.seq) === true));
+  }
+
   pipeline.addSink((r) => oodBySeq.delete(r.frame.seq));
 
   // READY=1 only once a frame has really been decided: model, camera and pipeline all work.
@@ -267,6 +285,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
       system: device.latest,
       alerts: device.alerts,
     });
+    if (operator?.server.audit) payload.audit = operator.server.audit;
     latestHealth = payload;
     publisher.publish("health", payload);
     if (drift) publisher.publish("drift", drift.report());
@@ -400,6 +419,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
         "",
         `  linesight ${version} is inspecting ${describeCamera(config.camera)}`,
         `  MQTT broker   ${redactUrl(url)}${broker ? " (embedded)" : ""}`,
+        ...(operator ? [`  operator page ${operator.server.url}  (token to label: ${operator.tokenFrom})`] : []),
         `  watch it      mosquitto_sub -h ${brokerUrl.hostname} -p ${brokerUrl.port || 1883} -t '${prefix}/#' -v`,
         `  samples       sqlite3 ${config.storage.path} "select id, reason, predicted, round(score, 3) from samples order by id desc limit 10"`,
         "  stop          Ctrl-C",
@@ -418,6 +438,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
   await camera.stop();
   slot.close();
   await pipeline.stopped();
+  await operator?.server.close();
   await store.close();
   reportHealth();
   await publisher.stop();
