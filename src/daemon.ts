@@ -216,7 +216,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
       logger,
     });
     const screen = operator;
-    pipeline.addSink((r) => screen.observe(r, oodBySeq.get(r.frame.seq) === true));
+    if (screen) pipeline.addSink((r) => screen.observe(r, oodBySeq.get(r.frame.seq) === true));
   }
 
   pipeline.addSink((r) => oodBySeq.delete(r.frame.seq));

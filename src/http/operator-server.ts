@@ -77,7 +77,7 @@ export class OperatorServer {
     // Keep-alive sockets must not hold a stopping daemon.
     server.keepAliveTimeout = 5000;
     const op = new OperatorServer(opts, server, catalog);
-    await new Promise<void>((resolve, reject) => {
+    const listening = new Promise<void>((resolve, reject) => {
       server.once("error", (err: NodeJS.ErrnoException) =>
         reject(
           new Error(
@@ -89,6 +89,13 @@ export class OperatorServer {
       );
       server.listen(opts.port, opts.host, () => resolve());
     });
+    try {
+      await listening;
+    } catch (err) {
+      op.hub.close();
+      await catalog.close();
+      throw err;
+    }
     await op.refreshAudit();
     op.auditTimer = setInterval(() => void op.refreshAudit(), AUDIT_EVERY_MS);
     op.auditTimer.unref();

@@ -8,7 +8,7 @@ import { packageRoot } from "../package-info.js";
 import type { DecidedFrame } from "../pipeline/pipeline.js";
 import type { BoardStatus } from "./live-board.js";
 import { defaultWebDir, OperatorServer } from "./operator-server.js";
-import { httpToken } from "./token.js";
+import { httpToken, type TokenSource } from "./token.js";
 
 export interface OperatorParts {
   databasePath: string;
@@ -29,8 +29,25 @@ export interface OperatorScreen {
   observe(r: DecidedFrame, ood: boolean): void;
 }
 
-export async function startOperatorScreen(http: Config["http"], parts: OperatorParts): Promise<OperatorScreen> {
+/**
+ * Null (with the reason logged) when the page cannot start, e.g. its port is taken: the line
+ * must go on being inspected without its screen, as it does without its MQTT broker.
+ */
+export async function startOperatorScreen(http: Config["http"], parts: OperatorParts): Promise<OperatorScreen | null> {
+  // A missing or short token file is a configuration mistake: refuse to start, like a bad password file.
   const token = await httpToken(http, parts.databasePath);
+  try {
+    return await start(http, parts, token);
+  } catch (err) {
+    parts.logger.error(
+      { err: (err as Error).message },
+      "operator page not started; inspection goes on without it (fix the http section and restart)",
+    );
+    return null;
+  }
+}
+
+async function start(http: Config["http"], parts: OperatorParts, token: TokenSource): Promise<OperatorScreen> {
   const status = (): BoardStatus => {
     const drift = parts.drift?.report() ?? null;
     const e2e = parts.pipeline.timings.summary().end_to_end;

@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { readSecret } from "../config/secrets.js";
+import { readSecret, SecretError } from "../config/secrets.js";
 
 export interface TokenSource {
   token: string;
@@ -24,7 +24,7 @@ export async function httpToken(
     });
     const from = cfg.token_file ?? `credential ${cfg.token_credential}`;
     if (token.length < 16)
-      throw new Error(`http token from ${from} is too short: use at least 16 characters (openssl rand -hex 16)`);
+      throw new SecretError(`http token from ${from} is too short: use at least 16 characters (openssl rand -hex 16)`);
     return { token, from, generated: false };
   }
   const path = join(dirname(databasePath), "http-token");
