@@ -16,7 +16,7 @@ describe("sessions", () => {
   it("a forged or re-signed cookie is refused; a new token logs everyone out", () => {
     const auth = new Auth(TOKEN);
     const value = auth.issue("ann").cookie.split(";")[0] as string;
-    const [name, body, sig] = value.split("=")[1]?.split(".") as [string, string, string];
+    const [name, body, sig] = (value.split("=")[1] ?? "").split(".") as [string, string, string];
     const renamed = `linesight_session=${Buffer.from("boss").toString("base64url")}.${body}.${sig}`;
     expect(auth.sessionOf({ cookie: renamed })).toBeNull();
     expect(auth.sessionOf({ cookie: `linesight_session=${name}.${Number(body) + 1e9}.${sig}` })).toBeNull();
