@@ -25,6 +25,8 @@ const DEBIAN = {
         spawnSync("gst-inspect-1.0", ["videotestsrc"]).status === 0 &&
         spawnSync("gst-inspect-1.0", ["jpegenc"]).status === 0,
     },
+    // The operator page's browser tests drive Debian's Chromium (playwright-core, no download).
+    { pkg: "chromium", check: () => has("chromium", "/usr/bin/chromium") },
   ],
   model: [
     {
