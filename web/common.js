@@ -1,10 +1,13 @@
 // Shared by both pages: API calls with the anti-forgery header, and number formatting.
 export async function api(path, body) {
-  const init = body === undefined ? {} : {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-linesight-request": "1" },
-    body: JSON.stringify(body),
-  };
+  const init =
+    body === undefined
+      ? {}
+      : {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-linesight-request": "1" },
+          body: JSON.stringify(body),
+        };
   const res = await fetch(path, { credentials: "same-origin", ...init });
   const data = await res.json().catch(() => ({}));
   if (!res.ok) throw Object.assign(new Error(data.error || `HTTP ${res.status}`), { status: res.status });

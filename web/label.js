@@ -195,7 +195,9 @@ async function refreshAccuracy() {
   const a = await api("/api/audit").catch(() => null);
   const box = $("accuracy");
   if (!a || a.samples === 0) {
-    box.replaceChildren(el("p", { class: "small" }, "Label audit samples (Reason: audit) to see the model's real accuracy."));
+    box.replaceChildren(
+      el("p", { class: "small" }, "Label audit samples (Reason: audit) to see the model's real accuracy."),
+    );
     return;
   }
   const row = (k, e) => el("tr", {}, el("td", {}, k), el("td", {}, estimate(e)));

@@ -47,7 +47,11 @@ function paintVerdict(d) {
   v.dataset.seq = String(d.seq);
   v.replaceChildren(
     `${d.action === "reject" ? "REJECT" : "PASS"} · ${d.label}${d.uncertain ? " (uncertain)" : ""}`,
-    el("small", {}, `score ${d.score.toFixed(3)} vs threshold ${d.threshold}${d.ood ? " · unlike the training data" : ""}`),
+    el(
+      "small",
+      {},
+      `score ${d.score.toFixed(3)} vs threshold ${d.threshold}${d.ood ? " · unlike the training data" : ""}`,
+    ),
   );
   const delay = Date.now() - d.decidedAt;
   window.liveLatencies.push(delay);
@@ -63,15 +67,19 @@ function render(s) {
   $("expected").textContent =
     s.rates.expected === null ? "" : `The model expects about ${pct(s.rates.expected)} rejects on this line.`;
   $("speed").textContent =
-    `${s.fps} parts/s` + (s.latency_ms ? ` · decision in ${s.latency_ms.p50.toFixed(0)} ms (p95 ${s.latency_ms.p95.toFixed(0)})` : "");
+    `${s.fps} parts/s` +
+    (s.latency_ms ? ` · decision in ${s.latency_ms.p50.toFixed(0)} ms (p95 ${s.latency_ms.p95.toFixed(0)})` : "");
   $("status").replaceChildren(
     ...Object.values(s.status).map((l) => el("li", { class: l.light }, el("b", {}, l.title), l.text)),
   );
+  // Thumbnails are reused by sequence number: a reject already shown is never fetched again.
   const strip = $("strip");
-  const have = [...strip.children].map((f) => f.dataset.seq).join();
-  if (have !== s.rejects.map((r) => r.seq).join()) {
+  const have = new Map([...strip.children].map((f) => [f.dataset.seq, f]));
+  if ([...have.keys()].join() !== s.rejects.map((r) => String(r.seq)).join()) {
     strip.replaceChildren(
       ...s.rejects.map((r) => {
+        const old = have.get(String(r.seq));
+        if (old) return old;
         const f = el(
           "figure",
           {},
