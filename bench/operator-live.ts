@@ -1,11 +1,12 @@
-// Does watching the operator page slow inspection? One daemon process, replaying the bundled
-// footage faster than it can decide (so the pipeline, not the camera, sets the frame rate),
-// alternating phases with 0 and 5 live-view clients. Each client does what the page does: an
+// Does watching the operator page slow inspection? One daemon process replaying the bundled
+// footage (by default faster than it can decide, so the pipeline, not the camera, sets the
+// frame rate), alternating phases with 0 and 5 live-view clients. Each client does what the page does: an
 // SSE stream, and for every message the newest frame's JPEG (one at a time) plus any new
 // reject thumbnails. Decided fps and end-to-end latency come from the daemon's health reports;
 // CPU from /proc. Also: decision-to-client delay as the clients see it.
 //
 //   node dist/bench/operator-live.js [--phase-seconds 20] [--rounds 2] [--fps 300] [--clients 5]
+//   --fps 300 saturates the pipeline (throughput); --fps 30 is a camera's pace (CPU cost, drops)
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { get, type IncomingMessage } from "node:http";
@@ -50,6 +51,7 @@ const child = spawn(
 );
 interface Health {
   fps_out: number;
+  fps_in: number;
   latency_ms: { end_to_end?: { p50: number; p95: number } };
 }
 const healths: { at: number; h: Health }[] = [];
@@ -144,6 +146,7 @@ function cpuSeconds(pid: number): number {
 interface Phase {
   clients: number;
   fps: number[];
+  fpsIn: number[];
   e2eP50: number[];
   cpu: number;
   delays: number[];
@@ -164,6 +167,7 @@ for (let r = 0; r < rounds; r++) {
     phases.push({
       clients: n,
       fps: reports.map((h) => h.fps_out),
+      fpsIn: reports.map((h) => h.fps_in),
       e2eP50: reports.map((h) => h.latency_ms.end_to_end?.p50 ?? 0),
       cpu,
       delays,
@@ -178,15 +182,16 @@ await new Promise((r) => child.on("exit", r));
 rmSync(dir, { recursive: true, force: true });
 
 console.log(
-  `# operator page benchmark: replay at ${values.fps} fps (pipeline-bound), ${rounds} rounds of ${phaseS} s, node ${process.version} ${process.arch}`,
+  `# operator page benchmark: replay at ${values.fps} fps, ${rounds} rounds of ${phaseS} s, node ${process.version} ${process.arch}`,
 );
 console.log(
-  "clients | decided fps (median of reports) | e2e p50 ms | daemon CPU | SSE msg/s per client | images/s per client | decision->client p50/p95 ms",
+  "clients | camera fps | decided fps (median of reports) | e2e p50 ms | daemon CPU | SSE msg/s per client | images/s per client | decision->client p50/p95 ms",
 );
 for (const p of phases) {
   console.log(
     [
       p.clients,
+      median(p.fpsIn).toFixed(1),
       median(p.fps).toFixed(1),
       median(p.e2eP50).toFixed(2),
       `${(p.cpu * 100).toFixed(0)}%`,
