@@ -109,7 +109,14 @@ function connect() {
   es.onerror = () => {
     conn.textContent = "disconnected: retrying…";
     conn.className = "conn down";
-    if (es.readyState === EventSource.CLOSED) setTimeout(connect, 3000);
+    if (es.readyState !== EventSource.CLOSED) return;
+    // Refused rather than lost: viewing needs the token on this device (http.read_only_open: false).
+    fetch("/api/live", { credentials: "same-origin" })
+      .then((r) => {
+        if (r.status === 401) conn.textContent = "viewing needs the token: log in on the Label page";
+      })
+      .catch(() => {});
+    setTimeout(connect, 3000);
   };
 }
 
