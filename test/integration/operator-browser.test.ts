@@ -11,6 +11,10 @@ import { ARTIFACTS, launchChromium } from "../helpers/browser.js";
 import { CLI, cleanup, DaemonProcess, FOOTAGE, MODEL, tempDir, writeConfig } from "../helpers/daemon.js";
 import { freePort } from "../helpers/ports.js";
 
+// The page.evaluate/waitForFunction callbacks run inside the browser; the project's types have no DOM.
+declare const window: unknown;
+declare const document: { querySelector(selector: string): { getAttribute(name: string): string | null } | null };
+
 const TOKEN = "test-token-0123456789abcdef";
 const LABELER = "Quality Q";
 
