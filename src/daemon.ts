@@ -8,7 +8,7 @@ import { FrameSlot } from "./camera/frame-slot.js";
 import type { LoadedConfig } from "./config/load.js";
 import { readSecret } from "./config/secrets.js";
 import { bandWarning, type DecisionPolicy } from "./decision/decide.js";
-import { type OperatorScreen, startOperatorScreen } from "./http/start.js";
+import { httpToken, type OperatorScreen, startOperatorScreen } from "./http/start.js";
 import { Preprocessor } from "./model/preprocess.js";
 import { ModelSession } from "./model/session.js";
 import { DeviceMonitor } from "./monitor/device-monitor.js";
@@ -61,6 +61,9 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     maxBytes: config.storage.max_mb * 1024 * 1024,
     logger,
   });
+
+  // Before anything listens: a missing or short token file stops the start with a clear error.
+  const pageToken = config.http.enabled ? await httpToken(config.http, config.storage.path) : null;
 
   // MQTT: the embedded broker when none is configured, so the demo is observable.
   const mq = config.mqtt;
@@ -204,8 +207,8 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
 
   // The operator's screen and labeling page (src/http/): its sink only updates memory.
   let operator: OperatorScreen | null = null;
-  if (config.http.enabled) {
-    operator = await startOperatorScreen(config.http, {
+  if (pageToken) {
+    operator = await startOperatorScreen(config.http, pageToken, {
       databasePath: config.storage.path,
       model: { name: manifest.name, version: manifest.version, labels: manifest.labels, goodLabel: negative },
       camera,

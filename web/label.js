@@ -18,7 +18,6 @@ const state = {
   cursor: 0,
   undo: [], // [{ sampleIds, labelIds, pos }]
   done: 0,
-  busy: false,
 };
 window.labelState = state; // for the browser test
 
@@ -121,8 +120,7 @@ async function label(name) {
     const s = state.queue[state.pos];
     ids = s ? [s.id] : [];
   }
-  if (ids.length === 0 || state.busy) return;
-  state.busy = true;
+  if (ids.length === 0) return;
   try {
     const r = await api("/api/labels", { sample_ids: ids, label: name });
     state.undo.push({ sampleIds: ids, labelIds: r.label_ids, pos: state.pos });
@@ -145,15 +143,12 @@ async function label(name) {
     refreshAccuracy();
   } catch (err) {
     failed(err);
-  } finally {
-    state.busy = false;
   }
 }
 
 async function undo() {
   const last = state.undo.pop();
-  if (!last || state.busy) return;
-  state.busy = true;
+  if (!last) return;
   try {
     await api("/api/labels/undo", { label_ids: last.labelIds });
     state.done -= last.sampleIds.length;
@@ -163,19 +158,29 @@ async function undo() {
     show();
     refreshAccuracy();
   } catch (err) {
+    state.undo.push(last);
     failed(err);
-  } finally {
-    state.busy = false;
   }
 }
 
-function move(delta) {
+/**
+ * Keypresses are handled one after another, in order: a key pressed while the previous label
+ * is being saved waits for it (and then applies to the next sample) instead of being lost.
+ */
+let pending = Promise.resolve();
+function serial(action) {
+  pending = pending.then(action).catch(failed);
+}
+/** For the browser test: resolves when every key pressed so far has been handled. */
+window.labelIdle = () => pending;
+
+async function move(delta) {
   if (state.mode === "grid") {
     const n = Math.min(GRID, state.queue.length - state.pos);
     state.cursor = Math.max(0, Math.min(n - 1, state.cursor + delta));
   } else {
     state.pos = Math.max(0, Math.min(state.queue.length, state.pos + delta));
-    void ensure(4).then(show);
+    await ensure(4);
   }
   show();
 }
@@ -234,44 +239,49 @@ function keyLegend() {
 
 function onKey(e) {
   if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
-  if (e.ctrlKey || e.metaKey || e.altKey) {
-    if ((e.ctrlKey || e.metaKey) && e.key === "z") {
-      e.preventDefault();
-      void undo();
-    }
-    return;
-  }
+  const action = actionFor(e);
+  if (!action) return;
+  e.preventDefault();
+  serial(action);
+}
+
+/** What a key does, or null for keys the page leaves to the browser. */
+function actionFor(e) {
+  if (e.ctrlKey || e.metaKey || e.altKey) return (e.ctrlKey || e.metaKey) && e.key === "z" ? undo : null;
   const k = e.key.toLowerCase();
   const l = state.keys.get(k);
-  if (l) {
-    e.preventDefault();
-    void label(l);
-  } else if (k === "s" || k === " ") {
-    e.preventDefault();
-    if (state.mode === "grid") {
-      state.pos += GRID;
-      state.cursor = 0;
-      state.selected.clear();
-      void ensure(GRID).then(show);
-    } else move(1);
-  } else if (k === "u" || k === "backspace") {
-    e.preventDefault();
-    void undo();
-  } else if (k === "arrowright") move(1);
-  else if (k === "arrowleft") move(-1);
-  else if (k === "arrowdown" && state.mode === "grid") move(4);
-  else if (k === "arrowup" && state.mode === "grid") move(-4);
-  else if (k === "x" && state.mode === "grid") {
-    const s = state.queue[state.pos + state.cursor];
-    if (s) toggle(s.id);
-  } else if (k === "v") {
-    state.mode = state.mode === "grid" ? "single" : "grid";
-    $("grid").hidden = state.mode !== "grid";
-    $("single").hidden = state.mode === "grid";
-    state.selected.clear();
-    state.cursor = 0;
-    void ensure(GRID).then(show);
-  }
+  if (l) return () => label(l);
+  if (k === "u" || k === "backspace") return undo;
+  if (k === "s" || k === " ") return state.mode === "grid" ? nextGridPage : () => move(1);
+  if (k === "arrowright") return () => move(1);
+  if (k === "arrowleft") return () => move(-1);
+  if (state.mode === "grid" && k === "arrowdown") return () => move(4);
+  if (state.mode === "grid" && k === "arrowup") return () => move(-4);
+  if (state.mode === "grid" && k === "x")
+    return () => {
+      const s = state.queue[state.pos + state.cursor];
+      if (s) toggle(s.id);
+    };
+  if (k === "v") return switchView;
+  return null;
+}
+
+async function nextGridPage() {
+  state.pos += GRID;
+  state.cursor = 0;
+  state.selected.clear();
+  await ensure(GRID);
+  show();
+}
+
+async function switchView() {
+  state.mode = state.mode === "grid" ? "single" : "grid";
+  $("grid").hidden = state.mode !== "grid";
+  $("single").hidden = state.mode === "grid";
+  state.selected.clear();
+  state.cursor = 0;
+  await ensure(GRID);
+  show();
 }
 
 async function start() {

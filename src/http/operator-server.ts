@@ -35,6 +35,8 @@ export interface OperatorServerOptions {
 const MAX_BODY = 64 * 1024;
 /** Status (latency percentiles sort 2048 values) is recomputed at most this often. */
 const STATUS_EVERY_MS = 1000;
+/** Each live view costs a socket and a write per update: a limit keeps a misbehaving kiosk loop bounded. */
+const MAX_LIVE_CLIENTS = 32;
 /** Audit estimate refresh: after labels, and at most this often otherwise. */
 const AUDIT_EVERY_MS = 30_000;
 
@@ -152,7 +154,11 @@ export class OperatorServer {
       if (path.startsWith("/assets/")) return this.page(req, res, path.slice("/assets/".length));
       if (path === "/api/session") return this.sessionInfo(req, res);
       this.readGate(req);
-      if (path === "/api/live/events") return this.hub.add(res);
+      if (path === "/api/live/events") {
+        if (this.hub.stats().clients >= MAX_LIVE_CLIENTS)
+          throw new HttpError(503, `already ${MAX_LIVE_CLIENTS} live views open on this device; close one`);
+        return this.hub.add(res);
+      }
       if (path === "/api/live") return json(res, 200, this.snapshot());
       let m = /^\/api\/live\/frame\/(\d+)\.jpg$/.exec(path);
       if (m) return jpeg(res, this.board.jpeg(Number(m[1])), "no-store");

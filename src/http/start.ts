@@ -8,7 +8,9 @@ import { packageRoot } from "../package-info.js";
 import type { DecidedFrame } from "../pipeline/pipeline.js";
 import type { BoardStatus } from "./live-board.js";
 import { defaultWebDir, OperatorServer } from "./operator-server.js";
-import { httpToken, type TokenSource } from "./token.js";
+import type { TokenSource } from "./token.js";
+
+export { httpToken } from "./token.js";
 
 export interface OperatorParts {
   databasePath: string;
@@ -33,9 +35,11 @@ export interface OperatorScreen {
  * Null (with the reason logged) when the page cannot start, e.g. its port is taken: the line
  * must go on being inspected without its screen, as it does without its MQTT broker.
  */
-export async function startOperatorScreen(http: Config["http"], parts: OperatorParts): Promise<OperatorScreen | null> {
-  // A missing or short token file is a configuration mistake: refuse to start, like a bad password file.
-  const token = await httpToken(http, parts.databasePath);
+export async function startOperatorScreen(
+  http: Config["http"],
+  token: TokenSource,
+  parts: OperatorParts,
+): Promise<OperatorScreen | null> {
   try {
     return await start(http, parts, token);
   } catch (err) {

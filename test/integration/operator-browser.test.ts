@@ -215,6 +215,14 @@ describe("labeling page", () => {
     await expect.poll(labelCount).toBe(99);
     await page.keyboard.press("1");
     await expect.poll(labelCount).toBe(100);
+    // Keys pressed faster than labels are saved are all applied, in order (none dropped).
+    await page.keyboard.press("u");
+    await page.keyboard.press("u");
+    await page.keyboard.press("1");
+    await page.keyboard.press("1");
+    await page.evaluate(() => (window as { labelIdle(): Promise<void> }).labelIdle());
+    expect(await page.evaluate(() => (window as { labelState: { done: number } }).labelState.done)).toBe(100);
+    expect(labelCount()).toBe(100);
 
     // The accuracy estimate from labeled audit samples is on the page, and in MQTT health.
     const d2 = db();

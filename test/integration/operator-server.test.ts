@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OperatorServer } from "../../src/http/operator-server.js";
 import { SampleStore } from "../../src/store/sample-store.js";
 import { makeSample } from "../fixtures/store-samples.js";
-import { cleanup, ROOT, tempDir } from "../helpers/daemon.js";
+import { cleanup, DaemonProcess, FOOTAGE, MODEL, ROOT, tempDir, writeConfig } from "../helpers/daemon.js";
+import { freePort } from "../helpers/ports.js";
 
 const TOKEN = "server-test-token-0123456789";
 let dir: string;
@@ -89,5 +90,31 @@ describe("operator server", () => {
     const ok = await post({ sample_ids: [1, 2], label: "good" });
     expect(((await ok.json()) as { label_ids: number[] }).label_ids).toHaveLength(2);
     expect((await fetch(`${server.url}api/labels`, { method: "DELETE" })).status).toBe(405);
+  });
+});
+
+describe("the daemon's http section", () => {
+  it("refuses to start, saying why, when the token file cannot be read", async () => {
+    const d = tempDir("linesight-http-bad-");
+    try {
+      const config = writeConfig(d, {
+        device: { id: "bad-token" },
+        camera: { replay: { path: FOOTAGE } },
+        model: { path: MODEL },
+        storage: { path: join(d, "s.db") },
+        mqtt: { embedded: { port: await freePort() } },
+        http: { port: 0, token_file: join(d, "missing-token") },
+      });
+      const daemon = new DaemonProcess(["run", "--config", config]);
+      const code = await Promise.race([
+        daemon.exited,
+        new Promise((r) => setTimeout(() => r("still running"), 20_000)),
+      ]);
+      if (code === "still running") daemon.kill("SIGKILL");
+      expect(code).toBe(1);
+      expect(daemon.stderr).toMatch(/cannot read secret file .*missing-token: ENOENT/);
+    } finally {
+      cleanup(d);
+    }
   });
 });
