@@ -52,7 +52,7 @@ export function statusLines(s: StatusInputs): {
     drift = {
       light: s.drift.status,
       title: "Line vs training",
-      text: capitalise(s.drift.reasons[0] ?? "the line no longer looks like the training data"),
+      text: headline(s.drift.reasons[0] ?? "the line no longer looks like the training data"),
     };
   const broker: StatusLine = s.broker.connected
     ? { light: "ok", title: "MQTT", text: "Connected: results reach the plant systems" }
@@ -67,6 +67,20 @@ export function statusLines(s: StatusInputs): {
     drift,
     broker,
   };
+}
+
+/** What kind of change a drift reason describes, for a person at the line, by its first words. */
+const KINDS: [RegExp, string][] = [
+  [/^(brightness|contrast|colour cast|red|green|blue)\b/, "Lighting changed"],
+  [/^sharpness\b/, "Picture less sharp"],
+  [/^model score\b/, "Parts look different"],
+  [/^(reject|uncertain) rate\b/, "Reject rate unusual"],
+];
+
+/** "Lighting changed: brightness down 22% (PSI 0.41): check the lighting ..." */
+export function headline(reason: string): string {
+  const kind = KINDS.find(([re]) => re.test(reason))?.[1];
+  return kind ? `${kind}: ${reason}` : capitalise(reason);
 }
 
 function capitalise(t: string): string {

@@ -317,3 +317,39 @@ describe("labeling page", () => {
     await context.close();
   });
 });
+
+describe("live view status in plain words", () => {
+  it("says when the lighting changed and when the broker is unreachable", async () => {
+    const d2 = tempDir("linesight-browser-drift-");
+    const port = await freePort();
+    const deadBroker = await freePort(); // nothing listens there
+    const config = writeConfig(d2, {
+      device: { id: "browser-drift" },
+      // The lights dim by 30% from the first frame on.
+      camera: { replay: { path: FOOTAGE, fps: 100, drift: { kind: "brightness", amount: -0.3, from_frame: 0 } } },
+      model: { path: MODEL },
+      storage: { path: join(d2, "linesight.db"), audit_fraction: 0 },
+      mqtt: { url: `mqtt://127.0.0.1:${deadBroker}` },
+      http: { port, token_file: join(dir, "token") },
+      drift: { defect_prevalence: 0.4 },
+    });
+    const d = new DaemonProcess(["run", "--config", config]);
+    try {
+      const up = await d.waitForLog((l) => l.msg === "operator page up", 30_000, "the operator page");
+      const page = await newPage();
+      await page.goto(up.url as string);
+      await page.locator("#status li.alarm, #status li.warn", { hasText: /Lighting changed: brightness down \d+%/ }).waitFor({
+        timeout: 60_000,
+      });
+      const status = (await page.locator("#status").textContent()) ?? "";
+      expect(status).toMatch(/check the lighting/);
+      expect(status).toMatch(/Broker unreachable: \d+ message\(s\) kept for later; inspection goes on/);
+      await page.screenshot({ path: join(ARTIFACTS, "live-drift.png") });
+      await page.context().close();
+    } finally {
+      d.kill("SIGTERM");
+      await d.exited;
+      cleanup(d2);
+    }
+  });
+});
