@@ -338,9 +338,11 @@ describe("live view status in plain words", () => {
       const up = await d.waitForLog((l) => l.msg === "operator page up", 30_000, "the operator page");
       const page = await newPage();
       await page.goto(up.url as string);
-      await page.locator("#status li.alarm, #status li.warn", { hasText: /Lighting changed: brightness down \d+%/ }).waitFor({
-        timeout: 60_000,
-      });
+      await page
+        .locator("#status li.alarm, #status li.warn", { hasText: /Lighting changed: brightness down \d+%/ })
+        .waitFor({
+          timeout: 60_000,
+        });
       const status = (await page.locator("#status").textContent()) ?? "";
       expect(status).toMatch(/check the lighting/);
       expect(status).toMatch(/Broker unreachable: \d+ message\(s\) kept for later; inspection goes on/);
