@@ -1,9 +1,10 @@
 // Reading and labeling stored samples: the labeling page's queries (through catalog-worker.ts)
 // and the export. Synchronous (better-sqlite3) on its own connection; the database is WAL, so
 // reads never wait for the store worker's inserts, and label writes wait at most busy_timeout.
+import { existsSync } from "node:fs";
 import Database from "better-sqlite3";
 import { type AuditCounts, tallyAudit } from "../monitor/audit-accuracy.js";
-import { storeOpenError } from "./errors.js";
+import { StoreOpenError, storeOpenError } from "./errors.js";
 import { filterToSql, LATEST_LABEL_JOIN, type SampleFilter } from "./sample-filter.js";
 import type { SampleReason } from "./types.js";
 
@@ -44,6 +45,11 @@ export class SampleCatalog {
 
   /** Opens an existing database written by the daemon (never creates or migrates one). */
   static open(path: string, opts: { readonly?: boolean } = {}): SampleCatalog {
+    if (!existsSync(path))
+      throw new StoreOpenError(
+        path,
+        `no sample database at ${path}: the daemon creates it on its first start; give --db, or --config with the right storage.path`,
+      );
     try {
       const db = new Database(path, { fileMustExist: true, readonly: opts.readonly ?? false });
       db.pragma("busy_timeout = 5000");
