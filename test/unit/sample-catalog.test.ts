@@ -27,6 +27,14 @@ afterEach(() => {
 
 const filter = (q: Record<string, string>) => parseFilter((k) => q[k]);
 
+describe("opening", () => {
+  it("names a missing database and the fix", () => {
+    expect(() => SampleCatalog.open(join(dir, "nope.db"))).toThrow(
+      /no sample database at .*nope\.db: the daemon creates it/,
+    );
+  });
+});
+
 describe("filters", () => {
   it("select by reason, decision and labeled state, newest first, paged by id", () => {
     const audits = catalog.list(filter({ reason: "audit" }), 100);
