@@ -25,6 +25,10 @@ const DEBIAN = {
         spawnSync("gst-inspect-1.0", ["videotestsrc"]).status === 0 &&
         spawnSync("gst-inspect-1.0", ["jpegenc"]).status === 0,
     },
+    // The MQTT security tests make their certificates with openssl (and passwords with mosquitto_passwd).
+    { pkg: "openssl", check: () => has("openssl", "/usr/bin/openssl") },
+    // The operator page's browser tests drive Debian's Chromium (playwright-core, no download).
+    { pkg: "chromium", check: () => has("chromium", "/usr/bin/chromium") },
   ],
   model: [
     {

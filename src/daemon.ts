@@ -9,6 +9,7 @@ import { FrameSlot } from "./camera/frame-slot.js";
 import type { LoadedConfig } from "./config/load.js";
 import { readSecret } from "./config/secrets.js";
 import { bandWarning, type DecisionPolicy } from "./decision/decide.js";
+import { httpToken, type OperatorScreen, startOperatorScreen } from "./http/start.js";
 import { Preprocessor } from "./model/preprocess.js";
 import { ModelSession } from "./model/session.js";
 import { DeviceMonitor } from "./monitor/device-monitor.js";
@@ -65,6 +66,9 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     maxBytes: config.storage.max_mb * 1024 * 1024,
     logger,
   });
+
+  // Before anything listens: a missing or short token file stops the start with a clear error.
+  const pageToken = config.http.enabled ? await httpToken(config.http, config.storage.path) : null;
 
   // MQTT: the embedded broker when none is configured, so the demo is observable.
   const mq = config.mqtt;
@@ -217,6 +221,23 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     );
   }
 
+  // The operator's screen and labeling page (src/http/): its sink only updates memory.
+  let operator: OperatorScreen | null = null;
+  if (pageToken) {
+    operator = await startOperatorScreen(config.http, pageToken, {
+      databasePath: config.storage.path,
+      model: { name: manifest.name, version: manifest.version, labels: manifest.labels, goodLabel: negative },
+      camera,
+      pipeline,
+      pipelineState: () => pipelineState,
+      drift,
+      publisher,
+      logger,
+    });
+    const screen = operator;
+    if (screen) pipeline.addSink((r) => screen.observe(r, oodBySeq.get(r.frame.seq) === true));
+  }
+
   pipeline.addSink((r) => oodBySeq.delete(r.frame.seq));
 
   // READY=1 only once a frame has really been decided: model, camera and pipeline all work.
@@ -283,6 +304,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
       system: device.latest,
       alerts: device.alerts,
     });
+    if (operator?.server.audit) payload.audit = operator.server.audit;
     latestHealth = payload;
     publisher.publish("health", payload);
     if (drift) publisher.publish("drift", drift.report());
@@ -356,6 +378,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
         "",
         `  linesight ${version} is inspecting ${describeCamera(config.camera)}`,
         `  MQTT broker   ${redactUrl(url)}${broker ? " (embedded)" : ""}`,
+        ...(operator ? [`  operator page ${operator.server.url}  (token to label: ${operator.tokenFrom})`] : []),
         `  watch it      mosquitto_sub -h ${brokerUrl.hostname} -p ${brokerUrl.port || 1883} -t '${prefix}/#' -v`,
         `  samples       sqlite3 ${config.storage.path} "select id, reason, predicted, round(score, 3) from samples order by id desc limit 10"`,
         "  stop          Ctrl-C",
@@ -374,6 +397,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
   await camera.stop();
   slot.close();
   await pipeline.stopped();
+  await operator?.server.close();
   await store.close();
   reportHealth();
   await publisher.stop();

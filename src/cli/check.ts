@@ -99,6 +99,20 @@ export async function checkCommand(argv: string[]): Promise<number> {
         return `${where} (${extras.join(", ")}; outbox in ${outboxDir})`;
       },
     },
+    {
+      name: "http",
+      run: async () => {
+        const h = config.http;
+        if (!h.enabled) return "operator page off";
+        if (h.token_file || h.token_credential) {
+          const t = await readSecret({ file: h.token_file ?? undefined, credential: h.token_credential ?? undefined });
+          if (t.length < 16) throw new Error("the HTTP token is shorter than 16 characters (openssl rand -hex 16)");
+        }
+        const token =
+          h.token_file ?? (h.token_credential ? `credential ${h.token_credential}` : "generated next to the database");
+        return `operator page on http://${h.host}:${h.port}/ (token: ${token}; viewing ${h.read_only_open ? "open" : "needs the token"})`;
+      },
+    },
   ];
   let failed = 0;
   for (const c of checks) {

@@ -15,6 +15,7 @@ Commands:
   cameras                   list the cameras on this machine, with a config section for each
   model eval|profile|card   evaluate a model, write its reference statistics, render its card
   dataset pack              preprocess labelled frames for training
+  samples export            labeled samples out as a dataset (folders, tar, CSV, JSONL, Label Studio)
 
 Run 'linesight <command> --help' for a command's options.`;
 
@@ -32,6 +33,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import("./model-commands.js")).modelCommand(rest);
     case "dataset":
       return (await import("./model-commands.js")).datasetCommand(rest);
+    case "samples":
+      return (await import("./samples.js")).samplesCommand(rest);
     case undefined:
     case "help":
     case "--help":

@@ -309,6 +309,29 @@ export const alertsSchema = z.strictObject({
   clear_after: z.number().int().min(1).default(5),
 });
 
+// The operator's screen and labeling page (src/http/). Changes need the token; viewing may be open.
+export const httpSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    // Loopback by default: opening it to the LAN is a decision (host: 0.0.0.0).
+    host: z.string().min(1).default("127.0.0.1"),
+    port: z.number().int().min(0).max(65535).default(8080),
+    token_file: nullablePath,
+    token_credential: z.string().min(1).nullable().default(null),
+    // true: anyone who reaches the port may watch the live view and browse samples; false: the token is needed for that too.
+    read_only_open: z.boolean().default(true),
+    // Live updates per second per browser; a slow client gets fewer, never a queue.
+    live_max_rate_hz: z.number().min(0.5).max(60).default(10),
+  })
+  .superRefine((h, ctx) => {
+    if (h.token_file && h.token_credential)
+      ctx.addIssue({
+        code: "custom",
+        path: ["token_credential"],
+        message: "set either token_file or token_credential, not both",
+      });
+  });
+
 export const logSchema = z.strictObject({
   level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
 });
@@ -322,6 +345,7 @@ export const configSchema = z.strictObject({
   mqtt: mqttSchema.prefault({}),
   drift: driftSchema.prefault({}),
   alerts: alertsSchema.prefault({}),
+  http: httpSchema.prefault({}),
   log: logSchema.prefault({}),
 });
 
@@ -341,4 +365,5 @@ export const PATH_KEYS = [
   ["mqtt", "tls", "cert_file"],
   ["mqtt", "tls", "key_file"],
   ["mqtt", "outbox", "path"],
+  ["http", "token_file"],
 ] as const;

@@ -92,6 +92,20 @@ export const alertNameSchema = z.enum([
   "throttled",
 ]);
 
+const rateEstimateSchema = z.strictObject({
+  value: fraction.nullable().describe("observed share; null with no samples"),
+  low: fraction.nullable().describe("95% Wilson interval, low end"),
+  high: fraction.nullable().describe("95% Wilson interval, high end"),
+  n: count.describe("samples behind the estimate"),
+});
+
+export const auditAccuracySchema = z.strictObject({
+  samples: count.describe("audit samples (a random share of all frames) labeled by people"),
+  accuracy: rateEstimateSchema,
+  false_reject_rate: rateEstimateSchema.describe("share of good parts the line rejected"),
+  missed_defect_rate: rateEstimateSchema.describe("share of defective parts the line passed"),
+});
+
 export const healthPayloadSchema = z.strictObject({
   schema: schemaVersion,
   time: isoTime.describe("when the report was made"),
@@ -130,6 +144,9 @@ export const healthPayloadSchema = z.strictObject({
   }),
   system: systemReadingsSchema.nullable().describe("null until the first device check"),
   alerts: z.array(alertNameSchema).describe("alerts active now"),
+  audit: auditAccuracySchema
+    .optional()
+    .describe("the model's real accuracy from audit samples people labeled; present when the HTTP page is on"),
 });
 
 // --- drift ---------------------------------------------------------------------------------------

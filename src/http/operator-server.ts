@@ -1,0 +1,378 @@
+// The operator's screen and the labeling page: a small node:http server (a dozen routes do not
+// need a framework) serving the pages from memory, the live view over server-sent events, and
+// the labeling API backed by the catalog worker. Nothing here runs on the hot path: the
+// pipeline calls observe(), which only updates in-memory counters and marks the hub dirty.
+import { spawn } from "node:child_process";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Logger } from "pino";
+import { type AuditAccuracy, auditAccuracy } from "../monitor/audit-accuracy.js";
+import { FilterError, parseFilter } from "../store/sample-filter.js";
+import { Auth, checkLabelerName, forgeryProblem, type Session } from "./auth.js";
+import { Catalog } from "./catalog.js";
+import { type BoardStatus, LiveBoard, type LiveDecision } from "./live-board.js";
+import { LiveHub } from "./live-hub.js";
+import { loadStaticFiles, type StaticFile } from "./static-files.js";
+
+export interface OperatorServerOptions {
+  host: string;
+  port: number;
+  token: string;
+  readOnlyOpen: boolean;
+  liveMaxRateHz: number;
+  databasePath: string;
+  /** The model's labels (good first is not assumed) and which one is "good". */
+  labels: readonly string[];
+  goodLabel: string;
+  webDir: string;
+  status: () => BoardStatus;
+  logger: Logger;
+}
+
+/** Longest JSON body accepted: a batch of label ids fits many times over. */
+const MAX_BODY = 64 * 1024;
+/** Status (latency percentiles sort 2048 values) is recomputed at most this often. */
+const STATUS_EVERY_MS = 1000;
+/** Each live view costs a socket and a write per update: a limit keeps a misbehaving kiosk loop bounded. */
+const MAX_LIVE_CLIENTS = 32;
+/** Audit estimate refresh: after labels, and at most this often otherwise. */
+const AUDIT_EVERY_MS = 30_000;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class OperatorServer {
+  readonly board = new LiveBoard();
+  private readonly hub: LiveHub;
+  private readonly auth: Auth;
+  private readonly files: Map<string, StaticFile>;
+  private readonly log: Logger;
+  private status: { at: number; value: BoardStatus } | null = null;
+  private auditTimer: NodeJS.Timeout | null = null;
+  private readonly exports = new Set<ReturnType<typeof spawn>>();
+
+  private constructor(
+    private readonly opts: OperatorServerOptions,
+    private readonly server: Server,
+    private readonly catalog: Catalog,
+  ) {
+    this.log = opts.logger.child({ component: "http" });
+    this.auth = new Auth(opts.token);
+    this.files = loadStaticFiles(opts.webDir);
+    this.hub = new LiveHub(opts.liveMaxRateHz, () => JSON.stringify(this.snapshot()));
+    server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+      this.handle(req, res).catch((err: unknown) => this.fail(res, err));
+    });
+  }
+
+  static async start(opts: OperatorServerOptions): Promise<OperatorServer> {
+    const catalog = await Catalog.open(opts.databasePath, opts.goodLabel);
+    const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 });
+    // Keep-alive sockets must not hold a stopping daemon.
+    server.keepAliveTimeout = 5000;
+    const op = new OperatorServer(opts, server, catalog);
+    const listening = new Promise<void>((resolve, reject) => {
+      server.once("error", (err: NodeJS.ErrnoException) =>
+        reject(
+          new Error(
+            err.code === "EADDRINUSE"
+              ? `http: ${opts.host}:${opts.port} is already in use; set http.port to a free port or stop the other program`
+              : `http: cannot listen on ${opts.host}:${opts.port}: ${err.message}`,
+          ),
+        ),
+      );
+      server.listen(opts.port, opts.host, () => resolve());
+    });
+    try {
+      await listening;
+    } catch (err) {
+      op.hub.close();
+      await catalog.close();
+      throw err;
+    }
+    await op.refreshAudit();
+    op.auditTimer = setInterval(() => void op.refreshAudit(), AUDIT_EVERY_MS);
+    op.auditTimer.unref();
+    return op;
+  }
+
+  get url(): string {
+    const a = this.server.address() as AddressInfo;
+    const host = a.family === "IPv6" ? `[${a.address}]` : a.address;
+    return `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${a.port}/`;
+  }
+
+  get audit(): AuditAccuracy | null {
+    return this.board.audit;
+  }
+
+  /** From the decision sink: O(1), never waits. */
+  observe(d: LiveDecision): void {
+    this.board.observe(d);
+    this.hub.markDirty();
+  }
+
+  async close(): Promise<void> {
+    if (this.auditTimer) clearInterval(this.auditTimer);
+    this.hub.close();
+    for (const child of this.exports) child.kill("SIGTERM");
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.catalog.close();
+  }
+
+  private snapshot() {
+    const now = Date.now();
+    if (!this.status || now - this.status.at > STATUS_EVERY_MS) this.status = { at: now, value: this.opts.status() };
+    return this.board.snapshot(now, this.status.value);
+  }
+
+  private async refreshAudit(): Promise<void> {
+    try {
+      this.board.audit = auditAccuracy(await this.catalog.call("audit", {}));
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, "audit accuracy estimate failed");
+    }
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://local");
+    const path = url.pathname;
+    res.setHeader("x-content-type-options", "nosniff");
+    res.setHeader("referrer-policy", "no-referrer");
+    if (req.method === "GET" || req.method === "HEAD") {
+      if (path === "/" || path === "/index.html") return this.page(req, res, "index.html");
+      if (path === "/label" || path === "/label.html") return this.page(req, res, "label.html");
+      if (path.startsWith("/assets/")) return this.page(req, res, path.slice("/assets/".length));
+      if (path === "/api/session") return this.sessionInfo(req, res);
+      this.readGate(req);
+      if (path === "/api/live/events") {
+        if (this.hub.stats().clients >= MAX_LIVE_CLIENTS)
+          throw new HttpError(503, `already ${MAX_LIVE_CLIENTS} live views open on this device; close one`);
+        return this.hub.add(res);
+      }
+      if (path === "/api/live") return json(res, 200, this.snapshot());
+      let m = /^\/api\/live\/frame\/(\d+)\.jpg$/.exec(path);
+      if (m) return jpeg(res, this.board.jpeg(Number(m[1])), "no-store");
+      if (path === "/api/samples") return this.listSamples(url, res);
+      m = /^\/api\/samples\/(\d+)\/image\.jpg$/.exec(path);
+      if (m) return jpeg(res, await this.catalog.call("image", { sampleId: Number(m[1]) }), "private, max-age=3600");
+      if (path === "/api/audit") return json(res, 200, this.board.audit);
+      if (path === "/api/export.tar") return this.exportTar(req, url, res);
+      throw new HttpError(404, `no such page: ${path}`);
+    }
+    if (req.method === "POST") {
+      const forged = forgeryProblem(req.headers);
+      if (forged) throw new HttpError(403, forged);
+      const body = await readJson(req);
+      if (path === "/api/session") return this.login(res, body);
+      if (path === "/api/logout") {
+        res.setHeader("set-cookie", Auth.clearCookie());
+        return json(res, 200, { ok: true });
+      }
+      const session = this.auth.sessionOf(req.headers);
+      if (!session) throw new HttpError(401, "log in with the device's token to change anything");
+      if (path === "/api/labels") return this.label(res, body, session);
+      if (path === "/api/labels/undo") return this.undo(res, body);
+      throw new HttpError(404, `no such action: ${path}`);
+    }
+    res.setHeader("allow", "GET, HEAD, POST");
+    throw new HttpError(405, `method ${req.method} not allowed`);
+  }
+
+  private page(req: IncomingMessage, res: ServerResponse, name: string): void {
+    const f = this.files.get(name);
+    if (!f) throw new HttpError(404, `no such file: ${name}`);
+    res.setHeader("content-security-policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+    res.setHeader("etag", f.etag);
+    res.setHeader("cache-control", "no-cache");
+    res.setHeader("vary", "accept-encoding");
+    if (req.headers["if-none-match"] === f.etag) {
+      res.writeHead(304).end();
+      return;
+    }
+    const gz = /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""));
+    const body = gz ? f.gzip : f.body;
+    res.writeHead(200, {
+      "content-type": f.type,
+      "content-length": body.length,
+      ...(gz ? { "content-encoding": "gzip" } : {}),
+    });
+    res.end(req.method === "HEAD" ? undefined : body);
+  }
+
+  private sessionInfo(req: IncomingMessage, res: ServerResponse): void {
+    const s = this.auth.sessionOf(req.headers);
+    json(res, 200, {
+      name: s?.name ?? null,
+      read_open: this.opts.readOnlyOpen,
+      labels: this.opts.labels,
+      good_label: this.opts.goodLabel,
+    });
+  }
+
+  private readGate(req: IncomingMessage): void {
+    if (this.opts.readOnlyOpen) return;
+    if (!this.auth.sessionOf(req.headers)) throw new HttpError(401, "log in with the device's token to view this");
+  }
+
+  private login(res: ServerResponse, body: Record<string, unknown>): void {
+    if (typeof body.token !== "string" || !this.auth.tokenMatches(body.token)) {
+      this.log.warn("HTTP login refused: wrong token");
+      throw new HttpError(401, "wrong token");
+    }
+    let name: string;
+    try {
+      name = checkLabelerName(body.name);
+    } catch (err) {
+      throw new HttpError(400, (err as Error).message);
+    }
+    const { cookie } = this.auth.issue(name);
+    res.setHeader("set-cookie", cookie);
+    this.log.info({ name }, "HTTP login");
+    json(res, 200, { name });
+  }
+
+  private async listSamples(url: URL, res: ServerResponse): Promise<void> {
+    const q = url.searchParams;
+    let filter: ReturnType<typeof parseFilter>;
+    try {
+      filter = parseFilter((k) => q.get(k));
+    } catch (err) {
+      if (err instanceof FilterError) throw new HttpError(400, err.message);
+      throw err;
+    }
+    const limit = Math.min(500, Math.max(1, Number(q.get("limit") ?? 50) || 50));
+    const before = q.get("before") ? Number(q.get("before")) : null;
+    const result = await this.catalog.call("list", { filter, limit, before, withTotal: before === null });
+    json(res, 200, result);
+  }
+
+  private async label(res: ServerResponse, body: Record<string, unknown>, session: Session): Promise<void> {
+    const ids = body.sample_ids;
+    const label = body.label;
+    if (!Array.isArray(ids) || ids.length === 0 || ids.length > 500 || !ids.every((i) => Number.isInteger(i)))
+      throw new HttpError(400, "sample_ids: expected a list of 1 to 500 sample ids");
+    if (typeof label !== "string" || !this.opts.labels.includes(label))
+      throw new HttpError(400, `label: expected one of ${this.opts.labels.join(", ")}`);
+    let labelIds: number[];
+    try {
+      labelIds = await this.catalog.call("label", { sampleIds: ids as number[], label, by: session.name });
+    } catch (err) {
+      throw new HttpError(409, (err as Error).message);
+    }
+    json(res, 200, { label_ids: labelIds });
+    void this.refreshAudit().then(() => this.hub.markDirty());
+  }
+
+  private async undo(res: ServerResponse, body: Record<string, unknown>): Promise<void> {
+    const ids = body.label_ids;
+    if (!Array.isArray(ids) || ids.length === 0 || ids.length > 500 || !ids.every((i) => Number.isInteger(i)))
+      throw new HttpError(400, "label_ids: expected a list of 1 to 500 label ids");
+    const removed = await this.catalog.call("undo", { labelIds: ids as number[] });
+    json(res, 200, { removed });
+    void this.refreshAudit().then(() => this.hub.markDirty());
+  }
+
+  /**
+   * Streams a tar of the labeled samples (one folder per label, manifests, Label Studio file)
+   * from a `linesight samples export` child process: the export's SQLite reads and tar writing
+   * happen in another process, and the pipe's backpressure keeps memory flat however big.
+   */
+  private exportTar(req: IncomingMessage, url: URL, res: ServerResponse): void {
+    if (!this.auth.sessionOf(req.headers)) throw new HttpError(401, "log in to export (exporting marks samples)");
+    try {
+      parseFilter((k) => url.searchParams.get(k));
+    } catch (err) {
+      if (err instanceof FilterError) throw new HttpError(400, err.message);
+      throw err;
+    }
+    const args = [CLI, "samples", "export", "--db", this.opts.databasePath, "--format", "tar", "--out", "-"];
+    for (const key of ["reason", "decision", "label", "from", "to", "not_exported"]) {
+      const v = url.searchParams.get(key);
+      if (v) args.push(`--${key.replace("_", "-")}`, v);
+    }
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    this.exports.add(child);
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => {
+      if (stderr.length < 4000) stderr += d.toString();
+    });
+    const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, "-");
+    res.writeHead(200, {
+      "content-type": "application/x-tar",
+      "content-disposition": `attachment; filename="linesight-samples-${stamp}.tar"`,
+      "cache-control": "no-store",
+    });
+    child.stdout.pipe(res);
+    res.on("close", () => {
+      if (child.exitCode === null) child.kill("SIGTERM");
+    });
+    child.on("exit", (code) => {
+      this.exports.delete(child);
+      if (code !== 0 && code !== null) this.log.error({ code, stderr }, "export failed");
+      else this.log.info({ by: this.auth.sessionOf(req.headers)?.name }, "samples exported");
+    });
+  }
+
+  private fail(res: ServerResponse, err: unknown): void {
+    const status = err instanceof HttpError ? err.status : 500;
+    if (status === 500) this.log.error({ err }, "HTTP request failed");
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    json(res, status, { error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+const CLI = fileURLToPath(new URL("../cli/main.js", import.meta.url));
+
+/** web/ in the package root: two levels above dist/src/http or src/http. */
+export function defaultWebDir(packageRoot: string): string {
+  return join(packageRoot, "web");
+}
+
+function json(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "cache-control": "no-store",
+    "content-length": Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+function jpeg(res: ServerResponse, bytes: Uint8Array | null, cache: string): void {
+  if (!bytes) throw new HttpError(404, "no such image (no longer kept)");
+  res.writeHead(200, { "content-type": "image/jpeg", "content-length": bytes.byteLength, "cache-control": cache });
+  res.end(bytes);
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const type = String(req.headers["content-type"] ?? "");
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY} bytes`);
+    chunks.push(chunk);
+  }
+  if (size === 0) return {};
+  if (!type.startsWith("application/json")) throw new HttpError(415, "expected Content-Type: application/json");
+  try {
+    const v = JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
+    if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error("not an object");
+    return v as Record<string, unknown>;
+  } catch {
+    throw new HttpError(400, "malformed JSON body: expected an object");
+  }
+}

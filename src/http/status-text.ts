@@ -1,0 +1,88 @@
+// The operator screen's status lights in plain words. Pure.
+
+export type Light = "ok" | "warn" | "alarm" | "off";
+
+export interface StatusLine {
+  light: Light;
+  title: string;
+  text: string;
+}
+
+export interface StatusInputs {
+  camera: { state: string; source: string };
+  pipeline: string;
+  model: { name: string; version: string; threshold: number };
+  drift: { status: "ok" | "warn" | "alarm"; reasons: string[]; ready: boolean } | null;
+  broker: { connected: boolean; queued: number };
+}
+
+const CAMERA: Record<string, [Light, string]> = {
+  streaming: ["ok", "Frames are arriving"],
+  starting: ["warn", "Starting the camera"],
+  stalled: ["alarm", "No frames from the camera: check its cable and power; it is being restarted"],
+  failed: ["alarm", "The camera could not be started: see the service log"],
+  stopped: ["off", "The camera is stopped"],
+};
+
+export function statusLines(s: StatusInputs): {
+  camera: StatusLine;
+  model: StatusLine;
+  drift: StatusLine;
+  broker: StatusLine;
+} {
+  const [camLight, camText] = CAMERA[s.camera.state] ?? ["warn", `Camera ${s.camera.state}`];
+  const paused = s.pipeline === "paused";
+  const model: StatusLine = paused
+    ? { light: "warn", title: "Inspection", text: "Paused: parts are NOT being inspected" }
+    : {
+        light: s.pipeline === "running" ? "ok" : "warn",
+        title: "Inspection",
+        text:
+          s.pipeline === "running"
+            ? `Model ${s.model.name} ${s.model.version}, threshold ${s.model.threshold}`
+            : `Inspection ${s.pipeline}`,
+      };
+  let drift: StatusLine;
+  if (!s.drift) drift = { light: "off", title: "Line vs training", text: "Drift detection is off" };
+  else if (!s.drift.ready)
+    drift = { light: "off", title: "Line vs training", text: "Collecting frames to compare with the training data" };
+  else if (s.drift.status === "ok")
+    drift = { light: "ok", title: "Line vs training", text: "The line looks like the training data" };
+  else
+    drift = {
+      light: s.drift.status,
+      title: "Line vs training",
+      text: headline(s.drift.reasons[0] ?? "the line no longer looks like the training data"),
+    };
+  const broker: StatusLine = s.broker.connected
+    ? { light: "ok", title: "MQTT", text: "Connected: results reach the plant systems" }
+    : {
+        light: "warn",
+        title: "MQTT",
+        text: `Broker unreachable: ${s.broker.queued} message(s) kept for later; inspection goes on`,
+      };
+  return {
+    camera: { light: camLight, title: `Camera (${s.camera.source})`, text: camText },
+    model,
+    drift,
+    broker,
+  };
+}
+
+/** What kind of change a drift reason describes, for a person at the line, by its first words. */
+const KINDS: [RegExp, string][] = [
+  [/^(brightness|contrast|colour cast|red|green|blue)\b/, "Lighting changed"],
+  [/^sharpness\b/, "Picture less sharp"],
+  [/^model score\b/, "Parts look different"],
+  [/^(reject|uncertain) rate\b/, "Reject rate unusual"],
+];
+
+/** "Lighting changed: brightness down 22% (PSI 0.41): check the lighting ..." */
+export function headline(reason: string): string {
+  const kind = KINDS.find(([re]) => re.test(reason))?.[1];
+  return kind ? `${kind}: ${reason}` : capitalise(reason);
+}
+
+function capitalise(t: string): string {
+  return t.charAt(0).toUpperCase() + t.slice(1);
+}

@@ -1,0 +1,120 @@
+// The operator server on its own (real HTTP, real SQLite, the real catalog worker), for what
+// the browser test does not cover: viewing closed, caching and compression, bad requests.
+import { join } from "node:path";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OperatorServer } from "../../src/http/operator-server.js";
+import { SampleStore } from "../../src/store/sample-store.js";
+import { makeSample } from "../fixtures/store-samples.js";
+import { cleanup, DaemonProcess, FOOTAGE, MODEL, ROOT, tempDir, writeConfig } from "../helpers/daemon.js";
+import { freePort } from "../helpers/ports.js";
+
+const TOKEN = "server-test-token-0123456789";
+let dir: string;
+let server: OperatorServer;
+
+beforeAll(async () => {
+  dir = tempDir("linesight-http-");
+  const store = SampleStore.open(join(dir, "s.db"));
+  store.insertBatch(Array.from({ length: 5 }, (_, i) => makeSample(i)));
+  store.close();
+  server = await OperatorServer.start({
+    host: "127.0.0.1",
+    port: 0,
+    token: TOKEN,
+    readOnlyOpen: false,
+    liveMaxRateHz: 10,
+    databasePath: join(dir, "s.db"),
+    labels: ["good", "defect"],
+    goodLabel: "good",
+    webDir: join(ROOT, "web"),
+    status: () => ({
+      camera: { state: "streaming", source: "replay" },
+      pipeline: "running",
+      model: { name: "m", version: "1", threshold: 0.5 },
+      drift: null,
+      broker: { connected: true, queued: 0 },
+      expectedRejectRate: null,
+      latency: null,
+    }),
+    logger: pino({ level: "silent" }),
+  });
+});
+afterAll(async () => {
+  await server?.close();
+  if (dir) cleanup(dir);
+});
+
+const bearer = { authorization: `Bearer ${TOKEN}` };
+
+describe("operator server", () => {
+  it("with viewing closed, serves the page shells but no data without the token", async () => {
+    expect((await fetch(server.url)).status).toBe(200);
+    expect((await fetch(`${server.url}label`)).status).toBe(200);
+    for (const path of ["api/live", "api/samples", "api/samples/1/image.jpg", "api/audit", "api/live/events"])
+      expect((await fetch(`${server.url}${path}`)).status, path).toBe(401);
+    const r = await fetch(`${server.url}api/samples?limit=2`, { headers: bearer });
+    expect(r.status).toBe(200);
+    expect(((await r.json()) as { total: number }).total).toBe(5);
+    const img = await fetch(`${server.url}api/samples/1/image.jpg`, { headers: bearer });
+    expect(img.headers.get("content-type")).toBe("image/jpeg");
+    expect((await img.arrayBuffer()).byteLength).toBe(15 * 1024);
+  });
+
+  it("serves assets compressed, cached by ETag, with a same-origin content policy", async () => {
+    const r = await fetch(`${server.url}assets/live.js`, { headers: { "accept-encoding": "gzip" } });
+    expect(r.status).toBe(200);
+    expect(r.headers.get("content-encoding")).toBe("gzip");
+    expect(r.headers.get("content-security-policy")).toMatch(/default-src 'self'/);
+    const etag = r.headers.get("etag") as string;
+    expect((await fetch(`${server.url}assets/live.js`, { headers: { "if-none-match": etag } })).status).toBe(304);
+    expect((await fetch(`${server.url}assets/nope.js`)).status).toBe(404);
+    expect((await fetch(`${server.url}assets/..%2Fpackage.json`)).status).toBe(404);
+  });
+
+  it("answers bad requests with what is wrong", async () => {
+    const bad = await fetch(`${server.url}api/samples?reason=rejected`, { headers: bearer });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toMatch(/reason: unknown reason "rejected"/);
+    const post = (body: unknown) =>
+      fetch(`${server.url}api/labels`, {
+        method: "POST",
+        headers: { ...bearer, "x-linesight-request": "1", "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    expect(((await (await post({ sample_ids: [1], label: "meh" })).json()) as { error: string }).error).toMatch(
+      /label: expected one of good, defect/,
+    );
+    expect((await post({ sample_ids: [999], label: "good" })).status).toBe(409);
+    expect((await post({ sample_ids: "1", label: "good" })).status).toBe(400);
+    const ok = await post({ sample_ids: [1, 2], label: "good" });
+    expect(((await ok.json()) as { label_ids: number[] }).label_ids).toHaveLength(2);
+    expect((await fetch(`${server.url}api/labels`, { method: "DELETE" })).status).toBe(405);
+  });
+});
+
+describe("the daemon's http section", () => {
+  it("refuses to start, saying why, when the token file cannot be read", async () => {
+    const d = tempDir("linesight-http-bad-");
+    try {
+      const config = writeConfig(d, {
+        device: { id: "bad-token" },
+        camera: { replay: { path: FOOTAGE } },
+        model: { path: MODEL },
+        storage: { path: join(d, "s.db") },
+        mqtt: { embedded: { port: await freePort() } },
+        http: { port: 0, token_file: join(d, "missing-token") },
+      });
+      const daemon = new DaemonProcess(["run", "--config", config]);
+      const code = await Promise.race([
+        daemon.exited,
+        new Promise((r) => setTimeout(() => r("still running"), 20_000)),
+      ]);
+      if (code === "still running") daemon.kill("SIGKILL");
+      expect(code).toBe(1);
+      expect(daemon.stderr).toMatch(/cannot read secret file .*missing-token: ENOENT/);
+    } finally {
+      cleanup(d);
+    }
+  });
+});

@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "../../src/config/load.js";
+
+function problems(http: unknown): string[] {
+  try {
+    parseConfig({ device: { id: "cam-1" }, http }, "test.yaml", "/etc/linesight");
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe("http configuration", () => {
+  it("defaults to the page on loopback, open for viewing, token generated", () => {
+    const { config } = parseConfig({ device: { id: "cam-1" } }, "test.yaml", "/etc/linesight");
+    expect(config.http).toEqual({
+      enabled: true,
+      host: "127.0.0.1",
+      port: 8080,
+      token_file: null,
+      token_credential: null,
+      read_only_open: true,
+      live_max_rate_hz: 10,
+    });
+  });
+
+  it("resolves the token file against the config's directory", () => {
+    const { config } = parseConfig(
+      { device: { id: "cam-1" }, http: { token_file: "http-token" } },
+      "test.yaml",
+      "/etc/linesight",
+    );
+    expect(config.http.token_file).toBe("/etc/linesight/http-token");
+  });
+
+  it("names the key and the fix", () => {
+    expect(problems({ token_file: "/a", token_credential: "b" })).toEqual([
+      expect.stringMatching(/^http\.token_credential: set either token_file or token_credential, not both/),
+    ]);
+    expect(problems({ port: 70000 })[0]).toMatch(/^http\.port: /);
+    expect(problems({ token: "secret" })[0]).toMatch(/^http\.token: secrets are not allowed .* token_file/);
+    expect(problems({ prot: 80 })[0]).toMatch(/did you mean "port"/);
+  });
+});

@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { headline, type StatusInputs, statusLines } from "../../src/http/status-text.js";
+
+const base: StatusInputs = {
+  camera: { state: "streaming", source: "libcamera" },
+  pipeline: "running",
+  model: { name: "round-parts", version: "1.0.0", threshold: 0.88 },
+  drift: { status: "ok", reasons: [], ready: true },
+  broker: { connected: true, queued: 0 },
+};
+
+describe("status in plain words", () => {
+  it("all well", () => {
+    const s = statusLines(base);
+    expect(Object.values(s).map((l) => l.light)).toEqual(["ok", "ok", "ok", "ok"]);
+    expect(s.camera).toEqual({ light: "ok", title: "Camera (libcamera)", text: "Frames are arriving" });
+    expect(s.model.text).toBe("Model round-parts 1.0.0, threshold 0.88");
+  });
+
+  it("says what changed and what to do", () => {
+    const s = statusLines({
+      ...base,
+      camera: { state: "stalled", source: "libcamera" },
+      pipeline: "paused",
+      drift: {
+        status: "alarm",
+        reasons: ["brightness down 22% (PSI 0.41; all colours alike): check the lighting and the camera's exposure"],
+        ready: true,
+      },
+      broker: { connected: false, queued: 12 },
+    });
+    expect(s.camera).toMatchObject({ light: "alarm", text: expect.stringMatching(/No frames .* check its cable/) });
+    expect(s.model).toMatchObject({ light: "warn", text: "Paused: parts are NOT being inspected" });
+    expect(s.drift).toMatchObject({
+      light: "alarm",
+      text: "Lighting changed: brightness down 22% (PSI 0.41; all colours alike): check the lighting and the camera's exposure",
+    });
+    expect(s.broker.text).toBe("Broker unreachable: 12 message(s) kept for later; inspection goes on");
+  });
+
+  it("names the kind of drift", () => {
+    expect(headline("sharpness down 30% (PSI 0.5): check focus and clean the lens")).toMatch(/^Picture less sharp: /);
+    expect(headline("colour cast: red up 8% (PSI 0.3): check the lights")).toMatch(/^Lighting changed: colour cast/);
+    expect(headline("reject rate 9.0% vs 2.0% expected (z 6.1): check the parts and the model")).toMatch(
+      /^Reject rate unusual: /,
+    );
+    expect(headline("something new")).toBe("Something new");
+  });
+
+  it("is honest before it knows", () => {
+    expect(statusLines({ ...base, drift: null }).drift).toMatchObject({ light: "off", text: "Drift detection is off" });
+    expect(statusLines({ ...base, drift: { status: "ok", reasons: [], ready: false } }).drift.text).toMatch(
+      /Collecting frames/,
+    );
+  });
+});
