@@ -81,8 +81,11 @@ find "$ORT" -mindepth 2 -maxdepth 2 ! -path "*/linux" -exec rm -rf {} +
 find "$ORT"/*/linux -mindepth 1 -maxdepth 1 ! -name "$NODE_CPU" -exec rm -rf {} +
 rm -rf "$APP/node_modules/onnxruntime-node/lib" "$APP/node_modules/onnxruntime-node/script"
 find "$APP/node_modules" \( -name '*.map' -o -name '*.ts' ! -name '*.d.ts' -o -name '*.md' -o -name '.npmignore' \
-  -o -name '.eslintrc*' -o -name '.travis.yml' -o -name '.github' -o -name 'Makefile' -o -name '*.gyp*' \) \
+  -o -name '.eslintrc*' -o -name '.travis.yml' -o -name '.github' -o -name 'Makefile' -o -name '*.gyp*' \
+  -o -name '.git*' -o -name '*.html' -o -name '.husky' -o -name '*.sh' \) \
   -prune -exec rm -rf {} +
+find "$APP/node_modules" -mindepth 2 -maxdepth 3 -type d \( -name test -o -name tests -o -name benchmarks \) -prune -exec rm -rf {} +
+rm -rf "$APP/node_modules/nan/tools"
 rm -f "$APP/.npmrc" "$APP/node_modules/.package-lock.json"
 case "$ARCH" in arm64) ELF_MACHINE=AArch64 ;; amd64) ELF_MACHINE=X86-64 ;; esac
 while IFS= read -r f; do
@@ -115,10 +118,12 @@ install -D -m 0644 deploy/debian/linesight.1 "$STAGE/usr/share/man/man1/linesigh
 gzip -9n "$STAGE/usr/share/man/man1/linesight.1"
 install -D -m 0644 deploy/debian/lintian-overrides "$STAGE/usr/share/lintian/overrides/linesight"
 
-# Plain file modes (npm tarballs carry odd ones); executables stay executable.
+# Nothing but the bundled node runs a script here (/usr/bin/linesight and the unit call it
+# explicitly), so "#!/usr/bin/env node" lines go, and only node and the wrapper are executable.
+grep -rlZ -e '^#! */usr/bin/env' "$APP/node_modules" "$APP/dist" | xargs -0 -r sed -i '1s|^#! */usr/bin/env .*|// (shebang removed: run with /usr/lib/linesight/node/bin/node)|'
 find "$STAGE" -type d -exec chmod 0755 {} +
-find "$STAGE" -type f -perm /111 -exec chmod 0755 {} +
-find "$STAGE" -type f ! -perm /111 -exec chmod 0644 {} +
+find "$STAGE" -type f -exec chmod 0644 {} +
+chmod 0755 "$APP/node/bin/node" "$STAGE/usr/bin/linesight"
 
 # 6. Control files.
 mkdir -p "$STAGE/DEBIAN"

@@ -88,7 +88,7 @@ if [ "$binfmt_ok" = yes ]; then
 
   if in_root dpkg -s linesight >/dev/null 2>&1; then
     say "purging the previous run's package"
-    in_root dpkg --purge linesight >/dev/null
+    in_root dpkg --purge --force-remove-reinstreq linesight >/dev/null
   fi
   cp "$DEB" "$ROOTFS/tmp/linesight.deb"
   say "dpkg -i $(basename "$DEB")"
@@ -150,4 +150,22 @@ fi
 echo "test-arm64: samples stored by the arm64 daemon (read back with arm64 better-sqlite3): $samples"
 total=$(python3 -c 'import json,sys; print(sum(r["n"] for r in json.loads(sys.argv[1])))' "$samples")
 [ "$total" -gt 0 ] || { echo "test-arm64: no samples stored" >&2; exit 1; }
+if [ "$binfmt_ok" = yes ]; then
+  # Upgrades (here: reinstalling the same version, which runs the upgrade maintainer-script
+  # path) through deploy/install.sh, twice: a changed config and the database must survive.
+  say "deploy/install.sh --deb, twice, over the installed package"
+  echo "# changed by test-arm64" >>"$ROOTFS/etc/linesight/config.yaml"
+  db_before=$(md5sum <"$ROOTFS/var/lib/linesight/linesight.db")
+  cp deploy/install.sh "$ROOTFS/tmp/install.sh"
+  in_root bash /tmp/install.sh --deb /tmp/linesight.deb >build/install-arm64.log
+  in_root bash /tmp/install.sh --deb /tmp/linesight.deb >>build/install-arm64.log
+  grep '^install.sh:\|is installed' build/install-arm64.log
+  grep -q '^# changed by test-arm64' "$ROOTFS/etc/linesight/config.yaml" ||
+    { echo "test-arm64: the changed config was not kept" >&2; exit 1; }
+  [ "$(md5sum <"$ROOTFS/var/lib/linesight/linesight.db")" = "$db_before" ] ||
+    { echo "test-arm64: the database changed or went on reinstall" >&2; exit 1; }
+  [ "$(grep -c '^linesight:' "$ROOTFS/etc/passwd")" = 1 ] || { echo "test-arm64: linesight user duplicated" >&2; exit 1; }
+  [ "$(in_root stat -c %U /var/lib/linesight)" = linesight ] || { echo "test-arm64: /var/lib/linesight not owned by linesight" >&2; exit 1; }
+  echo "test-arm64: config change, database and user kept"
+fi
 say "passed; path taken: $PATH_TAKEN"
