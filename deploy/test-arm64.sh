@@ -104,7 +104,10 @@ else
   rm -rf "$ROOTFS/usr/lib/linesight" "$ROOTFS/var/lib/linesight"
   say "dpkg -x $(basename "$DEB") (no chroot possible)"
   dpkg -x "$DEB" "$ROOTFS"
-  # What postinst does: the user and the state directory (ids from this host's tools).
+  # What base-passwd's and the package's postinst do: the user tables, the user, its directory.
+  for f in passwd group; do
+    [ -f "$ROOTFS/etc/$f" ] || cp "$ROOTFS/usr/share/base-passwd/$f.master" "$ROOTFS/etc/$f"
+  done
   grep -q '^linesight:' "$ROOTFS/etc/passwd" || {
     echo 'linesight:x:999:999:linesight:/var/lib/linesight:/usr/sbin/nologin' >>"$ROOTFS/etc/passwd"
     echo 'linesight:x:999:' >>"$ROOTFS/etc/group"
@@ -115,8 +118,11 @@ else
     # libraries only, so the program's own paths are given with the rootfs prefix.
     local prog=$1
     shift
-    qemu-aarch64-static -L "$ROOTFS" "$ROOTFS$prog" "$@"
+    no_sys qemu-aarch64-static -L "$ROOTFS" "$ROOTFS$prog" "$@"
   }
+  # Without a chroot the host's /sys shows through (see the chroot path): hide it in a private
+  # mount namespace. unshare and sh exec, so the command keeps the caller's pid.
+  no_sys() { unshare --mount --propagation private -- sh -c 'mount -t tmpfs none /sys && exec "$0" "$@"' "$@"; }
   RUN_AS=(setpriv --reuid=999 --regid=999 --clear-groups --)
 fi
 write_test_config
@@ -139,13 +145,14 @@ else
   sed "s|/usr/share/linesight|$ROOTFS/usr/share/linesight|; s|/var/lib/linesight|$ROOTFS/var/lib/linesight|" \
     "$ROOTFS/etc/linesight/config.yaml" >"$ROOTFS/tmp/check.yaml"
   say "linesight check (installed config, paths under the rootfs)"
-  qemu-aarch64-static -L "$ROOTFS" "$ROOTFS$NODE" "$ROOTFS$MAIN" check --config "$ROOTFS/tmp/check.yaml"
+  no_sys qemu-aarch64-static -L "$ROOTFS" "$ROOTFS$NODE" "$ROOTFS$MAIN" check --config "$ROOTFS/tmp/check.yaml"
   say "replaying the bundled footage through the daemon"
   python3 deploy/replay-check.py --socket "$ROOT_DIR/build/linesight-notify" --min-decided 100 --timeout 900 -- \
+    unshare --mount --propagation private -- sh -c 'mount -t tmpfs none /sys && exec "$0" "$@"' \
     "${RUN_AS[@]}" qemu-aarch64-static -L "$ROOTFS" "$ROOTFS$NODE" --max-semi-space-size=2 "$ROOTFS$MAIN" \
     run --config "$ROOTFS$TEST_CONFIG" | tee build/arm64-replay.json
   COUNT_JS="const D=require('$ROOTFS/usr/lib/linesight/node_modules/better-sqlite3');const d=new D('$ROOTFS/var/lib/linesight/linesight.db',{readonly:true});console.log(JSON.stringify(d.prepare('select reason, count(*) n from samples group by reason').all()))"
-  samples=$(qemu-aarch64-static -L "$ROOTFS" "$ROOTFS$NODE" -e "$COUNT_JS")
+  samples=$(no_sys qemu-aarch64-static -L "$ROOTFS" "$ROOTFS$NODE" -e "$COUNT_JS")
 fi
 echo "test-arm64: samples stored by the arm64 daemon (read back with arm64 better-sqlite3): $samples"
 total=$(python3 -c 'import json,sys; print(sum(r["n"] for r in json.loads(sys.argv[1])))' "$samples")
