@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Deployment checks for CI (.ci/run calls this after the tests), as root on x86-64 Debian 12:
 # builds the arm64 and amd64 packages, verifies the unit and its exposure score, lints the
-# packages, runs the amd64 package's daemon, tests MemoryDenyWriteExecute, and proves the arm64
-# package under QEMU. Prints how long each step took.
+# packages, runs the amd64 package's daemon, tests MemoryDenyWriteExecute, runs the installed
+# unit under a real systemd (nspawn container), and proves the arm64 package under QEMU. Prints how long each step took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MAX_EXPOSURE=2.0
@@ -80,6 +80,7 @@ timed "systemd-analyze security" security_score
 timed "lintian" lint_packages
 timed "amd64 package runs" run_amd64_package
 timed "MemoryDenyWriteExecute test" deploy/test-mdwe.sh
+timed "unit under real systemd" deploy/test-systemd.sh
 timed "arm64 under QEMU" deploy/test-arm64.sh
 echo "::: deploy: step times"
 printf '  %s\n' "${TIMES[@]}"
