@@ -36,7 +36,8 @@ mkdir -p "$ROOTFS/etc/systemd/system/linesight.service.d"
 printf '[Service]\nWatchdogSec=6\n' >"$ROOTFS/etc/systemd/system/linesight.service.d/test-watchdog.conf"
 
 say "booting the container"
-systemd-nspawn -D "$ROOTFS" --boot --register=no --keep-unit -q >build/nspawn.log 2>&1 &
+# Its own network namespace: the embedded broker's port 1883 cannot meet one on the host.
+systemd-nspawn -D "$ROOTFS" --boot --register=no --keep-unit --private-network -q >build/nspawn.log 2>&1 &
 NSPAWN=$!
 stop_container() { kill -TERM "$NSPAWN" 2>/dev/null && wait "$NSPAWN" 2>/dev/null || true; }
 trap stop_container EXIT
