@@ -27,6 +27,9 @@ OUT=$ROOT/build/deb/linesight_${DEB_VERSION}_${ARCH}.deb
 NODE_GYP=${NODE_GYP:-$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")/node_modules/node-gyp/bin/node-gyp.js}
 
 step() { echo "build-deb[$ARCH]: $*"; }
+# Debian's own npm package uses a separate node-gyp package instead of the copy inside npm.
+[ -f "$NODE_GYP" ] || NODE_GYP=$(readlink -f "$(command -v node-gyp)" 2>/dev/null || true)
+[ -f "$NODE_GYP" ] || { echo "build-deb: node-gyp not found (set NODE_GYP=path/to/node-gyp.js)" >&2; exit 1; }
 
 [ -f dist/src/cli/main.js ] || { step "building TypeScript"; npm run --silent build; }
 

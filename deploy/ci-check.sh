@@ -10,7 +10,8 @@ declare -a TIMES=()
 timed() {
   local name=$1
   shift
-  local t=$(date +%s)
+  local t
+  t=$(date +%s)
   echo "::: deploy: $name"
   "$@"
   TIMES+=("$(printf '%-28s %4d s' "$name" $(($(date +%s) - t)))")
