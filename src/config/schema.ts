@@ -119,7 +119,7 @@ export const cameraSchema = z.strictObject({
   source: z.enum(["replay", "libcamera", "gstreamer", "ffmpeg"]).default("replay"),
   replay: z
     .strictObject({
-      path: path.default("/var/lib/linesight/footage"),
+      path: path.default("/usr/share/linesight/footage/round-parts"),
       // Above a real camera's rate on purpose: dry runs of a model over recorded frames.
       fps: z.number().positive().max(1000).default(10),
       loop: z.boolean().default(true),
