@@ -1,10 +1,4 @@
-// The durable MQTT outbox: one small SQLite database of its own (not the samples database, whose
-// writer works in a worker thread and may hold the write lock while storing images), written from
-// the main thread. Only QoS 1 messages come here (state, health, drift, events: a few per
-// minute), so each write is one short WAL commit, not a cost to the pipeline.
-import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import {
   checkLimits,
   DEFAULT_OUTBOX_LIMITS,
@@ -15,6 +9,7 @@ import {
 } from "../mqtt/outbox.js";
 import type { TopicName } from "../mqtt/topics.js";
 import { storeOpenError } from "./errors.js";
+import { openWalDatabase } from "./open-wal-database.js";
 import { migrate } from "./schema.js";
 
 const OUTBOX_MIGRATIONS: readonly string[] = [
@@ -66,17 +61,9 @@ export class SqliteOutbox implements Outbox {
   static open(path: string, limits: OutboxLimits = DEFAULT_OUTBOX_LIMITS): SqliteOutbox {
     checkLimits(limits);
     try {
-      const dir = dirname(path);
-      mkdirSync(dir, { recursive: true });
-      accessSync(dir, constants.W_OK);
-      if (existsSync(path)) accessSync(path, constants.R_OK | constants.W_OK);
-      const db = new Database(path);
+      // No busy wait: this is the main thread, and only the daemon writes here.
+      const db = openWalDatabase(path, { journalSizeLimitBytes: 4 * 1024 * 1024, busyTimeoutMs: 0 });
       try {
-        const mode = db.pragma("journal_mode = WAL", { simple: true });
-        if (mode !== "wal") throw new Error(`SQLite could not switch ${path} to WAL mode (got '${String(mode)}')`);
-        // NORMAL in WAL: a kill -9 loses nothing committed; a power cut may lose the last commits but never corrupts.
-        db.pragma("synchronous = NORMAL");
-        db.pragma(`journal_size_limit = ${4 * 1024 * 1024}`);
         migrate(db, OUTBOX_MIGRATIONS);
         const outbox = new SqliteOutbox(path, db, limits);
         outbox.trim(); // the limits may have been lowered since the last run

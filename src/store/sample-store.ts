@@ -1,9 +1,9 @@
 // The synchronous SQLite side of the sample store. better-sqlite3 blocks the calling thread, so
 // the daemon only uses this inside store-worker.ts; tests and CLI tools may use it directly.
-import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs";
-import { dirname } from "node:path";
-import Database from "better-sqlite3";
+import { statSync } from "node:fs";
+import type Database from "better-sqlite3";
 import { storeOpenError } from "./errors.js";
+import { openWalDatabase } from "./open-wal-database.js";
 import { migrate } from "./schema.js";
 import { SAMPLE_REASONS, type SampleReason, type SampleRecord } from "./types.js";
 
@@ -88,21 +88,10 @@ export class SampleStore {
   /** Opens (creating directory and file if needed) and migrates. Throws StoreOpenError. */
   static open(path: string): SampleStore {
     try {
-      const dir = dirname(path);
-      mkdirSync(dir, { recursive: true });
-      // WAL creates -wal and -shm files next to the database, so the directory must be writable.
-      accessSync(dir, constants.W_OK);
-      if (existsSync(path)) accessSync(path, constants.R_OK | constants.W_OK);
-      const db = new Database(path);
+      // In the store worker, where waiting for a labeling tool's write lock costs no frame.
+      const db = openWalDatabase(path, { journalSizeLimitBytes: 8 * 1024 * 1024, busyTimeoutMs: 5000 });
       try {
-        db.pragma("busy_timeout = 5000"); // a CLI tool reading at the same time must not fail us
-        const mode = db.pragma("journal_mode = WAL", { simple: true }); // first read: NOTADB shows here
-        if (mode !== "wal") throw new Error(`SQLite could not switch ${path} to WAL mode (got '${String(mode)}')`);
-        // NORMAL in WAL: a power cut may lose the last commits but never corrupts the file.
-        db.pragma("synchronous = NORMAL");
         db.pragma("foreign_keys = ON");
-        // The WAL is reused after each checkpoint; this also shrinks it back after a big one.
-        db.pragma(`journal_size_limit = ${8 * 1024 * 1024}`);
         return new SampleStore(path, db, migrate(db));
       } catch (err) {
         db.close();
