@@ -2,7 +2,7 @@
 // after each test, the broker and the temporary folders after the file.
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { cleanup, type DaemonProcess } from "./daemon.js";
-import { Mosquitto, type TopicRecorder } from "./mosquitto.js";
+import { Mosquitto, type MosquittoOptions, type TopicRecorder } from "./mosquitto.js";
 
 export interface BrokerHarness {
   /** Started in beforeAll. */
@@ -12,7 +12,7 @@ export interface BrokerHarness {
   readonly recorders: TopicRecorder[];
 }
 
-export function useBrokerHarness(): BrokerHarness {
+export function useBrokerHarness(options: MosquittoOptions = {}): BrokerHarness {
   let broker: Mosquitto | null = null;
   const h = {
     get broker(): Mosquitto {
@@ -24,7 +24,7 @@ export function useBrokerHarness(): BrokerHarness {
     recorders: [] as TopicRecorder[],
   };
   beforeAll(async () => {
-    broker = await Mosquitto.start();
+    broker = await Mosquitto.start(options);
   });
   afterEach(async () => {
     for (const d of h.daemons.splice(0)) d.kill("SIGKILL");

@@ -1,8 +1,11 @@
 // No lost telemetry (docs/mqtt.md#outages): the real daemon against a real Mosquitto that goes
 // away for a minute, and a daemon killed while the broker is away. Every health report the daemon
 // made (its own log says which) must reach a subscriber, in order, at least once.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { parseWirePayload } from "../../src/mqtt/payload-schemas.js";
 import type { HealthPayload } from "../../src/mqtt/payloads.js";
 import { useBrokerHarness } from "../helpers/broker-harness.js";
@@ -12,7 +15,22 @@ import { haveMosquitto, sleep, TopicRecorder } from "../helpers/mosquitto.js";
 const ID = "outbox-1";
 const PREFIX = `linesight/${ID}`;
 
-const h = useBrokerHarness();
+// The subscriber keeps a persistent session (clean: false) that the broker saves when it stops
+// and restores when it starts again: whichever of the subscriber and the daemon reconnects first,
+// nothing the daemon replays can slip past the subscriber.
+const brokerState = mkdtempSync(join(tmpdir(), "linesight-outbox-broker-"));
+const h = useBrokerHarness({ config: ["persistence true", `persistence_location ${brokerState}/`] });
+afterAll(() => rmSync(brokerState, { recursive: true, force: true }));
+
+let recorderCount = 0;
+async function persistentRecorder(): Promise<TopicRecorder> {
+  const rec = await TopicRecorder.start(h.broker.url, `${PREFIX}/health`, {
+    clean: false,
+    clientId: `outbox-recorder-${process.pid}-${++recorderCount}`,
+  });
+  h.recorders.push(rec);
+  return rec;
+}
 
 function startDaemon(dir: string): DaemonProcess {
   const config = {
@@ -54,20 +72,18 @@ describe.skipIf(!haveMosquitto())("MQTT outbox: outages lose nothing", () => {
   it("broker stopped for 60 s: every health report from the outage arrives after it, in order, and inspection never stopped", async () => {
     const dir = tempDir();
     h.dirs.push(dir);
-    const rec = await TopicRecorder.start(h.broker.url, `${PREFIX}/health`);
-    h.recorders.push(rec);
+    const rec = await persistentRecorder();
     const d = startDaemon(dir);
     await rec.waitFor((m) => m.topic === `${PREFIX}/health`, 60_000, "the first health report");
 
-    await h.broker.kill();
+    await h.broker.stop();
     const beforeOutage = loggedHealth(d).length;
     await sleep(60_000);
     const duringOutage = loggedHealth(d).length - beforeOutage;
     await h.broker.restart();
     await d.waitForLog((l) => l.msg === "MQTT reconnected", 45_000, "the daemon reconnecting");
 
-    // From the first report made after the broker was gone (one acknowledged just before the kill
-    // can die with the broker: its gap, not the device's) to two after the reconnect.
+    // From the first report made after the broker was gone to two after the reconnect.
     const logged = loggedHealth(d).slice(beforeOutage, beforeOutage + duringOutage + 2);
     expect(duringOutage).toBeGreaterThanOrEqual(55);
     await until(() => receivedHealth(rec).includes(logged.at(-1) as string), 30_000, "the outage's health reports");
@@ -93,15 +109,12 @@ describe.skipIf(!haveMosquitto())("MQTT outbox: outages lose nothing", () => {
   it("daemon killed (SIGKILL) during an outage and started again: the first run's reports survive in the outbox and arrive first, in order", async () => {
     const dir = tempDir();
     h.dirs.push(dir);
-    const rec = await TopicRecorder.start(h.broker.url, `${PREFIX}/health`);
-    h.recorders.push(rec);
+    const rec = await persistentRecorder();
     const first = startDaemon(dir);
     await rec.waitFor((m) => m.topic === `${PREFIX}/health`, 60_000, "the first health report");
     rec.clear();
 
-    await h.broker.kill();
-    // Reports from before the kill may have been acknowledged by the broker and lost with it
-    // (the broker's at-most-once gap, not the device's): count from the first one after it.
+    await h.broker.stop();
     const seenBefore = loggedHealth(first).length;
     await sleep(6_000);
     first.kill("SIGKILL");
