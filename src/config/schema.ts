@@ -6,6 +6,17 @@ import { splitPipeline } from "../camera/pipeline-tokens.js";
 const path = z.string().min(1, "expected a path");
 const nullablePath = path.nullable().default(null);
 
+/** A secret comes from a file or a systemd credential, never both: flags `<name>_credential` if both are set. */
+function oneSecretSource(o: Record<string, unknown>, name: string, ctx: z.RefinementCtx): void {
+  if (o[`${name}_file`] && o[`${name}_credential`]) {
+    ctx.addIssue({
+      code: "custom",
+      path: [`${name}_credential`],
+      message: `set either ${name}_file or ${name}_credential, not both`,
+    });
+  }
+}
+
 export const deviceSchema = z.strictObject({
   id: z
     .string()
@@ -171,12 +182,7 @@ export const mqttTlsSchema = z
     reject_unauthorized: z.boolean().default(true),
   })
   .superRefine((t, ctx) => {
-    if (t.key_file && t.key_credential)
-      ctx.addIssue({
-        code: "custom",
-        path: ["key_credential"],
-        message: "set either key_file or key_credential, not both",
-      });
+    oneSecretSource(t, "key", ctx);
     const hasKey = Boolean(t.key_file || t.key_credential);
     if (t.cert_file && !hasKey)
       ctx.addIssue({
@@ -248,13 +254,7 @@ export const mqttSchema = z
     home_assistant: homeAssistantSchema.prefault({}),
   })
   .superRefine((m, ctx) => {
-    if (m.password_file && m.password_credential) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["password_credential"],
-        message: "set either password_file or password_credential, not both",
-      });
-    }
+    oneSecretSource(m, "password", ctx);
     const tlsSet = m.tls.ca_file || m.tls.cert_file || m.tls.key_file || m.tls.key_credential;
     if (tlsSet && m.url && !/^(mqtts|wss):/.test(m.url)) {
       ctx.addIssue({
@@ -324,12 +324,7 @@ export const httpSchema = z
     live_max_rate_hz: z.number().min(0.5).max(60).default(10),
   })
   .superRefine((h, ctx) => {
-    if (h.token_file && h.token_credential)
-      ctx.addIssue({
-        code: "custom",
-        path: ["token_credential"],
-        message: "set either token_file or token_credential, not both",
-      });
+    oneSecretSource(h, "token", ctx);
   });
 
 export const logSchema = z.strictObject({
