@@ -10,7 +10,7 @@ import { parseWirePayload } from "../../src/mqtt/payload-schemas.js";
 import type { HealthPayload } from "../../src/mqtt/payloads.js";
 import { useBrokerHarness } from "../helpers/broker-harness.js";
 import { DaemonProcess, FOOTAGE, MODEL, tempDir, writeConfig } from "../helpers/daemon.js";
-import { haveMosquitto, sleep, TopicRecorder } from "../helpers/mosquitto.js";
+import { haveMosquitto, sleep, TopicRecorder, until } from "../helpers/mosquitto.js";
 
 const ID = "outbox-1";
 const PREFIX = `linesight/${ID}`;
@@ -58,14 +58,6 @@ function receivedHealth(rec: TopicRecorder): string[] {
     if (out[out.length - 1] !== t) out.push(t);
   }
   return out;
-}
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 describe.skipIf(!haveMosquitto())("MQTT outbox: outages lose nothing", () => {

@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { MemoryOutbox } from "../../src/mqtt/outbox.js";
 import type { DecisionPayload, EventPayload, HealthPayload, StatePayload } from "../../src/mqtt/payloads.js";
 import { MqttPublisher, type MqttPublisherOptions } from "../../src/mqtt/publisher.js";
-import { haveMosquitto, Mosquitto, sleep, TopicRecorder } from "../helpers/mosquitto.js";
+import { haveMosquitto, Mosquitto, sleep, TopicRecorder, until } from "../helpers/mosquitto.js";
 import { freePort } from "../helpers/ports.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -96,14 +96,6 @@ function startPublisher(url: string, extra: Partial<MqttPublisherOptions> = {}) 
   });
   started.push(publisher);
   return { publisher, prefix, log };
-}
-
-async function until(cond: () => boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 async function timed(f: () => Promise<void>): Promise<number> {

@@ -1,15 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../../src/config/load.js";
+import { parseConfig } from "../../src/config/load.js";
+import { configProblems } from "../helpers/config.js";
 
-function problems(camera: unknown): string[] {
-  try {
-    parseConfig({ device: { id: "t" }, camera }, "test.yaml", "/etc/linesight");
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+const problems = (camera: unknown): string[] => configProblems({ device: { id: "t" }, camera });
 
 describe("camera configuration", () => {
   it("keeps replay the default and gives every capture source its defaults", () => {

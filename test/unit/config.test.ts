@@ -2,20 +2,13 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { builtinConfig, ConfigError, loadConfig, parseConfig } from "../../src/config/load.js";
+import { builtinConfig, loadConfig, parseConfig } from "../../src/config/load.js";
 import { readSecret } from "../../src/config/secrets.js";
+import { configProblems } from "../helpers/config.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 
-function problems(raw: unknown): string[] {
-  try {
-    parseConfig(raw, "test.yaml", "/etc/linesight");
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+const problems = configProblems;
 
 describe("configuration", () => {
   it("fills every default from a minimal file", () => {

@@ -1,15 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../../src/config/load.js";
+import { parseConfig } from "../../src/config/load.js";
+import { configProblems } from "../helpers/config.js";
 
-function problems(http: unknown): string[] {
-  try {
-    parseConfig({ device: { id: "cam-1" }, http }, "test.yaml", "/etc/linesight");
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+const problems = (http: unknown): string[] => configProblems({ device: { id: "cam-1" }, http });
 
 describe("http configuration", () => {
   it("defaults to the page on loopback, open for viewing, token generated", () => {
