@@ -1,21 +1,11 @@
 // Main-thread side of the catalog worker: each call is a message and a promise, so the labeling
 // page's SQLite work never runs on the thread that decides frames.
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { workerScriptUrl } from "../worker-url.js";
 import type { CatalogRequest, CatalogResponse, CatalogResults } from "./catalog-protocol.js";
 
 type Op = Exclude<CatalogRequest["op"], "close">;
 type ArgsOf<O extends Op> = Omit<Extract<CatalogRequest, { op: O }>, "id" | "op">;
-
-/** Compiled next to this file; under vitest (src/*.ts) the compiled twin in dist/. */
-function workerUrl(): URL {
-  const sibling = new URL("./catalog-worker.js", import.meta.url);
-  if (existsSync(sibling)) return sibling;
-  const compiled = new URL("../../dist/src/http/catalog-worker.js", import.meta.url);
-  if (existsSync(compiled)) return compiled;
-  throw new Error(`catalog worker not found at ${fileURLToPath(sibling)}: run \`npm run build\` first`);
-}
 
 export class Catalog {
   private nextId = 1;
@@ -40,7 +30,9 @@ export class Catalog {
 
   /** Starts the worker on an existing database (the sample writer creates and migrates it first). */
   static async open(path: string, goodLabel: string): Promise<Catalog> {
-    const worker = new Worker(workerUrl(), { workerData: { path, goodLabel } });
+    const worker = new Worker(workerScriptUrl("http/catalog-worker.js", import.meta.url), {
+      workerData: { path, goodLabel },
+    });
     await new Promise<void>((resolve, reject) => {
       const onMessage = (m: CatalogResponse) => {
         if (m.id === 0) {

@@ -2,10 +2,9 @@
 // bounded ring buffer. Batches go to the store worker with their images transferred (moved, not
 // copied); at most MAX_IN_FLIGHT batches are outstanding, so a stalled disk fills the queue and
 // samples are dropped and counted, instead of memory growing or frames waiting.
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
+import { workerScriptUrl } from "../worker-url.js";
 import { BoundedQueue } from "./bounded-queue.js";
 import { StoreOpenError } from "./errors.js";
 import type { DbFigures, FromWorker, ToWorker, WorkerConfig } from "./protocol.js";
@@ -32,22 +31,9 @@ const MAX_IN_FLIGHT = 2;
 /** An insert transaction slower than this is worth a warning (SD card wearing out or stalling). */
 const SLOW_BATCH_MS = 1000;
 
-/**
- * Compiled, the worker is dist/src/store/store-worker.js next to this file. Under vitest this
- * module runs from src/store/*.ts: there is no .js twin there and Node 20 worker threads cannot
- * run TypeScript, so we fall back to the compiled worker in dist/. `npm test` builds dist first
- * (pretest); the store's integration tests build it in beforeAll. Kept out of `new Worker(...)`
- * so bundler-style URL rewriting never touches it.
- */
+/** The compiled store worker (see workerScriptUrl). */
 export function storeWorkerUrl(base: string = import.meta.url): URL {
-  const sibling = new URL("./store-worker.js", base);
-  if (existsSync(sibling)) return sibling;
-  const compiled = new URL("../../dist/src/store/store-worker.js", base);
-  if (base.endsWith(".ts") && existsSync(compiled)) return compiled;
-  throw new Error(
-    `store worker not found at ${fileURLToPath(sibling)}` +
-      (base.endsWith(".ts") ? ` nor ${fileURLToPath(compiled)}: run \`npm run build\` first` : ""),
-  );
+  return workerScriptUrl("store/store-worker.js", base);
 }
 
 export class SampleWriter {
