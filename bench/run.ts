@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark in turn, with the defaults docs/performance.md reports.
 //   npm run bench                    model latency, monitoring cost, capture (splitter and pipe
-//                                    latency, needs ffmpeg), a 60 s daemon run, the daemon
+//                                    latency, needs ffmpeg; MJPEG against raw frames, needs
+//                                    ffmpeg and GStreamer), a 60 s daemon run, the daemon
 //                                    with 0 vs 5 operator-page clients
 //   npm run bench -- --seconds 1800  the same with a 30-minute daemon run (memory steadiness)
 import { spawnSync } from "node:child_process";
@@ -24,5 +25,6 @@ run(bench("model-latency"), [join(packageRoot, "models", "round-parts"), ...fp32
 run(bench("monitoring"), []);
 run(bench("outbox"), []);
 run(bench("mjpeg-splitter"), []);
+run(bench("capture-formats"), []);
 run(bench("daemon"), ["--seconds", values.seconds as string, "--fps", "30"]);
 run(bench("operator-live"), ["--fps", "30", "--phase-seconds", "15", "--rounds", "2"]);

@@ -5,6 +5,7 @@ import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import { createCameraSource, describeCamera } from "./camera/create-source.js";
 import type { CameraState } from "./camera/frame.js";
+import { FrameJpegEncoder } from "./camera/frame-jpeg.js";
 import { FrameSlot } from "./camera/frame-slot.js";
 import type { LoadedConfig } from "./config/load.js";
 import { readSecret } from "./config/secrets.js";
@@ -177,31 +178,40 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     }
   });
   const snapshots = new SnapshotRequests();
+  // Raw frames have no JPEG: the samples kept and the frames shown get one, made off-thread.
+  const jpegs = new FrameJpegEncoder();
   pipeline.addSink((r: DecidedFrame) => {
     const ood = oodBySeq.get(r.frame.seq) === true && oodLimiter.take(r.decidedAt);
     const sampled = sampleReason(r.decision, sampling, random, ood);
     const answer = snapshots.take(r.frame.seq, r.frame.capturedAt);
     const reason = answer ? "snapshot" : sampled;
     if (!reason) return;
-    const stored = store.enqueue({
-      seq: r.frame.seq,
-      capturedAt: r.frame.capturedAt,
-      reason,
-      action: r.decision.action,
-      uncertain: r.decision.uncertain,
-      predicted: r.decision.label,
-      score: r.score,
-      output: Array.from(r.output),
-      threshold: r.threshold,
-      model: { name: manifest.name, version: manifest.version, sha256: manifest.sha256 },
-      // A copy: the store takes ownership of (detaches) the buffer, and the frame lives on.
-      image: new Uint8Array(r.frame.data),
-      width: r.width,
-      height: r.height,
-      features: r.features,
-      latencyMs: r.latencyMs,
-    });
-    answer?.(stored);
+    const keep = (image: Uint8Array | null): void => {
+      const stored =
+        image !== null &&
+        store.enqueue({
+          seq: r.frame.seq,
+          capturedAt: r.frame.capturedAt,
+          reason,
+          action: r.decision.action,
+          uncertain: r.decision.uncertain,
+          predicted: r.decision.label,
+          score: r.score,
+          output: Array.from(r.output),
+          threshold: r.threshold,
+          model: { name: manifest.name, version: manifest.version, sha256: manifest.sha256 },
+          image,
+          width: r.width,
+          height: r.height,
+          features: r.features,
+          latencyMs: r.latencyMs,
+        });
+      if (image === null) logger.warn({ seq: r.frame.seq, reason }, "sample lost: its frame could not be made a JPEG");
+      answer?.(stored);
+    };
+    // A copy: the store takes ownership of (detaches) the buffer, and the frame lives on.
+    if (!r.frame.raw) keep(new Uint8Array(r.frame.data));
+    else void jpegs.jpeg(r.frame).then(keep);
   });
   if (mq.publish_decisions) {
     pipeline.addSink((r) =>
@@ -232,6 +242,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
       pipelineState: () => pipelineState,
       drift,
       publisher,
+      jpegs,
       logger,
     });
     const screen = operator;
@@ -398,6 +409,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
   slot.close();
   await pipeline.stopped();
   await operator?.server.close();
+  await jpegs.close(); // before the store: samples still being made JPEG reach it
   await store.close();
   reportHealth();
   await publisher.stop();

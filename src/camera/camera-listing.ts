@@ -148,7 +148,7 @@ export function libcameraSnippet(cam: LibcameraCamera): Record<string, unknown> 
   return {
     camera: {
       source: "libcamera",
-      libcamera: { camera: cam.index, width: 640, height: 480, fps: 30, shutter_us: 10000, gain: 1 },
+      libcamera: { camera: cam.index, width: 640, height: 480, fps: 30, format: "yuv420", shutter_us: 10000, gain: 1 },
     },
   };
 }

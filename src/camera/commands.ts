@@ -1,8 +1,10 @@
 // The capture command for each camera source, built from its config section as an argument array
 // for spawn(): no shell, so nothing in the config is ever interpreted as shell syntax. Every
-// command writes MJPEG (JPEG after JPEG) to stdout and runs until killed. Pure functions.
-import type { FfmpegConfig, GstreamerConfig, LibcameraConfig } from "../config/schema.js";
+// command writes MJPEG (JPEG after JPEG) or raw I420 frames (format: yuv420) to stdout and runs
+// until killed. Pure functions.
+import type { CameraConfig, FfmpegConfig, GstreamerConfig, LibcameraConfig } from "../config/schema.js";
 import { splitPipeline } from "./pipeline-tokens.js";
+import type { RawLayout, YuvMatrix } from "./yuv420.js";
 
 export interface CaptureCommand {
   /** Program name, looked up on PATH, or a path. */
@@ -17,8 +19,9 @@ export type LibcameraVid = (typeof LIBCAMERA_VID)[number];
 const num = (n: number) => String(n);
 
 export function libcameraCommand(c: LibcameraConfig, bin: LibcameraVid = "rpicam-vid"): CaptureCommand {
+  const codec = c.format === "yuv420" ? ["--codec", "yuv420"] : ["--codec", "mjpeg", "--quality", num(c.quality)];
   const args = [
-    ...["-t", "0", "--nopreview", "--codec", "mjpeg", "--quality", num(c.quality)],
+    ...["-t", "0", "--nopreview", ...codec],
     // Without --flush, stdio buffering holds each frame's last few KB until the next frame arrives.
     ...["--flush", "-o", "-"],
     ...["--camera", num(c.camera), "--width", num(c.width), "--height", num(c.height), "--framerate", num(c.fps)],
@@ -76,32 +79,23 @@ export function gstreamerCommand(c: GstreamerConfig): CaptureCommand {
   const rate = `framerate=${gstFraction(c.fps)}`;
   const size = `width=${c.width},height=${c.height}`;
   // Jetson's CSI source yields NVMM (GPU) buffers: only nvvidconv can bring them to system memory.
+  // Raw output asks for BT.601 limited range, which yuv420Layout() promises the reader.
+  const raw = c.format === "yuv420" ? ",format=I420,colorimetry=bt601" : "";
   const convert =
     c.element === "nvarguscamerasrc"
       ? [`video/x-raw(memory:NVMM),${rate}`, "!", "nvvidconv", "!", `video/x-raw,format=I420,${size}`]
-      : ["videoconvert", "!", "videoscale", "!", `video/x-raw,${size},${rate}`];
+      : ["videoconvert", "!", "videoscale", "!", `video/x-raw,${size},${rate}${raw}`];
+  const encode = c.format === "yuv420" ? [] : ["jpegenc", `quality=${c.quality}`, "!"];
   return {
     bin: "gst-launch-1.0",
     // -q: otherwise gst-launch prints its progress to stdout, into the frame stream.
-    args: [
-      "-q",
-      ...gstreamerSource(c),
-      "!",
-      ...convert,
-      "!",
-      "jpegenc",
-      `quality=${c.quality}`,
-      "!",
-      "fdsink",
-      "fd=1",
-      "sync=false",
-    ],
+    args: ["-q", ...gstreamerSource(c), "!", ...convert, "!", ...encode, "fdsink", "fd=1", "sync=false"],
   };
 }
 
 /** True when ffmpeg can pass the camera's own JPEG frames through untouched. */
 export function ffmpegCopies(c: FfmpegConfig): boolean {
-  return c.input === "v4l2" && c.input_format === "mjpeg" && !c.reencode;
+  return c.input === "v4l2" && c.input_format === "mjpeg" && !c.reencode && c.format === "mjpeg";
 }
 
 export function ffmpegCommand(c: FfmpegConfig): CaptureCommand {
@@ -123,6 +117,13 @@ export function ffmpegCommand(c: FfmpegConfig): CaptureCommand {
       break;
   }
   args.push("-an");
+  if (c.format === "yuv420") {
+    // Exactly the configured size and BT.601 limited range, whatever the camera sends: the
+    // reader cuts the stream by size and converts with that matrix.
+    args.push("-vf", `scale=${c.width}:${c.height}:out_color_matrix=bt601:out_range=tv,format=yuv420p`);
+    args.push("-f", "rawvideo", "-");
+    return { bin: "ffmpeg", args };
+  }
   if (ffmpegCopies(c)) {
     args.push("-c:v", "copy");
   } else {
@@ -132,6 +133,30 @@ export function ffmpegCommand(c: FfmpegConfig): CaptureCommand {
   // One write per frame: a pipe is not seekable, but say so rather than rely on the default.
   args.push("-f", "mjpeg", "-flush_packets", "1", "-");
   return { bin: "ffmpeg", args };
+}
+
+/** What a yuv420 capture command writes: its size, and the colour its program was asked for. */
+export function yuv420Layout(camera: CameraConfig): RawLayout | null {
+  switch (camera.source) {
+    case "replay":
+      return null;
+    case "libcamera": {
+      const c = camera.libcamera;
+      if (c.format !== "yuv420") return null;
+      // rpicam-apps' choice for video: Rec.709 from 1280x720 up, SMPTE 170M (BT.601) below.
+      const hd = c.width >= 1280 || c.height >= 720;
+      return raw(c.width, c.height, hd ? "bt709" : "bt601");
+    }
+    case "gstreamer":
+    case "ffmpeg": {
+      const c = camera[camera.source];
+      return c.format === "yuv420" ? raw(c.width, c.height, "bt601") : null;
+    }
+  }
+}
+
+function raw(width: number, height: number, matrix: YuvMatrix): RawLayout {
+  return { format: "yuv420p", width, height, colour: { matrix, range: "limited" } };
 }
 
 /** The command as one line for logs, with any password in a URL masked. */

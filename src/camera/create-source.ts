@@ -8,12 +8,15 @@ import {
   LIBCAMERA_VID,
   type LibcameraVid,
   libcameraCommand,
+  yuv420Layout,
 } from "./commands.js";
 import { findProgram } from "./find-program.js";
 import { MjpegSplitter } from "./mjpeg-splitter.js";
 import { ProcessSource } from "./process-source.js";
+import { RawSplitter } from "./raw-splitter.js";
 import { ReplaySource } from "./replay-source.js";
 import type { CameraSource } from "./source.js";
+import { yuv420Bytes } from "./yuv420.js";
 
 /** rpicam-vid where it exists (Bookworm), else libcamera-vid (Bullseye), else rpicam-vid (to be installed). */
 export function pickLibcameraVid(path = process.env.PATH): LibcameraVid {
@@ -40,11 +43,13 @@ export function createCameraSource(
 ): CameraSource {
   if (camera.source === "replay") return new ReplaySource(camera.replay);
   const env = opts.env ?? process.env;
+  const raw = yuv420Layout(camera);
   return new ProcessSource({
     kind: camera.source,
     // Looked up again at every start: installing rpicam-apps while the daemon waits is enough.
     command: () => captureCommand(camera, env.PATH) as CaptureCommand,
-    splitter: () => new MjpegSplitter(),
+    splitter: raw ? () => new RawSplitter(yuv420Bytes(raw.width, raw.height)) : () => new MjpegSplitter(),
+    ...(raw ? { raw } : {}),
     stallTimeoutMs: camera.stall_timeout_s * 1000,
     env,
     ...(opts.logger ? { logger: opts.logger } : {}),
@@ -58,17 +63,17 @@ export function describeCamera(camera: CameraConfig): string {
       return camera.replay.path;
     case "libcamera": {
       const c = camera.libcamera;
-      return `libcamera camera ${c.camera} (${c.width}x${c.height} at ${c.fps} fps)`;
+      return `libcamera camera ${c.camera} (${c.width}x${c.height} at ${c.fps} fps, ${c.format})`;
     }
     case "gstreamer": {
       const g = camera.gstreamer;
       const what = g.element === "v4l2src" ? g.device : g.element === "custom" ? "a custom pipeline" : g.element;
-      return `GStreamer ${what} (${g.width}x${g.height} at ${g.fps} fps)`;
+      return `GStreamer ${what} (${g.width}x${g.height} at ${g.fps} fps, ${g.format})`;
     }
     case "ffmpeg": {
       const f = camera.ffmpeg;
       const what = f.input === "v4l2" ? f.device : f.input === "rtsp" ? "an RTSP camera" : `lavfi ${f.pattern}`;
-      return `ffmpeg ${what} (${f.width}x${f.height} at ${f.fps} fps)`;
+      return `ffmpeg ${what} (${f.width}x${f.height} at ${f.fps} fps, ${f.format})`;
     }
   }
 }

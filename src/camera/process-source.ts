@@ -14,6 +14,7 @@ import type { FrameSplitter } from "./frame-splitter.js";
 import { LineTail } from "./line-tail.js";
 import { type BackoffOptions, DEFAULT_BACKOFF, RestartBackoff } from "./restart-backoff.js";
 import type { CameraSource, CameraStats } from "./source.js";
+import type { RawLayout } from "./yuv420.js";
 
 export interface ProcessSourceOptions {
   /** Reported as the camera source, e.g. "ffmpeg". */
@@ -22,6 +23,8 @@ export interface ProcessSourceOptions {
   command: () => CaptureCommand;
   /** A fresh splitter for each process (a restarted stream starts clean). */
   splitter: () => FrameSplitter;
+  /** Set when the process writes raw frames of this layout; absent for JPEG. */
+  raw?: RawLayout;
   stallTimeoutMs: number;
   backoff?: BackoffOptions;
   /** After SIGTERM, wait this long before SIGKILL. */
@@ -182,7 +185,14 @@ export class ProcessSource extends EventEmitter<{ state: [CameraState, string]; 
     const capturedMono = performance.now();
     const frames = r.splitter.feed(chunk);
     if (frames.length === 0) return;
-    for (const data of frames) this.slot.put({ seq: this.frames++, data, capturedAt, capturedMono });
+    const raw = this.opts.raw;
+    for (const data of frames) {
+      this.slot.put(
+        raw
+          ? { seq: this.frames++, data, raw, capturedAt, capturedMono }
+          : { seq: this.frames++, data, capturedAt, capturedMono },
+      );
+    }
     this.lastFrameAt = capturedMono;
     if (r.streamingSince === null) r.streamingSince = capturedMono;
     this.backoff.streamedFor(capturedMono - r.streamingSince);

@@ -3,6 +3,7 @@
 // detected here: the capture process's exit (and the restart, which calls reset()) is what
 // realigns the stream.
 import type { FrameSplitter } from "./frame-splitter.js";
+import { yuv420Bytes } from "./yuv420.js";
 
 export type RawPixelFormat = "yuv420p" | "nv12" | "rgb24" | "bgr24" | "gray";
 
@@ -14,8 +15,7 @@ export function rawFrameBytes(format: RawPixelFormat, width: number, height: num
   switch (format) {
     case "yuv420p":
     case "nv12":
-      // Chroma planes are subsampled 2x2, rounding up for odd sizes.
-      return width * height + 2 * Math.ceil(width / 2) * Math.ceil(height / 2);
+      return yuv420Bytes(width, height);
     case "rgb24":
     case "bgr24":
       return width * height * 3;

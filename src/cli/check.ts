@@ -144,8 +144,8 @@ async function checkCaptureCamera(config: LoadedConfig["config"], session: Model
   let decoded = `first frame ${frame.data.length} bytes`;
   if (session) {
     const pre = new Preprocessor(session.manifest.input, config.camera.roi ?? undefined);
-    const p = await pre.run(frame.data);
-    decoded = `first frame ${p.sourceWidth}x${p.sourceHeight} decodes`;
+    const p = await pre.run(frame.data, frame.raw);
+    decoded = `first frame ${p.sourceWidth}x${p.sourceHeight}${frame.raw ? " raw I420" : ""} decodes`;
   }
   const notes: string[] = [];
   if (config.camera.source === "libcamera") {

@@ -43,32 +43,67 @@ const frameSize = {
   fps: z.number().positive().max(240).default(30),
 };
 
+// What the capture program writes to stdout: JPEG after JPEG, or raw I420 frames of the
+// configured size (no encode in the camera program, no decode in linesight). Raw frames are read
+// as tightly packed, so the width must be one the program does not pad: a multiple of `rowMultiple`.
+const format = z.enum(["mjpeg", "yuv420"]);
+
+function rawSizeCheck(program: string, rowMultiple: number) {
+  return (c: { format: string; width: number; height: number }, ctx: z.RefinementCtx) => {
+    if (c.format !== "yuv420") return;
+    if (c.width % rowMultiple !== 0) {
+      const lower = Math.floor(c.width / rowMultiple) * rowMultiple;
+      const near = lower > 0 ? `${lower} or ${lower + rowMultiple}` : `${rowMultiple}`;
+      ctx.addIssue({
+        code: "custom",
+        path: ["width"],
+        message:
+          `width ${c.width} cannot be read as raw yuv420: ${program} pads each row to a multiple of ${rowMultiple} pixels; ` +
+          `use a width that is one (e.g. ${near}) or format: mjpeg`,
+      });
+    }
+    if (c.height % 2 !== 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["height"],
+        message: `format: yuv420 needs an even height (${c.height} is odd)`,
+      });
+    }
+  };
+}
+
 // Names that go into a capture command line: plain words only (no spaces, quotes or options).
 const word = (what: string) =>
   z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:,/-]*$/, `expected a ${what} (letters, digits, _ . : , / -)`);
 
-export const libcameraSchema = z.strictObject({
-  camera: z.number().int().min(0).default(0),
-  ...frameSize,
-  quality: z.number().int().min(1).max(100).default(90),
-  // Fixed exposure and gain by default: automatic exposure follows the product, not the light.
-  shutter_us: z.number().int().positive().nullable().default(10000),
-  gain: z.number().min(1).max(64).nullable().default(1),
-  awb_gains: z.tuple([z.number().positive(), z.number().positive()]).nullable().default(null),
-  awb: z
-    .enum(["auto", "incandescent", "tungsten", "fluorescent", "indoor", "daylight", "cloudy", "custom"])
-    .default("auto"),
-  denoise: z.enum(["auto", "off", "cdn_off", "cdn_fast", "cdn_hq"]).default("auto"),
-  lens_position: z.number().min(0).max(32).nullable().default(null),
-  sharpness: z.number().min(0).max(16).nullable().default(null),
-  contrast: z.number().min(0).max(32).nullable().default(null),
-  brightness: z.number().min(-1).max(1).nullable().default(null),
-  saturation: z.number().min(0).max(32).nullable().default(null),
-  hflip: z.boolean().default(false),
-  vflip: z.boolean().default(false),
-  rotation: z.union([z.literal(0), z.literal(180)]).default(0),
-  extra_args: z.array(z.string().min(1)).default([]),
-});
+export const libcameraSchema = z
+  .strictObject({
+    camera: z.number().int().min(0).default(0),
+    ...frameSize,
+    // Raw by default: rpicam-vid encodes JPEG in software on every Pi, and skipping that encode
+    // (and linesight's decode) measured cheaper end to end (docs/performance.md).
+    format: format.default("yuv420"),
+    quality: z.number().int().min(1).max(100).default(90),
+    // Fixed exposure and gain by default: automatic exposure follows the product, not the light.
+    shutter_us: z.number().int().positive().nullable().default(10000),
+    gain: z.number().min(1).max(64).nullable().default(1),
+    awb_gains: z.tuple([z.number().positive(), z.number().positive()]).nullable().default(null),
+    awb: z
+      .enum(["auto", "incandescent", "tungsten", "fluorescent", "indoor", "daylight", "cloudy", "custom"])
+      .default("auto"),
+    denoise: z.enum(["auto", "off", "cdn_off", "cdn_fast", "cdn_hq"]).default("auto"),
+    lens_position: z.number().min(0).max(32).nullable().default(null),
+    sharpness: z.number().min(0).max(16).nullable().default(null),
+    contrast: z.number().min(0).max(32).nullable().default(null),
+    brightness: z.number().min(-1).max(1).nullable().default(null),
+    saturation: z.number().min(0).max(32).nullable().default(null),
+    hflip: z.boolean().default(false),
+    vflip: z.boolean().default(false),
+    rotation: z.union([z.literal(0), z.literal(180)]).default(0),
+    extra_args: z.array(z.string().min(1)).default([]),
+  })
+  // The Pi's ISP (and so rpicam-vid's yuv420 output) aligns rows to 64 bytes.
+  .superRefine(rawSizeCheck("rpicam-vid", 64));
 
 export const gstreamerSchema = z
   .strictObject({
@@ -85,9 +120,12 @@ export const gstreamerSchema = z
       .default({}),
     pipeline: z.string().min(1).nullable().default(null),
     ...frameSize,
+    format: format.default("mjpeg"),
     quality: z.number().int().min(1).max(100).default(90),
   })
   .superRefine((g, ctx) => {
+    // GStreamer's I420 rows are 4-byte aligned, the half-width chroma rows too.
+    rawSizeCheck("GStreamer", 8)(g, ctx);
     if (g.element === "custom" && !g.pipeline)
       ctx.addIssue({
         code: "custom",
@@ -120,8 +158,11 @@ export const ffmpegSchema = z
     reencode: z.boolean().default(false),
     quality: z.number().int().min(2).max(31).default(5),
     ...frameSize,
+    // MJPEG by default: USB cameras encode it themselves, and ffmpeg passes it on untouched.
+    format: format.default("mjpeg"),
   })
   .superRefine((f, ctx) => {
+    rawSizeCheck("ffmpeg", 2)(f, ctx);
     if (f.input === "rtsp" && !f.url)
       ctx.addIssue({ code: "custom", path: ["url"], message: "input: rtsp needs the camera's url (rtsp://...)" });
   });

@@ -1,6 +1,6 @@
 // What the operator screen shows, kept up to date from the decision sink in O(1) per frame:
-// counters, rate windows, the newest frame and the newest rejects (JPEG bytes held in memory,
-// so the live view never touches SQLite). snapshot() builds the message the browsers get.
+// counters, rate windows, the newest frame and the newest rejects (frames held in memory, so
+// the live view never touches SQLite). snapshot() builds the message the browsers get.
 import type { AuditAccuracy } from "../monitor/audit-accuracy.js";
 import { RateWindow, type WindowRate } from "./rate-window.js";
 import { type StatusInputs, type StatusLine, statusLines } from "./status-text.js";
@@ -17,7 +17,8 @@ export interface LiveDecision {
   uncertain: boolean;
   ood: boolean;
   latencyMs: number;
-  jpeg: Uint8Array;
+  /** The frame as JPEG, made on first request (raw frames are encoded only when someone looks). */
+  jpeg: () => Promise<Uint8Array | null>;
 }
 
 export interface LiveSnapshot {
@@ -60,9 +61,9 @@ export class LiveBoard {
   }
 
   /** The newest frame, or a recent reject, by sequence number. */
-  jpeg(seq: number): Uint8Array | null {
-    if (this.latest?.seq === seq) return this.latest.jpeg;
-    return this.rejects.find((r) => r.seq === seq)?.jpeg ?? null;
+  async jpeg(seq: number): Promise<Uint8Array | null> {
+    const d = this.latest?.seq === seq ? this.latest : this.rejects.find((r) => r.seq === seq);
+    return d ? d.jpeg() : null;
   }
 
   snapshot(now: number, status: BoardStatus): LiveSnapshot {

@@ -161,7 +161,7 @@ export class OperatorServer {
       }
       if (path === "/api/live") return json(res, 200, this.snapshot());
       let m = /^\/api\/live\/frame\/(\d+)\.jpg$/.exec(path);
-      if (m) return jpeg(res, this.board.jpeg(Number(m[1])), "no-store");
+      if (m) return jpeg(res, await this.board.jpeg(Number(m[1])), "no-store");
       if (path === "/api/samples") return this.listSamples(url, res);
       m = /^\/api\/samples\/(\d+)\/image\.jpg$/.exec(path);
       if (m) return jpeg(res, await this.catalog.call("image", { sampleId: Number(m[1]) }), "private, max-age=3600");

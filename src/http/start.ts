@@ -1,6 +1,7 @@
 // Starts the operator's screen from the `http` config section and the daemon's parts. The
 // daemon hands over the parts; this module reads from them only when a browser is watching.
 import type { Logger } from "pino";
+import { type FrameJpegEncoder, lazyJpeg } from "../camera/frame-jpeg.js";
 import type { Config } from "../config/schema.js";
 import type { DriftMonitor } from "../monitor/drift-monitor.js";
 import type { LatencySummary } from "../monitor/latency.js";
@@ -20,6 +21,8 @@ export interface OperatorParts {
   pipelineState: () => string;
   drift: DriftMonitor | null;
   publisher: { readonly connected: boolean; stats(): { queued: number } };
+  /** Makes JPEGs of raw frames when a browser asks for one. */
+  jpegs: FrameJpegEncoder;
   logger: Logger;
 }
 
@@ -97,7 +100,7 @@ async function start(http: Config["http"], parts: OperatorParts, token: TokenSou
         uncertain: r.decision.uncertain,
         ood,
         latencyMs: Math.round(r.latencyMs * 10) / 10,
-        jpeg: r.frame.data,
+        jpeg: lazyJpeg(r.frame, parts.jpegs),
       }),
   };
 }

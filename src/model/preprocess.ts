@@ -1,5 +1,6 @@
-// Frame (encoded image) -> resized RGB pixels -> model tensor, with sharp (libvips).
+// Frame (encoded image or raw YUV) -> resized RGB pixels -> model tensor, with sharp (libvips).
 import sharp from "sharp";
+import { interleaveYuv420, type RawLayout, yuv420Bytes, yuvBlack, yuvToRgb } from "../camera/yuv420.js";
 import { UserFacingError } from "../errors.js";
 import type { InputSpec } from "./manifest.js";
 import { inputSize, toTensor } from "./tensor.js";
@@ -42,7 +43,9 @@ export class Preprocessor {
     this.height = size.height;
   }
 
-  async run(image: Buffer): Promise<Preprocessed> {
+  /** `raw` describes `image` when it is uncompressed; otherwise it is decoded (JPEG, PNG). */
+  async run(image: Buffer, raw?: RawLayout): Promise<Preprocessed> {
+    if (raw) return this.runRaw(image, raw);
     let pipeline = sharp(image, { failOn: "error", sequentialRead: true });
     let meta: sharp.Metadata;
     try {
@@ -53,22 +56,13 @@ export class Preprocessor {
     const sourceWidth = meta.width ?? 0;
     const sourceHeight = meta.height ?? 0;
     if (this.roi) {
-      const r = this.roi;
-      if (r.x + r.width > sourceWidth || r.y + r.height > sourceHeight) {
-        throw new CorruptFrameError(
-          `ROI ${r.width}x${r.height}+${r.x}+${r.y} lies outside the ${sourceWidth}x${sourceHeight} frame`,
-        );
-      }
+      const r = this.checkedRoi(sourceWidth, sourceHeight);
       pipeline = pipeline.extract({ left: r.x, top: r.y, width: r.width, height: r.height });
     }
     let data: Buffer;
     try {
       data = await pipeline
-        .resize(this.width, this.height, {
-          fit: FIT[this.spec.resize.mode],
-          kernel: this.spec.resize.kernel,
-          background: { r: 0, g: 0, b: 0 },
-        })
+        .resize(this.width, this.height, this.resizeOptions({ r: 0, g: 0, b: 0 }))
         .removeAlpha()
         .toColourspace("srgb")
         .raw()
@@ -78,5 +72,45 @@ export class Preprocessor {
     }
     const rgb = new Uint8Array(data.buffer, data.byteOffset, data.length);
     return { rgb, tensor: toTensor(rgb, this.spec), sourceWidth, sourceHeight };
+  }
+
+  /**
+   * Raw YUV: one libvips resize of the interleaved planes (at chroma resolution when the model
+   * wants at most half the region each way), then YUV -> RGB for the model's pixels only.
+   */
+  private async runRaw(image: Buffer, layout: RawLayout): Promise<Preprocessed> {
+    const { width, height } = layout;
+    const expected = yuv420Bytes(width, height);
+    if (image.length !== expected) {
+      throw new CorruptFrameError(
+        `raw frame of ${image.length} bytes, expected ${expected} for ${width}x${height} I420`,
+      );
+    }
+    const region = this.roi ? this.checkedRoi(width, height) : { x: 0, y: 0, width, height };
+    // Half resolution needs the region on chroma sample edges (even), or it would shift a pixel.
+    const even = region.x % 2 === 0 && region.y % 2 === 0 && region.width % 2 === 0 && region.height % 2 === 0;
+    const half = even && this.width * 2 <= region.width && this.height * 2 <= region.height;
+    const yuv = interleaveYuv420(image, layout, region, half);
+    const [y, u, v] = yuvBlack(layout.colour);
+    const resized = await sharp(yuv.data, { raw: { width: yuv.width, height: yuv.height, channels: 3 } })
+      .resize(this.width, this.height, this.resizeOptions({ r: y, g: u, b: v }))
+      .raw()
+      .toBuffer();
+    const rgb = yuvToRgb(resized, this.width * this.height, layout.colour);
+    return { rgb, tensor: toTensor(rgb, this.spec), sourceWidth: width, sourceHeight: height };
+  }
+
+  private resizeOptions(background: { r: number; g: number; b: number }): sharp.ResizeOptions {
+    return { fit: FIT[this.spec.resize.mode], kernel: this.spec.resize.kernel, background };
+  }
+
+  private checkedRoi(sourceWidth: number, sourceHeight: number): Roi {
+    const r = this.roi as Roi;
+    if (r.x + r.width > sourceWidth || r.y + r.height > sourceHeight) {
+      throw new CorruptFrameError(
+        `ROI ${r.width}x${r.height}+${r.x}+${r.y} lies outside the ${sourceWidth}x${sourceHeight} frame`,
+      );
+    }
+    return r;
   }
 }

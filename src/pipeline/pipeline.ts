@@ -106,7 +106,7 @@ export class Pipeline {
 
   private async process(frame: Frame): Promise<void> {
     const t0 = performance.now();
-    const pre = await this.preprocessor.run(frame.data);
+    const pre = await this.preprocessor.run(frame.data, frame.raw);
     const t1 = performance.now();
     const inference = await this.session.run(pre.tensor);
     const t2 = performance.now();

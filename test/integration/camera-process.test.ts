@@ -15,6 +15,7 @@ import { FrameSlot } from "../../src/camera/frame-slot.js";
 import { MjpegSplitter } from "../../src/camera/mjpeg-splitter.js";
 import { ProcessSource } from "../../src/camera/process-source.js";
 import type { CameraStats } from "../../src/camera/source.js";
+import { yuv420Bytes } from "../../src/camera/yuv420.js";
 import { parseConfig } from "../../src/config/load.js";
 import { isAlive, ROOT } from "../helpers/daemon.js";
 
@@ -80,8 +81,14 @@ async function until(what: string, cond: () => boolean, timeoutMs = 30_000, run?
   }
 }
 
+/** JPEGs that decode at this size, or whole raw frames of it. */
 async function expectDecodableFrames(frames: Frame[], width: number, height: number): Promise<void> {
   for (const f of frames) {
+    if (f.raw) {
+      expect(f.raw).toMatchObject({ format: "yuv420p", width, height });
+      expect(f.data.length).toBe(yuv420Bytes(width, height));
+      continue;
+    }
     const meta = await sharp(f.data).metadata();
     expect(meta).toMatchObject({ format: "jpeg", width, height });
   }
@@ -173,7 +180,7 @@ describe("supervision", () => {
     const ended = run.logs.find((l) => l.msg.startsWith("capture process ended"));
     expect(ended?.msg).toMatch(/rpicam-vid exited with code 1: ERROR: \*\*\* camera frontend has timed out/);
     expect(ended?.stderr).toEqual(expect.arrayContaining([expect.stringContaining("libcamera v0.0.0 (fake")]));
-    expect(ended?.command).toMatch(/^rpicam-vid -t 0 --nopreview --codec mjpeg/);
+    expect(ended?.command).toMatch(/^rpicam-vid -t 0 --nopreview --codec yuv420/);
   });
 
   it("detects a stall within the stall timeout, counts it, and restarts the process", async () => {
@@ -196,12 +203,25 @@ describe("supervision", () => {
 
   it("skips garbage and a truncated frame, counts both, and passes on only whole frames", async () => {
     const run = await start(
-      { source: "libcamera", libcamera: small },
+      { source: "libcamera", libcamera: { ...small, format: "mjpeg" } },
       withFake({ FAKE_RPICAM_GARBAGE_AFTER: "3", FAKE_RPICAM_TRUNCATE_AT: "6" }),
     );
     await until("12 frames", () => run.frames.length >= 12, 30_000, run);
     const garbage = "garbage between frames, e.g. a debug print on stdout\n".repeat(20);
     expect(run.stats()).toMatchObject({ corrupt: 1, skipped_bytes: garbage.length, restarts: 0 });
+    await expectDecodableFrames(run.frames, 320, 240);
+  });
+
+  it("raw frames: a frame cut off by a crash is counted, and the restarted stream is whole frames again", async () => {
+    const once = tempDir();
+    const run = await start(
+      { source: "libcamera", libcamera: small },
+      withFake({ FAKE_RPICAM_TRUNCATE_AT: "4", FAKE_RPICAM_CRASH_AFTER: "5", FAKE_RPICAM_ONCE_DIR: once }),
+    );
+    await until("frames after the restart", () => run.stats().restarts >= 1 && run.frames.length >= 10, 30_000, run);
+    expect(run.stats()).toMatchObject({ corrupt: 1, restarts: 1 });
+    // Frames 0-3 before the crash, then only the restarted process's; the half frame never.
+    expect(run.frames.length).toBeGreaterThanOrEqual(10);
     await expectDecodableFrames(run.frames, 320, 240);
   });
 

@@ -3,6 +3,8 @@
 // `linesight check` and `linesight cameras` for those sources.
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import Database from "better-sqlite3";
+import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { useBrokerHarness } from "../helpers/broker-harness.js";
 import { DaemonProcess, isAlive, MODEL, ROOT, tempDir, writeConfig } from "../helpers/daemon.js";
@@ -99,6 +101,67 @@ describe("linesight run with a capture process", () => {
     await d.waitForLog((l) => l.msg === "restarting the capture process after a pause" && l.delayMs === 1000, 15_000);
     d.kill("SIGTERM");
     expect(await d.exited).toBe(0);
+  });
+});
+
+/** Runs the daemon on a raw yuv420 camera; its live view and its stored samples are JPEGs. */
+async function inspectsRaw(id: string, camera: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<void> {
+  const dir = newDir();
+  const cfg = {
+    ...config(dir, id, camera),
+    storage: { path: join(dir, "linesight.db"), audit_fraction: 1 },
+    http: { port: 0 },
+  };
+  const d = new DaemonProcess(["run", "--config", writeConfig(dir, cfg)], env);
+  daemons.push(d);
+  const up = await d.waitForLog((l) => l.msg === "operator page up", 30_000, "the operator page");
+  await d.waitForLog((l) => l.msg === "ready: first frame decided", 60_000, "the first decision");
+  const live = (await (await fetch(`${up.url}api/live`)).json()) as { decision: { seq: number } };
+  const res = await fetch(`${up.url}api/live/frame/${live.decision.seq}.jpg`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get("content-type")).toBe("image/jpeg");
+  const shown = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
+  expect(shown).toMatchObject({ format: "jpeg", width: 320, height: 240 });
+  d.kill("SIGTERM");
+  expect(await d.exited).toBe(0);
+  const db = new Database(join(dir, "linesight.db"), { readonly: true });
+  try {
+    const rows = db.prepare("SELECT width, height, image FROM samples").all() as {
+      width: number;
+      height: number;
+      image: Buffer;
+    }[];
+    expect(rows.length).toBeGreaterThan(0);
+    for (const r of rows) {
+      expect([r.width, r.height]).toEqual([320, 240]);
+      expect(await sharp(r.image).metadata()).toMatchObject({ format: "jpeg", width: 320, height: 240 });
+    }
+  } finally {
+    db.close();
+  }
+}
+
+describe("linesight run with raw yuv420 frames", () => {
+  it("inspects ffmpeg's test picture", async () => {
+    await inspectsRaw("raw-ffmpeg", {
+      source: "ffmpeg",
+      ffmpeg: { input: "lavfi", width: 320, height: 240, fps: 10, format: "yuv420" },
+    });
+  });
+
+  it("inspects GStreamer's test picture", async () => {
+    await inspectsRaw("raw-gst", {
+      source: "gstreamer",
+      gstreamer: { element: "videotestsrc", width: 320, height: 240, fps: 10, format: "yuv420" },
+    });
+  });
+
+  it("inspects a (stand-in) Raspberry Pi camera", async () => {
+    await inspectsRaw(
+      "raw-pi",
+      { source: "libcamera", libcamera: { width: 320, height: 240, fps: 10, format: "yuv420" } },
+      { PATH: `${FAKE_RPICAM}:${process.env.PATH}` },
+    );
   });
 });
 

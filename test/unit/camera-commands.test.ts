@@ -5,6 +5,7 @@ import {
   gstFraction,
   gstreamerCommand,
   libcameraCommand,
+  yuv420Layout,
 } from "../../src/camera/commands.js";
 import { splitPipeline } from "../../src/camera/pipeline-tokens.js";
 import { parseConfig } from "../../src/config/load.js";
@@ -21,14 +22,19 @@ function argAfter(args: string[], flag: string): string | undefined {
 }
 
 describe("libcamera command", () => {
-  it("streams MJPEG to stdout until killed, with fixed exposure and gain by default", () => {
+  it("streams raw yuv420 to stdout until killed, with fixed exposure and gain by default", () => {
     const cmd = libcameraCommand(camera({}).libcamera);
     expect(cmd.bin).toBe("rpicam-vid");
     expect(cmd.args).toEqual([
-      ...["-t", "0", "--nopreview", "--codec", "mjpeg", "--quality", "90", "--flush", "-o", "-"],
+      ...["-t", "0", "--nopreview", "--codec", "yuv420", "--flush", "-o", "-"],
       ...["--camera", "0", "--width", "640", "--height", "480", "--framerate", "30"],
       ...["--shutter", "10000", "--gain", "1", "--awb", "auto", "--denoise", "auto"],
     ]);
+  });
+
+  it("streams MJPEG at the configured quality when asked to", () => {
+    const { args } = libcameraCommand(camera({ libcamera: { format: "mjpeg", quality: 80 } }).libcamera);
+    expect(args.slice(0, 7)).toEqual(["-t", "0", "--nopreview", "--codec", "mjpeg", "--quality", "80"]);
   });
 
   it("fixes white balance with --awbgains and then passes no --awb mode", () => {
@@ -217,5 +223,44 @@ describe("splitPipeline", () => {
     expect(() => splitPipeline(`a "b`)).toThrow(/unterminated "/);
     expect(() => splitPipeline(`a 'b`)).toThrow(/unterminated '/);
     expect(() => splitPipeline("  ")).toThrow(/empty/);
+  });
+});
+
+describe("raw yuv420 capture", () => {
+  it("rpicam-vid writes --codec yuv420, read in the colour space it picks for the size", () => {
+    const sd = camera({ source: "libcamera", libcamera: { format: "yuv420" } });
+    const { args } = libcameraCommand(sd.libcamera);
+    expect(argAfter(args, "--codec")).toBe("yuv420");
+    expect(args).not.toContain("--quality");
+    expect(yuv420Layout(sd)).toEqual({
+      format: "yuv420p",
+      width: 640,
+      height: 480,
+      colour: { matrix: "bt601", range: "limited" },
+    });
+    const hd = camera({ source: "libcamera", libcamera: { format: "yuv420", width: 1280, height: 720 } });
+    expect(yuv420Layout(hd)?.colour).toEqual({ matrix: "bt709", range: "limited" });
+  });
+
+  it("GStreamer asks for BT.601 I420 at the configured size and encodes nothing", () => {
+    const c = camera({ source: "gstreamer", gstreamer: { format: "yuv420", width: 320, height: 240, fps: 10 } });
+    const { args } = gstreamerCommand(c.gstreamer);
+    expect(args).toContain("video/x-raw,width=320,height=240,framerate=10/1,format=I420,colorimetry=bt601");
+    expect(args).not.toContain("jpegenc");
+    expect(args.slice(-3)).toEqual(["fdsink", "fd=1", "sync=false"]);
+    expect(yuv420Layout(c)?.colour).toEqual({ matrix: "bt601", range: "limited" });
+  });
+
+  it("ffmpeg scales to exactly the configured size in BT.601 limited range, even when copying would be possible", () => {
+    const c = camera({ source: "ffmpeg", ffmpeg: { format: "yuv420", width: 320, height: 240 } });
+    const { args } = ffmpegCommand(c.ffmpeg);
+    expect(argAfter(args, "-vf")).toBe("scale=320:240:out_color_matrix=bt601:out_range=tv,format=yuv420p");
+    expect(args.slice(-3)).toEqual(["-f", "rawvideo", "-"]);
+    expect(args).not.toContain("copy");
+  });
+
+  it("MJPEG sources and replay have no raw layout", () => {
+    expect(yuv420Layout(camera({ source: "ffmpeg" }))).toBeNull();
+    expect(yuv420Layout(camera({}))).toBeNull();
   });
 });

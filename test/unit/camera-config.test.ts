@@ -43,3 +43,33 @@ describe("camera configuration", () => {
     expect(problems({ ffmpeg: { input_format: "mjpeg -i /etc/passwd" } })[0]).toMatch(/camera\.ffmpeg\.input_format/);
   });
 });
+
+describe("raw yuv420 frames", () => {
+  it("asks for widths the capture program does not pad, naming the fix", () => {
+    expect(problems({ source: "libcamera", libcamera: { format: "yuv420", width: 640, height: 480 } })).toEqual([]);
+    expect(problems({ source: "libcamera", libcamera: { format: "yuv420", width: 1000, height: 750 } })).toEqual([
+      expect.stringMatching(
+        /^camera\.libcamera\.width: width 1000 cannot be read as raw yuv420: rpicam-vid pads each row to a multiple of 64 pixels; use a width that is one \(e\.g\. 960 or 1024\) or format: mjpeg/,
+      ),
+    ]);
+    expect(problems({ gstreamer: { format: "yuv420", width: 804, height: 600 } })[0]).toMatch(
+      /^camera\.gstreamer\.width: .*multiple of 8 pixels.*800 or 808/,
+    );
+    expect(problems({ ffmpeg: { format: "yuv420", width: 640, height: 481 } })[0]).toMatch(
+      /^camera\.ffmpeg\.height: format: yuv420 needs an even height \(481 is odd\)/,
+    );
+    // Only raw frames care: MJPEG takes any size.
+    expect(problems({ libcamera: { format: "mjpeg", width: 1000, height: 750 } })).toEqual([]);
+    expect(problems({ gstreamer: { width: 804, height: 601 } })).toEqual([]);
+  });
+
+  it("is the Raspberry Pi camera's default; USB and GStreamer sources default to MJPEG", () => {
+    const { camera } = parseConfig({ device: { id: "t" } }, "test.yaml", "/etc/linesight").config;
+    expect([camera.libcamera.format, camera.gstreamer.format, camera.ffmpeg.format]).toEqual([
+      "yuv420",
+      "mjpeg",
+      "mjpeg",
+    ]);
+    expect(problems({ libcamera: { width: 1000, height: 750 } })[0]).toMatch(/or format: mjpeg/);
+  });
+});
