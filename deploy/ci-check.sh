@@ -2,7 +2,8 @@
 # Deployment checks for CI (.ci/run calls this after the tests), as root on x86-64 Debian 12:
 # builds the arm64 and amd64 packages, verifies the unit and its exposure score, lints the
 # packages, runs the amd64 package's daemon, tests MemoryDenyWriteExecute, runs the installed
-# unit under a real systemd (nspawn container), and proves the arm64 package under QEMU. Prints how long each step took.
+# unit under a real systemd (nspawn container; also an upgrade in place), and proves the arm64
+# package under QEMU. Prints how long each step took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MAX_EXPOSURE=2.0

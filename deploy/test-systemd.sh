@@ -4,7 +4,8 @@
 # systemd-nspawn, installs the amd64 package with dpkg, and checks what the hardened unit must do:
 # it starts at boot and reaches READY (Type=notify), reads a LoadCredential= secret and skips the
 # missing ones, stops cleanly and fast, is restarted by the watchdog when no frame is decided,
-# and MemoryDenyWriteExecute=yes kills node unless it runs --jitless.
+# MemoryDenyWriteExecute=yes kills node unless it runs --jitless, and an upgrade to a later
+# version restarts it and keeps its config, token and samples.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOTFS=${ROOTFS_SYSTEMD:-$PWD/build/rootfs-amd64-systemd}
@@ -105,4 +106,48 @@ $E systemctl start linesight || fail "did not start with MemoryDenyWriteExecute=
 say "MemoryDenyWriteExecute=yes with --jitless: $(show ActiveState), $(show StatusText)"
 $E systemctl stop linesight
 rm -rf "$ROOTFS/etc/systemd/system/linesight.service.d"
+$E systemctl daemon-reload
+
+# 6. Upgrade in place to a later version (this package repacked with the patch number bumped):
+#    the running service is restarted on the new files, and the edited config (a conffile), the
+#    operator token, the samples and the enabled state are kept.
+samples_at_open() {
+  $E journalctl -u linesight -o cat --no-pager | grep '"msg":"sample store open' | tail -1 |
+    python3 -c 'import json, sys; print(json.loads(sys.stdin.read())["samples"])'
+}
+$E systemctl reset-failed linesight
+$E systemctl start linesight
+for _ in $(seq 60); do [ "$(show ActiveState)" = active ] && break; sleep 0.5; done
+[ "$(show ActiveState)" = active ] || fail "not active before the upgrade"
+before_samples=$(samples_at_open)
+before_pid=$(show MainPID)
+token_sum=$(md5sum <"$ROOTFS/var/lib/linesight/http-token")
+old_version=$(dpkg-deb -f "$DEB" Version)
+upstream=${old_version%-*} # 0.1.0-1 -> 0.1.1-1
+new_version="${upstream%.*}.$((${upstream##*.} + 1))${old_version#"$upstream"}"
+work=$(mktemp -d)
+dpkg-deb -R "$DEB" "$work/pkg"
+sed -i "s/^Version: .*/Version: $new_version/" "$work/pkg/DEBIAN/control"
+# Not /tmp: the booted container mounts its own tmpfs there.
+dpkg-deb -Znone -b "$work/pkg" "$ROOTFS/root/linesight-next.deb" >/dev/null # uncompressed: quick
+rm -rf "$work"
+sleep 3 # a few more samples stored before the upgrade stops this daemon
+# --force-unsafe-io: no fsync per file, only to keep the test short.
+$E dpkg -i --force-confold --force-unsafe-io /root/linesight-next.deb >/dev/null || fail "upgrade to $new_version failed"
+[ "$($E dpkg-query -W -f '${Version}' linesight)" = "$new_version" ] || fail "not upgraded to $new_version"
+for _ in $(seq 60); do
+  [ "$(show ActiveState)" = active ] && [ "$(show MainPID)" != "$before_pid" ] && break
+  sleep 0.5
+done
+[ "$(show MainPID)" != "$before_pid" ] || fail "the service was not restarted by the upgrade"
+[ "$(show ActiveState)" = active ] || fail "not active after the upgrade: $(show Result)"
+[ "$(show UnitFileState)" = enabled ] || fail "not enabled after the upgrade"
+grep -q '^  password_credential: linesight.mqtt-password' "$ROOTFS/etc/linesight/config.yaml" ||
+  fail "the edited config was replaced"
+[ "$(md5sum <"$ROOTFS/var/lib/linesight/http-token")" = "$token_sum" ] || fail "the operator token changed"
+after_samples=$(samples_at_open)
+[ "$after_samples" -ge "$before_samples" ] && [ "$after_samples" -gt 0 ] ||
+  fail "samples lost in the upgrade: $before_samples before, $after_samples after"
+say "upgraded $old_version -> $new_version: restarted, config, token and samples kept ($before_samples -> $after_samples)"
+$E systemctl stop linesight
 say "passed"
