@@ -116,9 +116,14 @@ async function inspectsRaw(id: string, camera: Record<string, unknown>, env: Nod
   daemons.push(d);
   const up = await d.waitForLog((l) => l.msg === "operator page up", 30_000, "the operator page");
   await d.waitForLog((l) => l.msg === "ready: first frame decided", 60_000, "the first decision");
-  const live = (await (await fetch(`${up.url}api/live`)).json()) as { decision: { seq: number } };
-  const res = await fetch(`${up.url}api/live/frame/${live.decision.seq}.jpg`);
-  expect(res.status).toBe(200);
+  // The newest frame, as the page fetches it; at 10 fps it may be replaced between the two requests.
+  let res: Response | null = null;
+  for (let i = 0; i < 20 && res?.status !== 200; i++) {
+    const live = (await (await fetch(`${up.url}api/live`)).json()) as { decision: { seq: number } };
+    res = await fetch(`${up.url}api/live/frame/${live.decision.seq}.jpg`);
+  }
+  expect(res?.status).toBe(200);
+  if (!res) return;
   expect(res.headers.get("content-type")).toBe("image/jpeg");
   const shown = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
   expect(shown).toMatchObject({ format: "jpeg", width: 320, height: 240 });
