@@ -18,7 +18,7 @@ import type { ProcessSource } from "../src/camera/process-source.js";
 import { RawSplitter } from "../src/camera/raw-splitter.js";
 import { yuv420Bytes } from "../src/camera/yuv420.js";
 import { parseConfig } from "../src/config/load.js";
-import type { InputSpec } from "../src/model/manifest.js";
+import { readManifest } from "../src/model/model-file.js";
 import { Preprocessor } from "../src/model/preprocess.js";
 import { packageRoot } from "../src/package-info.js";
 import { percentile } from "./stats.js";
@@ -32,11 +32,7 @@ const { values } = parseArgs({
 });
 const seconds = Number(values.seconds);
 const fps = Number(values.fps);
-const spec = (
-  JSON.parse(readFileSync(join(packageRoot, "models", "round-parts", "manifest.json"), "utf8")) as {
-    input: InputSpec;
-  }
-).input;
+const spec = (await readManifest(join(packageRoot, "models", "round-parts"))).input;
 const TICK_MS = 10; // USER_HZ = 100 on Linux
 
 /** utime + stime of a process, in ms. */

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FrameJpegEncoder } from "../../src/camera/frame-jpeg.js";
 import type { RawLayout, YuvColour } from "../../src/camera/yuv420.js";
 import type { InputSpec } from "../../src/model/manifest.js";
+import { readManifest } from "../../src/model/model-file.js";
 import { CorruptFrameError, Preprocessor } from "../../src/model/preprocess.js";
 import { cleanup, MODEL, tempDir } from "../helpers/daemon.js";
 
@@ -16,9 +17,10 @@ const W = 640;
 const H = 480;
 const dir = tempDir();
 let png: Buffer;
-const spec = (JSON.parse(readFileSync(join(MODEL, "manifest.json"), "utf8")) as { input: InputSpec }).input;
+let spec: InputSpec;
 
-beforeAll(() => {
+beforeAll(async () => {
+  spec = (await readManifest(MODEL)).input;
   const ref = join(dir, "ref.png");
   execFileSync("ffmpeg", ["-loglevel", "error", "-f", "lavfi", "-i", `testsrc2=size=${W}x${H}`, "-frames:v", "1", ref]);
   png = readFileSync(ref);
