@@ -370,8 +370,35 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
   });
   listenForCommands(publisher, handlers, { prefix, groupPrefix: mq.group_prefix, logger });
 
+  /** Stops what was started, in order: frames first, then their consumers, then the outputs. */
+  const stopEverything = async (): Promise<void> => {
+    clearInterval(healthTimer);
+    clearInterval(deviceTimer);
+    if (wdTimer) clearInterval(wdTimer);
+    setPipelineState("stopping");
+    await camera.stop();
+    slot.close();
+    await pipeline.stopped();
+    await operator?.server.close();
+    await jpegs.close(); // before the store: samples still being made JPEG reach it
+    await store.close();
+    reportHealth();
+    await publisher.stop();
+    outbox.close();
+    await broker?.close();
+    await session.release();
+    notifier.close();
+  };
+
   pipeline.start();
-  await camera.start(slot);
+  try {
+    await camera.start(slot);
+  } catch (err) {
+    // A camera that cannot start at all (e.g. an unreadable replay folder; capture programs retry
+    // instead): stop what was started so the process exits with the error rather than lingering.
+    await stopEverything();
+    throw err;
+  }
   const brokerUrl = new URL(url);
   logger.info(
     {
@@ -401,22 +428,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
   const signal = await stopSignal;
   logger.info({ signal }, "stopping");
   notifier.notify({ STOPPING: 1, STATUS: `stopping (${signal})` });
-  clearInterval(healthTimer);
-  clearInterval(deviceTimer);
-  if (wdTimer) clearInterval(wdTimer);
-  setPipelineState("stopping");
-  await camera.stop();
-  slot.close();
-  await pipeline.stopped();
-  await operator?.server.close();
-  await jpegs.close(); // before the store: samples still being made JPEG reach it
-  await store.close();
-  reportHealth();
-  await publisher.stop();
-  outbox.close();
-  await broker?.close();
-  await session.release();
-  notifier.close();
+  await stopEverything();
   logger.info({ decided: pipeline.counters.decided }, "stopped cleanly");
   return 0;
 }

@@ -199,6 +199,15 @@ describe("bad input", () => {
     expect(d.stderr).toContain(join(notAdir, "db"));
   });
 
+  it("exits 1 with the reason when the replay folder cannot be read, after starting broker and page", async () => {
+    const dir = newDir();
+    const missing = join(dir, "no-footage");
+    const d = start(dir, config(dir, { camera: { replay: { path: missing } }, http: { port: 0 } }));
+    expect(await d.exited).toBe(1);
+    expect(d.stderr).toContain(`camera.replay.path ${missing} cannot be read: ENOENT`);
+    expect(d.logs.some((l) => l.msg === "operator page up")).toBe(true);
+  });
+
   it("lists every config problem at once and exits 1", async () => {
     const dir = newDir();
     const cfg = config(dir, { decision: { treshold: 0.4 } });
