@@ -17,24 +17,25 @@ import { DeviceMonitor } from "./monitor/device-monitor.js";
 import { DriftDetector } from "./monitor/drift-detector.js";
 import { DriftMonitor } from "./monitor/drift-monitor.js";
 import { driftReference } from "./monitor/drift-reference.js";
-import { HealthReporter } from "./monitor/health.js";
 import { oodBounds } from "./monitor/ood.js";
 import { commandHandlers, listenForCommands } from "./mqtt/command-handlers.js";
 import { startEmbeddedBroker } from "./mqtt/embedded-broker.js";
+import { HealthReporter } from "./mqtt/health-payload.js";
 import { discoveryMessages } from "./mqtt/home-assistant.js";
 import type { HealthPayload, StatePayload } from "./mqtt/payloads.js";
 import { MqttPublisher } from "./mqtt/publisher.js";
 import { redactUrl } from "./mqtt/redact.js";
 import { readTlsFiles } from "./mqtt/tls-files.js";
+import type { TopicName } from "./mqtt/topics.js";
 import { version } from "./package-info.js";
 import type { DecidedFrame } from "./pipeline/pipeline.js";
 import { Pipeline } from "./pipeline/pipeline.js";
-import { RateLimiter, sampleReason } from "./pipeline/sampling.js";
 import { SnapshotRequests } from "./pipeline/snapshot-requests.js";
 import { SdNotifier } from "./service/sd-notify.js";
 import { ProgressWatchdog, watchdogIntervalMs } from "./service/watchdog.js";
 import { SqliteOutbox } from "./store/outbox-store.js";
 import { SampleWriter } from "./store/sample-writer.js";
+import { RateLimiter, sampleReason } from "./store/sampling.js";
 
 export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<number> {
   const { config } = loaded;
@@ -434,10 +435,10 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
 }
 
 /** The durable MQTT outbox; messages left by the previous run are replayed once connected. */
-function openOutbox(config: LoadedConfig["config"], logger: Logger): SqliteOutbox {
+function openOutbox(config: LoadedConfig["config"], logger: Logger): SqliteOutbox<TopicName> {
   const o = config.mqtt.outbox;
   const path = o.path ?? join(dirname(config.storage.path), "outbox.db");
-  const outbox = SqliteOutbox.open(path, { maxMessages: o.max_messages, maxBytes: o.max_mb * 1024 * 1024 });
+  const outbox = SqliteOutbox.open<TopicName>(path, { maxMessages: o.max_messages, maxBytes: o.max_mb * 1024 * 1024 });
   const oldest = outbox.oldestQueuedAt();
   if (outbox.size > 0 && oldest !== null) {
     logger.info(

@@ -1,10 +1,17 @@
 // Per decided frame: out-of-distribution check and drift detection, reporting status changes
 // once each. Pure: the daemon turns its answers into MQTT messages and log lines.
-import type { EventPayload } from "../mqtt/payloads.js";
 import type { DriftDetector, DriftReport } from "./drift-detector.js";
 import type { FrameFeatures } from "./frame-features.js";
 import type { Level } from "./hysteresis.js";
 import { type OodBounds, outOfRange } from "./ood.js";
+
+/** A drift status change, told in plain words (published as an MQTT `drift` event). */
+export interface DriftEvent {
+  type: "drift";
+  severity: "info" | "warning" | "alarm";
+  message: string;
+  data: { from: Level; to: Level; reasons: string[]; frames: number; window: number };
+}
 
 export interface DriftObservation {
   /** Features outside the reference range, e.g. ["brightness low"]; empty when in range. */
@@ -12,7 +19,7 @@ export interface DriftObservation {
   /** A fresh evaluation, every `evaluateEvery` frames. */
   report: DriftReport | null;
   /** The event to send when the status changed. */
-  event: Omit<EventPayload, "time" | "schema"> | null;
+  event: DriftEvent | null;
 }
 
 const SEVERITY = { ok: "info", warn: "warning", alarm: "alarm" } as const;

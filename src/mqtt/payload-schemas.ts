@@ -1,12 +1,12 @@
-// The MQTT contract as zod schemas: payloads.ts derives its types from them, the JSON Schemas in
-// docs/mqtt-schemas/ are generated from them, and the contract test validates real messages
-// against them. Objects are strict so an undocumented field fails the tests, not a dashboard.
+// The MQTT contract as zod schemas, the source of the contract: payloads.ts derives its types
+// from them, topics.ts maps topics to them, the JSON Schemas in docs/mqtt-schemas/ are generated
+// from them, and the contract test validates real messages against them. Objects are strict so an undocumented field fails the tests, not a dashboard.
 import { z } from "zod";
 import type { CameraStats } from "../camera/source.js";
 import type { AlertName } from "../monitor/alerts.js";
 import type { DriftReport } from "../monitor/drift-detector.js";
+import type { DriftEvent } from "../monitor/drift-monitor.js";
 import type { SystemReadings } from "../monitor/system-probe.js";
-import type { PayloadOf, TopicName } from "./topics.js";
 
 /** Bumped when a change would break a reader (a field removed, renamed or retyped). */
 const schemaVersion = z.literal(1).describe("payload schema version; bumped only for changes that break readers");
@@ -315,13 +315,16 @@ export const PAYLOAD_SCHEMAS = {
   drift: driftPayloadSchema,
   event: eventPayloadSchema,
   decision: decisionPayloadSchema,
-} as const satisfies Record<TopicName, z.ZodType>;
+} as const;
+
+/** The published topic names; topics.ts checks that its map has exactly these. */
+export type PayloadTopic = keyof typeof PAYLOAD_SCHEMAS;
 
 /** Decodes a message as received (status is a bare string, the rest JSON) and validates it. */
-export function parseWirePayload<K extends TopicName>(
+export function parseWirePayload<K extends PayloadTopic>(
   name: K,
   wire: string,
-): { success: true; data: PayloadOf<K> } | { success: false; error: string } {
+): { success: true; data: z.infer<(typeof PAYLOAD_SCHEMAS)[K]> } | { success: false; error: string } {
   let value: unknown = wire;
   if (name !== "status") {
     try {
@@ -332,20 +335,21 @@ export function parseWirePayload<K extends TopicName>(
   }
   const result = PAYLOAD_SCHEMAS[name].safeParse(value);
   return result.success
-    ? { success: true, data: result.data as PayloadOf<K> }
+    ? { success: true, data: result.data as z.infer<(typeof PAYLOAD_SCHEMAS)[K]> }
     : { success: false, error: z.prettifyError(result.error) };
 }
 
 // --- compile-time checks: types owned by other modules must match their schemas exactly ----------
 
-type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
-type Assert<T extends true> = T;
+export type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+export type Assert<T extends true> = T;
 
 export type _SchemasMatchSourceTypes = [
   Assert<Same<z.infer<typeof driftPayloadSchema>, DriftReport>>,
   Assert<Same<z.infer<typeof systemReadingsSchema>, SystemReadings>>,
   Assert<Same<z.infer<typeof cameraStatsSchema>, CameraStats>>,
   Assert<Same<z.infer<typeof alertNameSchema>, AlertName>>,
+  Assert<Same<z.infer<(typeof EVENT_DATA_SCHEMAS)["drift"]>, DriftEvent["data"]>>,
   // Every alert has its event data described.
   Assert<AlertName extends KnownEventType ? true : false>,
 ];

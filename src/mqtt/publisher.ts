@@ -5,8 +5,8 @@
 import { connect, type MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import { UserFacingError } from "../errors.js";
+import { MemoryOutbox, type Outbox } from "../store/outbox.js";
 import { Backoff } from "./backoff.js";
-import { MemoryOutbox, type Outbox } from "./outbox.js";
 import { redactUrl } from "./redact.js";
 import {
   checkPrefix,
@@ -31,7 +31,7 @@ export interface MqttPublisherOptions {
   /** How long one connection attempt may take (TCP + CONNACK). Default 10 s. */
   connectTimeoutMs?: number;
   /** Where QoS 1 messages wait for their PUBACK. Default: in memory (lost on exit). */
-  outbox?: Outbox;
+  outbox?: Outbox<TopicName>;
   /** Reconnect delays. Default 1 s doubling to 30 s. */
   reconnect?: { minMs?: number; maxMs?: number };
   /** 4 = MQTT 3.1.1 (default), 5 = MQTT 5 (commands may carry a response topic). */
@@ -95,7 +95,7 @@ export class MqttPublisher {
   private constructor(
     private readonly client: MqttClient,
     private readonly prefix: string,
-    private readonly outbox: Outbox,
+    private readonly outbox: Outbox<TopicName>,
     private readonly backoff: Backoff,
     private readonly log: Logger,
     private readonly safeUrl: string,
@@ -148,7 +148,7 @@ export class MqttPublisher {
     const publisher = new MqttPublisher(
       client,
       opts.prefix,
-      opts.outbox ?? new MemoryOutbox(),
+      opts.outbox ?? new MemoryOutbox<TopicName>(),
       backoff,
       log,
       safeUrl,

@@ -1,6 +1,7 @@
 // The one map of what linesight publishes: topic name -> payload type, retain, QoS, and what the
 // publisher does with a message while the broker is unreachable. Every publish is typed through
 // it, so sending a payload on the wrong topic is a compile error (the zigbee2mqtt api.ts idea).
+import type { Assert, PayloadTopic, Same } from "./payload-schemas.js";
 import type {
   DecisionPayload,
   DriftPayload,
@@ -42,6 +43,8 @@ export const TOPICS = {
 
 export type Topics = typeof TOPICS;
 export type TopicName = keyof Topics;
+/** Compile-time: the map publishes exactly the topics the contract (payload-schemas.ts) describes. */
+export type _TopicsMatchContract = Assert<Same<TopicName, PayloadTopic>>;
 export type PayloadOf<K extends TopicName> = Topics[K] extends TopicSpec<infer P> ? P : never;
 /** What callers may publish: `status` belongs to the publisher (birth, will, stop). */
 export type PublishTopic = Exclude<TopicName, "status">;

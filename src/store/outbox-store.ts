@@ -1,4 +1,6 @@
 import type Database from "better-sqlite3";
+import { storeOpenError } from "./errors.js";
+import { openWalDatabase } from "./open-wal-database.js";
 import {
   checkLimits,
   DEFAULT_OUTBOX_LIMITS,
@@ -6,10 +8,7 @@ import {
   type OutboxEntry,
   type OutboxLimits,
   type OutboxMessage,
-} from "../mqtt/outbox.js";
-import type { TopicName } from "../mqtt/topics.js";
-import { storeOpenError } from "./errors.js";
-import { openWalDatabase } from "./open-wal-database.js";
+} from "./outbox.js";
 import { migrate } from "./schema.js";
 
 const OUTBOX_MIGRATIONS: readonly string[] = [
@@ -25,7 +24,7 @@ const OUTBOX_MIGRATIONS: readonly string[] = [
   `,
 ];
 
-export class SqliteOutbox implements Outbox {
+export class SqliteOutbox<N extends string = string> implements Outbox<N> {
   private readonly insert;
   private readonly select;
   private readonly del;
@@ -58,14 +57,14 @@ export class SqliteOutbox implements Outbox {
   }
 
   /** Opens (creating if needed) the outbox at `path`; messages left by a previous run are kept. */
-  static open(path: string, limits: OutboxLimits = DEFAULT_OUTBOX_LIMITS): SqliteOutbox {
+  static open<N extends string = string>(path: string, limits: OutboxLimits = DEFAULT_OUTBOX_LIMITS): SqliteOutbox<N> {
     checkLimits(limits);
     try {
       // No busy wait: this is the main thread, and only the daemon writes here.
       const db = openWalDatabase(path, { journalSizeLimitBytes: 4 * 1024 * 1024, busyTimeoutMs: 0 });
       try {
         migrate(db, OUTBOX_MIGRATIONS);
-        const outbox = new SqliteOutbox(path, db, limits);
+        const outbox = new SqliteOutbox<N>(path, db, limits);
         outbox.trim(); // the limits may have been lowered since the last run
         return outbox;
       } catch (err) {
@@ -77,15 +76,15 @@ export class SqliteOutbox implements Outbox {
     }
   }
 
-  push(m: OutboxMessage): void {
+  push(m: OutboxMessage<N>): void {
     this.insert.run(m.name, m.body, Date.now());
     this.count++;
     this.byteCount += Buffer.byteLength(m.body);
     this.trim();
   }
 
-  next(afterId: number, limit: number): OutboxEntry[] {
-    return this.select.all(afterId, limit) as OutboxEntry[];
+  next(afterId: number, limit: number): OutboxEntry<N>[] {
+    return this.select.all(afterId, limit) as OutboxEntry<N>[];
   }
 
   remove(id: number): void {
@@ -95,7 +94,7 @@ export class SqliteOutbox implements Outbox {
     this.byteCount -= row.n;
   }
 
-  has(name: TopicName): boolean {
+  has(name: N): boolean {
     return this.anyOf.get(name) !== undefined;
   }
 

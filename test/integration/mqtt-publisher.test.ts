@@ -8,9 +8,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { MemoryOutbox } from "../../src/mqtt/outbox.js";
 import type { DecisionPayload, EventPayload, HealthPayload, StatePayload } from "../../src/mqtt/payloads.js";
 import { MqttPublisher, type MqttPublisherOptions } from "../../src/mqtt/publisher.js";
+import { MemoryOutbox } from "../../src/store/outbox.js";
 import { haveMosquitto, Mosquitto, sleep, TopicRecorder, until } from "../helpers/mosquitto.js";
 import { freePort } from "../helpers/ports.js";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { bandWarning, type DecisionPolicy, decide, fitBand } from "../../src/decision/decide.js";
-import { sampleReason } from "../../src/pipeline/sampling.js";
+import { sampleReason } from "../../src/store/sampling.js";
 
 const policy: DecisionPolicy = {
   threshold: 0.5,

@@ -8,7 +8,7 @@ import { FEATURE_NAMES, type FrameFeatures } from "../../src/monitor/frame-featu
 import { histogram, quantileEdges } from "../../src/monitor/histogram.js";
 import { LevelWithHysteresis } from "../../src/monitor/hysteresis.js";
 import { oodBounds, outOfRange } from "../../src/monitor/ood.js";
-import { RateLimiter } from "../../src/pipeline/sampling.js";
+import { RateLimiter } from "../../src/store/sampling.js";
 import { prng } from "../helpers/prng.js";
 
 function normal(r: () => number): number {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { MemoryOutbox, type Outbox, type OutboxLimits } from "../../src/mqtt/outbox.js";
+import { MemoryOutbox, type Outbox, type OutboxLimits } from "../../src/store/outbox.js";
 import { SqliteOutbox } from "../../src/store/outbox-store.js";
 
 const dirs: string[] = [];

@@ -1,6 +1,6 @@
 // Which decided frames are kept as samples for labeling, and why. Pure.
 import type { Decision } from "../decision/decide.js";
-import type { SampleReason } from "../store/types.js";
+import type { SampleReason } from "./types.js";
 
 export interface SamplingPolicy {
   storeRejects: boolean;

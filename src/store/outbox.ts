@@ -1,17 +1,16 @@
 // Where QoS 1 messages wait until the broker acknowledges them. Every state, health, drift and
 // event message is appended here first and deleted on PUBACK, so an outage, a broker restart or a
 // daemon killed mid-outage loses nothing: the publisher replays what is left, oldest first.
-// SqliteOutbox (src/store/outbox-store.ts) is the durable one the daemon uses; MemoryOutbox is
-// for tests and tools that do not need to survive a restart.
-import type { TopicName } from "./topics.js";
+// SqliteOutbox (outbox-store.ts) is the durable one the daemon uses; MemoryOutbox is for tests
+// and tools that do not need to survive a restart. Names are the sender's (MQTT: topic names).
 
-export interface OutboxMessage {
-  name: TopicName;
+export interface OutboxMessage<N extends string = string> {
+  name: N;
   /** Encoded payload, as it goes on the wire. */
   body: string;
 }
 
-export interface OutboxEntry extends OutboxMessage {
+export interface OutboxEntry<N extends string = string> extends OutboxMessage<N> {
   /** Increases with every push; delivery order. */
   id: number;
 }
@@ -23,15 +22,15 @@ export interface OutboxLimits {
   maxBytes: number;
 }
 
-export interface Outbox {
+export interface Outbox<N extends string = string> {
   /** Appends at the end; while over a limit, drops the oldest message and counts it. */
-  push(m: OutboxMessage): void;
+  push(m: OutboxMessage<N>): void;
   /** Up to `limit` of the oldest messages with an id above `afterId`, oldest first. */
-  next(afterId: number, limit: number): OutboxEntry[];
+  next(afterId: number, limit: number): OutboxEntry<N>[];
   /** Forgets a delivered message. Unknown ids (already dropped) are ignored. */
   remove(id: number): void;
   /** Whether any message for topic `name` is waiting. */
-  has(name: TopicName): boolean;
+  has(name: N): boolean;
   readonly size: number;
   /** Payload bytes waiting. */
   readonly bytes: number;
@@ -48,8 +47,8 @@ export function checkLimits(limits: OutboxLimits): void {
   if (!(limits.maxBytes >= 1)) throw new RangeError(`outbox maxBytes must be at least 1, got ${limits.maxBytes}`);
 }
 
-export class MemoryOutbox implements Outbox {
-  private items: OutboxEntry[] = [];
+export class MemoryOutbox<N extends string = string> implements Outbox<N> {
+  private items: OutboxEntry<N>[] = [];
   private lastId = 0;
   private byteCount = 0;
   private droppedCount = 0;
@@ -58,7 +57,7 @@ export class MemoryOutbox implements Outbox {
     checkLimits(limits);
   }
 
-  push(m: OutboxMessage): void {
+  push(m: OutboxMessage<N>): void {
     this.items.push({ id: ++this.lastId, name: m.name, body: m.body });
     this.byteCount += Buffer.byteLength(m.body);
     // Oldest out first: during a long outage the newest messages say most about the present.
@@ -70,8 +69,8 @@ export class MemoryOutbox implements Outbox {
     }
   }
 
-  next(afterId: number, limit: number): OutboxEntry[] {
-    const out: OutboxEntry[] = [];
+  next(afterId: number, limit: number): OutboxEntry<N>[] {
+    const out: OutboxEntry<N>[] = [];
     for (const e of this.items) {
       if (out.length >= limit) break;
       if (e.id > afterId) out.push(e);
@@ -86,7 +85,7 @@ export class MemoryOutbox implements Outbox {
     if (e) this.byteCount -= Buffer.byteLength(e.body);
   }
 
-  has(name: TopicName): boolean {
+  has(name: N): boolean {
     return this.items.some((e) => e.name === name);
   }
 

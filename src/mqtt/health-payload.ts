@@ -1,7 +1,7 @@
-// Assembles the periodic health report from the counters the parts keep. Pure given its inputs.
-import type { HealthPayload } from "../mqtt/payloads.js";
+// Assembles the periodic health payload from the counters the parts keep. Pure given its inputs.
+import type { LatencySummary } from "../monitor/latency.js";
 import type { PipelineCounters } from "../pipeline/pipeline.js";
-import type { LatencySummary } from "./latency.js";
+import type { HealthPayload } from "./payloads.js";
 
 export interface HealthInputs {
   /** Wall clock (ms since epoch), for the report's time only. */
