@@ -8,20 +8,34 @@
 //   await broker.restart();     // same port again; retained messages are gone (persistence off)
 //   await seen.close(); await broker.stop();
 //
-// Needs Debian's `mosquitto` package (/usr/sbin/mosquitto); use `describe.skipIf(!haveMosquitto())`
-// where a missing broker should skip rather than fail.
+// Needs Debian's `mosquitto` package. A missing broker fails the test that needs it (never skips):
+// Mosquitto.start() throws, saying how to install it.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { tmpdir, userInfo } from "node:os";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { connect, type IClientOptions, type MqttClient } from "mqtt";
+import { findProgram } from "../../src/camera/find-program.js";
 import { freePort } from "./ports.js";
 
-export const MOSQUITTO_BIN = process.env.MOSQUITTO_BIN ?? "/usr/sbin/mosquitto";
+/**
+ * The mosquitto program, looked for where `npm test`'s setup looks (scripts/setup.mjs): $MOSQUITTO_BIN,
+ * then Debian's /usr/sbin (not on a normal user's PATH), then PATH. Null when there is none.
+ */
+export function mosquittoBinary(env: NodeJS.ProcessEnv = process.env, sbin = ["/usr/sbin"]): string | null {
+  if (env.MOSQUITTO_BIN) return findProgram(env.MOSQUITTO_BIN);
+  return findProgram("mosquitto", [...sbin, env.PATH ?? ""].join(delimiter));
+}
 
-export function haveMosquitto(): boolean {
-  return existsSync(MOSQUITTO_BIN);
+/** The mosquitto program, or an error that says how to install it. */
+export function requireMosquitto(env: NodeJS.ProcessEnv = process.env, sbin = ["/usr/sbin"]): string {
+  const bin = mosquittoBinary(env, sbin);
+  if (bin) return bin;
+  throw new Error(
+    "these tests need a real MQTT broker, and no mosquitto was found (checked $MOSQUITTO_BIN, /usr/sbin and PATH). " +
+      "Install it: sudo apt-get install -y mosquitto mosquitto-clients (npm test's setup does this when run as root)",
+  );
 }
 
 export interface MosquittoOptions {
@@ -128,7 +142,7 @@ export class Mosquitto {
 
   private async launch(): Promise<void> {
     if (this.child) throw new Error(`mosquitto is already running on port ${this.port}`);
-    const child = spawn(MOSQUITTO_BIN, ["-c", this.confPath], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(requireMosquitto(), ["-c", this.confPath], { stdio: ["ignore", "ignore", "pipe"] });
     this.child = child;
     live.add(child);
     child.stderr?.on("data", (d: Buffer) => {

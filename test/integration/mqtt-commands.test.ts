@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commandReplyPayloadSchema, parseWirePayload } from "../../src/mqtt/payload-schemas.js";
 import type { CommandReplyPayload } from "../../src/mqtt/payloads.js";
 import { cleanup, DaemonProcess, FOOTAGE, MODEL, tempDir, writeConfig } from "../helpers/daemon.js";
-import { haveMosquitto, Mosquitto, type RecordedMessage, sleep, TopicRecorder } from "../helpers/mosquitto.js";
+import { Mosquitto, type RecordedMessage, sleep, TopicRecorder } from "../helpers/mosquitto.js";
 
 const ID = "cmd-1";
 const PREFIX = `linesight/${ID}`;
@@ -52,7 +52,6 @@ async function expectDecisionsFlow(what: string) {
 }
 
 beforeAll(async () => {
-  if (!haveMosquitto()) return;
   broker = await Mosquitto.start();
   dir = tempDir();
   rec = await TopicRecorder.start(broker.url, `${PREFIX}/#`);
@@ -79,7 +78,7 @@ afterAll(async () => {
   if (dir) cleanup(dir);
 });
 
-describe.skipIf(!haveMosquitto())("remote commands", () => {
+describe("remote commands", () => {
   it("answers ping with the id echoed, and get_config / get_stats", async () => {
     const r = await request("ping");
     expect(r).toMatchObject({ schema: 1, command: "ping", ok: true, result: { version: expect.any(String) } });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseWirePayload } from "../../src/mqtt/payload-schemas.js";
 import { TOPIC_NAMES, type TopicName } from "../../src/mqtt/topics.js";
 import { cleanup, DaemonProcess, FOOTAGE, MODEL, tempDir, writeConfig } from "../helpers/daemon.js";
-import { haveMosquitto, Mosquitto, type RecordedMessage, sleep, TopicRecorder } from "../helpers/mosquitto.js";
+import { Mosquitto, type RecordedMessage, sleep, TopicRecorder } from "../helpers/mosquitto.js";
 
 const ID = "contract-1";
 const PREFIX = `linesight/${ID}`;
@@ -27,7 +27,6 @@ let daemon: DaemonProcess | undefined;
 const recorders: TopicRecorder[] = [];
 
 beforeAll(async () => {
-  if (!haveMosquitto()) return;
   broker = await Mosquitto.start();
   dir = tempDir();
 });
@@ -62,7 +61,7 @@ function violations(messages: RecordedMessage[], perTopic = 3): string[] {
   );
 }
 
-describe.skipIf(!haveMosquitto())("MQTT contract of the running daemon", () => {
+describe("MQTT contract of the running daemon", () => {
   it("sends only documented topics, every payload matching its schema, with the documented retain and QoS", async () => {
     const rec = await TopicRecorder.start(broker.url, `${PREFIX}/#`);
     recorders.push(rec);

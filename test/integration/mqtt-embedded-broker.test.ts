@@ -5,7 +5,7 @@ import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { startEmbeddedBroker } from "../../src/mqtt/embedded-broker.js";
 import { MqttPublisher } from "../../src/mqtt/publisher.js";
-import { haveMosquitto, Mosquitto, sleep, TopicRecorder } from "../helpers/mosquitto.js";
+import { Mosquitto, sleep, TopicRecorder } from "../helpers/mosquitto.js";
 import { freePort } from "../helpers/ports.js";
 
 const logger = pino({ level: "silent" });
@@ -91,28 +91,25 @@ describe("embedded MQTT broker", () => {
     }
   });
 
-  it.skipIf(!haveMosquitto())(
-    "on a port Mosquitto already holds, fails with a clear error naming the port and the fixes",
-    async () => {
-      const mosquitto = await Mosquitto.start();
-      try {
-        const err = await startEmbeddedBroker({ host: "127.0.0.1", port: mosquitto.port, logger }).then(
-          () => null,
-          (e: Error) => e,
-        );
-        expect(err).toBeInstanceOf(Error);
-        const message = err?.message ?? "";
-        expect(message).toContain(`port ${mosquitto.port}`);
-        expect(message).toContain("already in use");
-        expect(message).toMatch(/mosquitto/i);
-        expect(message).toContain("mqtt.url");
-        expect(message).toContain("mqtt.embedded.port");
-        expect(err?.name).toBe("UserFacingError");
-      } finally {
-        await mosquitto.dispose();
-      }
-    },
-  );
+  it("on a port Mosquitto already holds, fails with a clear error naming the port and the fixes", async () => {
+    const mosquitto = await Mosquitto.start();
+    try {
+      const err = await startEmbeddedBroker({ host: "127.0.0.1", port: mosquitto.port, logger }).then(
+        () => null,
+        (e: Error) => e,
+      );
+      expect(err).toBeInstanceOf(Error);
+      const message = err?.message ?? "";
+      expect(message).toContain(`port ${mosquitto.port}`);
+      expect(message).toContain("already in use");
+      expect(message).toMatch(/mosquitto/i);
+      expect(message).toContain("mqtt.url");
+      expect(message).toContain("mqtt.embedded.port");
+      expect(err?.name).toBe("UserFacingError");
+    } finally {
+      await mosquitto.dispose();
+    }
+  });
 
   it("on a port held by any other program, also fails with the clear error", async () => {
     const holder = createServer();

@@ -7,7 +7,7 @@ import { ENTITIES } from "../../src/mqtt/home-assistant.js";
 import type { CommandReplyPayload } from "../../src/mqtt/payloads.js";
 import { useBrokerHarness } from "../helpers/broker-harness.js";
 import { DaemonProcess, FOOTAGE, MODEL, tempDir, writeConfig } from "../helpers/daemon.js";
-import { haveMosquitto, sleep, TopicRecorder } from "../helpers/mosquitto.js";
+import { sleep, TopicRecorder } from "../helpers/mosquitto.js";
 
 const ID = "fleet-1";
 const PREFIX = `linesight/${ID}`;
@@ -18,7 +18,6 @@ let daemon: DaemonProcess;
 let v5: MqttClient;
 
 beforeAll(async () => {
-  if (!haveMosquitto()) return;
   const dir = tempDir();
   h.dirs.push(dir);
   rec = await TopicRecorder.start(h.broker.url, `${PREFIX}/#`);
@@ -51,7 +50,7 @@ function valueAt(template: string, payload: unknown): unknown {
   return v;
 }
 
-describe.skipIf(!haveMosquitto())("Home Assistant discovery", () => {
+describe("Home Assistant discovery", () => {
   it("retained configs for every entity, each reading a field the daemon really publishes, available while online", async () => {
     const ha = await TopicRecorder.start(h.broker.url, "homeassistant/#");
     h.recorders.push(ha);
@@ -73,7 +72,7 @@ describe.skipIf(!haveMosquitto())("Home Assistant discovery", () => {
   });
 });
 
-describe.skipIf(!haveMosquitto())("MQTT 5 request/response", () => {
+describe("MQTT 5 request/response", () => {
   it("answers on the caller's response topic with its correlation data, and on the usual reply topic", async () => {
     const replies: { topic: string; body: CommandReplyPayload; correlation?: string }[] = [];
     v5.on("message", (topic, payload, packet) => {

@@ -10,7 +10,7 @@ import { parseWirePayload } from "../../src/mqtt/payload-schemas.js";
 import type { HealthPayload } from "../../src/mqtt/payloads.js";
 import { useBrokerHarness } from "../helpers/broker-harness.js";
 import { DaemonProcess, FOOTAGE, MODEL, tempDir, writeConfig } from "../helpers/daemon.js";
-import { haveMosquitto, sleep, TopicRecorder, until } from "../helpers/mosquitto.js";
+import { sleep, TopicRecorder, until } from "../helpers/mosquitto.js";
 
 const ID = "outbox-1";
 const PREFIX = `linesight/${ID}`;
@@ -60,7 +60,7 @@ function receivedHealth(rec: TopicRecorder): string[] {
   return out;
 }
 
-describe.skipIf(!haveMosquitto())("MQTT outbox: outages lose nothing", () => {
+describe("MQTT outbox: outages lose nothing", () => {
   it("broker stopped for 60 s: every health report from the outage arrives after it, in order, and inspection never stopped", async () => {
     const dir = tempDir();
     h.dirs.push(dir);

@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { DecisionPayload, EventPayload, HealthPayload, StatePayload } from "../../src/mqtt/payloads.js";
 import { MqttPublisher, type MqttPublisherOptions } from "../../src/mqtt/publisher.js";
 import { MemoryOutbox } from "../../src/store/outbox.js";
-import { haveMosquitto, Mosquitto, sleep, TopicRecorder, until } from "../helpers/mosquitto.js";
+import { Mosquitto, sleep, TopicRecorder, until } from "../helpers/mosquitto.js";
 import { freePort } from "../helpers/ports.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -126,7 +126,7 @@ afterAll(async () => {
   await broker?.dispose();
 });
 
-describe.skipIf(!haveMosquitto())("MqttPublisher with a real Mosquitto", () => {
+describe("MqttPublisher with a real Mosquitto", () => {
   it("publishes birth `online` and the state retained, events and decisions live, with the documented QoS", async () => {
     const { publisher, prefix } = startPublisher(broker.url);
     publisher.publish("state", state("starting")); // before the connection exists: remembered

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { CommandReplyPayload, HealthPayload } from "../../src/mqtt/payloads.js";
 import { makePki, type Pki } from "../helpers/certs.js";
 import { cleanup, DaemonProcess, FOOTAGE, type LogLine, MODEL, tempDir, writeConfig } from "../helpers/daemon.js";
-import { haveMosquitto, Mosquitto, sleep, TopicRecorder } from "../helpers/mosquitto.js";
+import { Mosquitto, sleep, TopicRecorder } from "../helpers/mosquitto.js";
 
 const ID = "sec-1";
 const PREFIX = `linesight/${ID}`;
@@ -25,7 +25,6 @@ const daemons: DaemonProcess[] = [];
 const recorders: TopicRecorder[] = [];
 
 beforeAll(async () => {
-  if (!haveMosquitto()) return;
   dir = tempDir();
   pki = makePki(dir);
   const pw = join(dir, "passwords");
@@ -113,7 +112,7 @@ async function expectStillDeciding(d: DaemonProcess): Promise<void> {
 
 const isFailure = (l: LogLine) => l.msg.startsWith("MQTT connection failed");
 
-describe.skipIf(!haveMosquitto())("MQTT security: TLS, client certificates, passwords, ACL", () => {
+describe("MQTT security: TLS, client certificates, passwords, ACL", () => {
   it("connects over TLS with a client certificate and a password, publishes, and answers commands within its ACL", async () => {
     const rec = await TopicRecorder.start(url, `${PREFIX}/#`, opsTls());
     recorders.push(rec);
