@@ -3,7 +3,7 @@
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
-import { createCameraSource, describeCamera } from "./camera/create-source.js";
+import { createCameraSource, describeCamera, readCameraSecrets } from "./camera/create-source.js";
 import type { CameraState } from "./camera/frame.js";
 import { FrameJpegEncoder } from "./camera/frame-jpeg.js";
 import { FrameSlot } from "./camera/frame-slot.js";
@@ -121,7 +121,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     publisher.publish("event", { schema: 1, time: new Date().toISOString(), ...e });
 
   const slot = new FrameSlot();
-  const camera = createCameraSource(config.camera, { logger });
+  const camera = createCameraSource(config.camera, { logger, secrets: await readCameraSecrets(config.camera) });
   const preprocessor = new Preprocessor(manifest.input, config.camera.roi ?? undefined);
   const pipeline = new Pipeline(slot, preprocessor, session, policy, logger);
 

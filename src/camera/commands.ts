@@ -2,6 +2,8 @@
 // for spawn(): no shell, so nothing in the config is ever interpreted as shell syntax. Every
 // command writes MJPEG (JPEG after JPEG) or raw I420 frames (format: yuv420) to stdout and runs
 // until killed. Pure functions.
+
+import { redactArgs } from "../config/redact.js";
 import type { CameraConfig, FfmpegConfig, GstreamerConfig, LibcameraConfig } from "../config/schema.js";
 import { splitPipeline } from "./pipeline-tokens.js";
 import type { RawLayout, YuvMatrix } from "./yuv420.js";
@@ -98,7 +100,26 @@ export function ffmpegCopies(c: FfmpegConfig): boolean {
   return c.input === "v4l2" && c.input_format === "mjpeg" && !c.reencode && c.format === "mjpeg";
 }
 
-export function ffmpegCommand(c: FfmpegConfig): CaptureCommand {
+/** Secrets read from files or systemd credentials, put into the command only when it is started. */
+export interface CameraSecrets {
+  /** The RTSP camera's password (camera.ffmpeg.password_file / password_credential). */
+  ffmpegPassword?: string;
+}
+
+/**
+ * `url` with `password` inserted after its user name (rtsp://user@cam -> rtsp://user:pw@cam),
+ * percent-encoded so any character works. The config check makes sure the URL has a user and no
+ * password of its own.
+ */
+export function urlWithPassword(url: string, password: string): string {
+  const start = url.indexOf("://") + 3;
+  const at = url.lastIndexOf("@", url.indexOf("/", start) >= 0 ? url.indexOf("/", start) : url.length);
+  if (start < 3 || at < start) throw new Error("the camera URL has no user name to go with the password");
+  const user = url.slice(start, at).split(":")[0] as string;
+  return `${url.slice(0, start)}${user}:${encodeURIComponent(password)}${url.slice(at)}`;
+}
+
+export function ffmpegCommand(c: FfmpegConfig, secrets: CameraSecrets = {}): CaptureCommand {
   const args = ["-hide_banner", "-loglevel", "error", "-nostdin"];
   const size = `${c.width}x${c.height}`;
   switch (c.input) {
@@ -109,7 +130,7 @@ export function ffmpegCommand(c: FfmpegConfig): CaptureCommand {
     case "rtsp":
       // TCP: a lost UDP packet corrupts a frame; low-delay flags stop ffmpeg buffering ahead.
       args.push("-rtsp_transport", c.rtsp_transport, "-fflags", "nobuffer", "-flags", "low_delay");
-      args.push("-i", c.url ?? "");
+      args.push("-i", c.url && secrets.ffmpegPassword ? urlWithPassword(c.url, secrets.ffmpegPassword) : (c.url ?? ""));
       break;
     case "lavfi":
       // -re: generate in real time, as a camera would, instead of as fast as the CPU allows.
@@ -159,10 +180,9 @@ function raw(width: number, height: number, matrix: YuvMatrix): RawLayout {
   return { format: "yuv420p", width, height, colour: { matrix, range: "limited" } };
 }
 
-/** The command as one line for logs, with any password in a URL masked. */
+/** The command as one line for logs, with every secret masked (config/redact.ts). */
 export function describeCommand(cmd: CaptureCommand): string {
-  return [cmd.bin, ...cmd.args]
-    .map((a) => a.replace(/(\/\/[^/:@\s]*:)[^@\s]*@/, "$1***@"))
+  return redactArgs([cmd.bin, ...cmd.args])
     .map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`))
     .join(" ");
 }

@@ -1,7 +1,9 @@
 // The camera source the config asks for: the replayed footage, or a capture process.
 import type { Logger } from "pino";
 import type { CameraConfig } from "../config/schema.js";
+import { readSecret } from "../config/secrets.js";
 import {
+  type CameraSecrets,
   type CaptureCommand,
   ffmpegCommand,
   gstreamerCommand,
@@ -24,7 +26,11 @@ export function pickLibcameraVid(path = process.env.PATH): LibcameraVid {
 }
 
 /** The capture command of a process source; null for replay. */
-export function captureCommand(camera: CameraConfig, path = process.env.PATH): CaptureCommand | null {
+export function captureCommand(
+  camera: CameraConfig,
+  path = process.env.PATH,
+  secrets: CameraSecrets = {},
+): CaptureCommand | null {
   switch (camera.source) {
     case "replay":
       return null;
@@ -33,13 +39,13 @@ export function captureCommand(camera: CameraConfig, path = process.env.PATH): C
     case "gstreamer":
       return gstreamerCommand(camera.gstreamer);
     case "ffmpeg":
-      return ffmpegCommand(camera.ffmpeg);
+      return ffmpegCommand(camera.ffmpeg, secrets);
   }
 }
 
 export function createCameraSource(
   camera: CameraConfig,
-  opts: { logger?: Logger; env?: NodeJS.ProcessEnv } = {},
+  opts: { logger?: Logger; env?: NodeJS.ProcessEnv; secrets?: CameraSecrets } = {},
 ): CameraSource {
   if (camera.source === "replay") return new ReplaySource(camera.replay);
   const env = opts.env ?? process.env;
@@ -47,13 +53,25 @@ export function createCameraSource(
   return new ProcessSource({
     kind: camera.source,
     // Looked up again at every start: installing rpicam-apps while the daemon waits is enough.
-    command: () => captureCommand(camera, env.PATH) as CaptureCommand,
+    command: () => captureCommand(camera, env.PATH, opts.secrets) as CaptureCommand,
     splitter: raw ? () => new RawSplitter(yuv420Bytes(raw.width, raw.height)) : () => new MjpegSplitter(),
     ...(raw ? { raw } : {}),
     stallTimeoutMs: camera.stall_timeout_s * 1000,
     env,
     ...(opts.logger ? { logger: opts.logger } : {}),
   });
+}
+
+/** Reads the camera's password file or systemd credential, if the config names one. */
+export async function readCameraSecrets(camera: CameraConfig): Promise<CameraSecrets> {
+  const f = camera.ffmpeg;
+  if (camera.source !== "ffmpeg" || !(f.password_file || f.password_credential)) return {};
+  const ffmpegPassword = await readSecret({
+    key: f.password_file ? "camera.ffmpeg.password_file" : "camera.ffmpeg.password_credential",
+    file: f.password_file ?? undefined,
+    credential: f.password_credential ?? undefined,
+  });
+  return { ffmpegPassword };
 }
 
 /** What is being inspected, in a few words for a person at a terminal. */

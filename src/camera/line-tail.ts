@@ -1,5 +1,7 @@
 // The last few lines a process wrote to stderr, kept for the log when it fails. Bounded in lines
-// and in line length, so a process that prints without pause cannot grow it.
+// and in line length, so a process that prints without pause cannot grow it. Lines are redacted
+// (config/redact.ts): ffmpeg, for one, repeats the camera URL with its password in its errors.
+import { redactText } from "../config/redact.js";
 
 export class LineTail {
   private readonly lines: string[] = [];
@@ -18,7 +20,7 @@ export class LineTail {
 
   /** The kept lines, oldest first, including an unfinished last line. */
   get(): string[] {
-    return this.partial ? [...this.lines, this.partial] : [...this.lines];
+    return this.partial ? [...this.lines, redactText(this.partial)] : [...this.lines];
   }
 
   clear(): void {
@@ -27,7 +29,7 @@ export class LineTail {
   }
 
   private add(line: string): void {
-    const trimmed = line.trimEnd();
+    const trimmed = redactText(line.trimEnd());
     if (!trimmed) return;
     this.lines.push(trimmed.length > this.maxLineLength ? `${trimmed.slice(0, this.maxLineLength)}...` : trimmed);
     if (this.lines.length > this.maxLines) this.lines.shift();

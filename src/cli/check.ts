@@ -5,7 +5,7 @@ import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { spawnFailure } from "../camera/capture-diagnosis.js";
 import { describeCommand } from "../camera/commands.js";
-import { captureCommand, createCameraSource } from "../camera/create-source.js";
+import { captureCommand, createCameraSource, readCameraSecrets } from "../camera/create-source.js";
 import { findProgram } from "../camera/find-program.js";
 import { grabFrame } from "../camera/grab-frame.js";
 import { listImages } from "../camera/replay-source.js";
@@ -130,6 +130,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
 
 /** The capture program is installed, starts, and its first frame decodes. */
 async function checkCaptureCamera(config: LoadedConfig["config"], session: ModelSession | null): Promise<string> {
+  const secrets = await readCameraSecrets(config.camera);
   const cmd = captureCommand(config.camera);
   if (!cmd) throw new Error(`camera.source ${config.camera.source} has no capture command`);
   const program = findProgram(cmd.bin);
@@ -137,7 +138,7 @@ async function checkCaptureCamera(config: LoadedConfig["config"], session: Model
   const timeoutMs = Math.max(10_000, 2 * config.camera.stall_timeout_s * 1000);
   let frame: Awaited<ReturnType<typeof grabFrame>>;
   try {
-    frame = await grabFrame(createCameraSource(config.camera), timeoutMs);
+    frame = await grabFrame(createCameraSource(config.camera, { secrets }), timeoutMs);
   } catch (err) {
     throw new Error(`${(err as Error).message}\n    command: ${describeCommand(cmd)}`);
   }

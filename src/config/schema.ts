@@ -153,6 +153,10 @@ export const ffmpegSchema = z
       .regex(/^rtsps?:\/\/[^\s]+$/, "expected an rtsp:// or rtsps:// URL")
       .nullable()
       .default(null),
+    // The RTSP password, kept out of the URL (and so out of the config): the URL names the user
+    // (rtsp://admin@cam/...) and the password is inserted only when ffmpeg is started.
+    password_file: nullablePath,
+    password_credential: z.string().min(1).nullable().default(null),
     rtsp_transport: z.enum(["tcp", "udp"]).default("tcp"),
     pattern: word("lavfi test source (testsrc, testsrc2, smptebars, ...)").default("testsrc"),
     reencode: z.boolean().default(false),
@@ -165,6 +169,25 @@ export const ffmpegSchema = z
     rawSizeCheck("ffmpeg", 2)(f, ctx);
     if (f.input === "rtsp" && !f.url)
       ctx.addIssue({ code: "custom", path: ["url"], message: "input: rtsp needs the camera's url (rtsp://...)" });
+    oneSecretSource(f, "password", ctx);
+    const secretKey = f.password_file ? "password_file" : f.password_credential ? "password_credential" : null;
+    if (secretKey && f.input !== "rtsp")
+      ctx.addIssue({ code: "custom", path: [secretKey], message: "a camera password is used only with input: rtsp" });
+    if (secretKey && f.url) {
+      const info = /^rtsps?:\/\/([^/]*)@/.exec(f.url)?.[1];
+      if (!info)
+        ctx.addIssue({
+          code: "custom",
+          path: ["url"],
+          message: `${secretKey} needs the user name in the URL: rtsp://USER@host/... (the password is added when ffmpeg starts)`,
+        });
+      else if (info.includes(":"))
+        ctx.addIssue({
+          code: "custom",
+          path: ["url"],
+          message: `the URL has a password in it and ${secretKey} is set: remove ":password" from the URL`,
+        });
+    }
   });
 
 export const cameraSchema = z.strictObject({
@@ -394,6 +417,7 @@ export type FfmpegConfig = z.infer<typeof ffmpegSchema>;
 /** Keys that hold file paths, resolved against the config file's directory. */
 export const PATH_KEYS = [
   ["camera", "replay", "path"],
+  ["camera", "ffmpeg", "password_file"],
   ["model", "path"],
   ["storage", "path"],
   ["mqtt", "password_file"],

@@ -1,11 +1,17 @@
-// Secrets (MQTT password, HTTP token) come from a file or a systemd credential, never inline.
+// Secrets (MQTT and camera passwords, HTTP token) come from a file or a systemd credential, never inline.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { UserFacingError } from "../errors.js";
 
 export class SecretError extends UserFacingError {}
 
-export async function readSecret(ref: { file?: string | undefined; credential?: string | undefined }): Promise<string> {
+/** The secret's text (one trailing newline dropped). `key` names the config key in errors. */
+export async function readSecret(ref: {
+  file?: string | undefined;
+  credential?: string | undefined;
+  key?: string;
+}): Promise<string> {
+  const where = ref.key ? `${ref.key}: ` : "";
   let path: string;
   if (ref.file) {
     path = ref.file;
@@ -13,18 +19,18 @@ export async function readSecret(ref: { file?: string | undefined; credential?: 
     const dir = process.env.CREDENTIALS_DIRECTORY;
     if (!dir) {
       throw new SecretError(
-        `systemd credential "${ref.credential}" requested but $CREDENTIALS_DIRECTORY is not set: add LoadCredential=${ref.credential}:/path/to/file to the unit, or use a *_file setting`,
+        `${where}systemd credential "${ref.credential}" requested but $CREDENTIALS_DIRECTORY is not set: add LoadCredential=${ref.credential}:/path/to/file to the unit, or use a *_file setting`,
       );
     }
     path = join(dir, ref.credential);
   } else {
-    throw new SecretError("no secret file or credential given");
+    throw new SecretError(`${where}no secret file or credential given`);
   }
   try {
     return (await readFile(path, "utf8")).replace(/\r?\n$/, "");
   } catch (err) {
     throw new SecretError(
-      `cannot read secret file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      `${where}cannot read secret file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
     );
   }
 }

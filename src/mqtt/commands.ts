@@ -2,10 +2,10 @@
 // argument validation and dispatch to handlers the daemon supplies. No I/O here: the publisher
 // delivers request bytes and publishes the reply this returns. handle() never throws.
 import { z } from "zod";
+import { redactConfig } from "../config/redact.js";
 import type { Config } from "../config/schema.js";
 import type { commandErrorCodeSchema } from "./payload-schemas.js";
 import type { CommandReplyPayload } from "./payloads.js";
-import { redactUrl } from "./redact.js";
 
 /** Requests larger than this are refused before they are decoded. */
 export const MAX_COMMAND_BYTES = 64 * 1024;
@@ -165,13 +165,12 @@ function fail(id: string | null, command: string, code: CommandErrorCode, messag
 }
 
 /**
- * The config for `get_config`: the broker URL's password masked. Passwords themselves are never in
- * the config (only a file path or a credential name), and the object is a copy.
+ * The config for `get_config`, a copy with every secret masked by the one rule of
+ * config/redact.ts: user info in any URL (camera and broker), secret-named keys, GStreamer
+ * properties and options in pipelines and extra_args. Every subscriber of the reply reads it.
  */
 export function redactedConfig(config: Config): Config {
-  const copy = structuredClone(config);
-  if (copy.mqtt.url) copy.mqtt.url = redactUrl(copy.mqtt.url);
-  return copy;
+  return redactConfig(config);
 }
 
 /**

@@ -1,12 +1,3 @@
 // Broker URLs may carry credentials (mqtt://user:secret@host): only the redacted form is logged.
-
-/** The URL with its password replaced by "***"; unparsable input is not echoed at all. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString();
-  } catch {
-    return "<unparsable URL>";
-  }
-}
+// The rule itself lives in config/redact.ts, shared by everything that shows config or commands.
+export { redactUrl } from "../config/redact.js";
