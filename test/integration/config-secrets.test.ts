@@ -123,6 +123,7 @@ describe("camera credentials", () => {
     expect(reply.ok).toBe(true);
     const text = JSON.stringify(reply);
     for (const s of SECRETS) expect(text, `get_config shows ${s}`).not.toContain(s);
+    if (!reply.ok) throw new Error(reply.error.message);
     const cam = (reply.result as { camera: { ffmpeg: { url: string } } }).camera.ffmpeg;
     expect(cam.url).toBe(`rtsp://admin:***@127.0.0.1:${port}/stream`);
 
