@@ -8,7 +8,6 @@ import type { CameraState } from "./camera/frame.js";
 import { FrameJpegEncoder } from "./camera/frame-jpeg.js";
 import { FrameSlot } from "./camera/frame-slot.js";
 import type { LoadedConfig } from "./config/load.js";
-import { readSecret } from "./config/secrets.js";
 import { bandWarning, type DecisionPolicy } from "./decision/decide.js";
 import { httpToken, type OperatorScreen, startOperatorScreen } from "./http/start.js";
 import { Preprocessor } from "./model/preprocess.js";
@@ -18,6 +17,7 @@ import { DriftDetector } from "./monitor/drift-detector.js";
 import { DriftMonitor } from "./monitor/drift-monitor.js";
 import { driftReference } from "./monitor/drift-reference.js";
 import { oodBounds } from "./monitor/ood.js";
+import { brokerLogins } from "./mqtt/broker-logins.js";
 import { commandHandlers, listenForCommands } from "./mqtt/command-handlers.js";
 import { startEmbeddedBroker } from "./mqtt/embedded-broker.js";
 import { HealthReporter } from "./mqtt/health-payload.js";
@@ -74,11 +74,19 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
 
   // MQTT: the embedded broker when none is configured, so the demo is observable.
   const mq = config.mqtt;
+  const logins = await brokerLogins(mq);
+  const maxPacketBytes = mq.max_message_kb * 1024;
   let broker: { url: string; close(): Promise<void> } | null = null;
   let url = mq.url;
   if (!url) {
     try {
-      broker = await startEmbeddedBroker({ host: mq.embedded.host, port: mq.embedded.port, logger });
+      broker = await startEmbeddedBroker({
+        host: mq.embedded.host,
+        port: mq.embedded.port,
+        login: logins.embedded,
+        maxPacketBytes,
+        logger,
+      });
       url = broker.url;
     } catch (err) {
       // Most often another broker already owns the port: use it rather than refuse to inspect.
@@ -91,17 +99,13 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     }
   }
   const prefix = mq.prefix ?? `linesight/${config.device.id}`;
-  const password =
-    mq.password_file || mq.password_credential
-      ? await readSecret({ file: mq.password_file ?? undefined, credential: mq.password_credential ?? undefined })
-      : undefined;
   const outbox = openOutbox(config, logger);
   const publisher = MqttPublisher.start({
     url,
     clientId: mq.client_id ?? `linesight-${config.device.id}`,
     prefix,
-    ...(mq.username ? { username: mq.username } : {}),
-    ...(password ? { password } : {}),
+    ...logins.client,
+    maxPacketBytes,
     keepaliveS: mq.keepalive_s,
     protocolVersion: mq.protocol_version,
     tls: await readTlsFiles(mq.tls),
@@ -311,7 +315,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
       })(),
       mqtt: (() => {
         const s = publisher.stats();
-        return { dropped: s.dropped, queued: s.queued, queued_bytes: s.queuedBytes };
+        return { dropped: s.dropped, queued: s.queued, queued_bytes: s.queuedBytes, oversized: s.oversized };
       })(),
       system: device.latest,
       alerts: device.alerts,

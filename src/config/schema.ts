@@ -7,11 +7,11 @@ const path = z.string().min(1, "expected a path");
 const nullablePath = path.nullable().default(null);
 
 /** A secret comes from a file or a systemd credential, never both: flags `<name>_credential` if both are set. */
-function oneSecretSource(o: Record<string, unknown>, name: string, ctx: z.RefinementCtx): void {
+function oneSecretSource(o: Record<string, unknown>, name: string, ctx: z.RefinementCtx, under: string[] = []): void {
   if (o[`${name}_file`] && o[`${name}_credential`]) {
     ctx.addIssue({
       code: "custom",
-      path: [`${name}_credential`],
+      path: [...under, `${name}_credential`],
       message: `set either ${name}_file or ${name}_credential, not both`,
     });
   }
@@ -290,8 +290,17 @@ export const mqttSchema = z
       .strictObject({
         host: z.string().min(1).default("127.0.0.1"),
         port: z.number().int().min(1).max(65535).default(1883),
+        // The one login the embedded broker accepts (the daemon's own client uses it too).
+        username: z.string().min(1).nullable().default(null),
+        password_file: nullablePath,
+        password_credential: z.string().min(1).nullable().default(null),
+        // true: anyone who reaches a non-loopback host may connect, read and send commands.
+        allow_anonymous: z.boolean().default(false),
       })
       .prefault({}),
+    // Largest MQTT message taken from the broker (and by the embedded broker), in KiB: larger ones
+    // are skipped unread and counted. Room for a model bundle; ordinary commands stay at 64 KiB.
+    max_message_kb: z.number().int().min(64).max(262_144).default(8192),
     prefix: z
       .string()
       .regex(/^[^+#$][^+#]*[^/+#]$|^[^+#$/]$/, "no '+' or '#', must not start with '$' or end with '/'")
@@ -319,6 +328,7 @@ export const mqttSchema = z
   })
   .superRefine((m, ctx) => {
     oneSecretSource(m, "password", ctx);
+    if (m.url === null) embeddedLoginCheck(m.embedded, ctx);
     const tlsSet = m.tls.ca_file || m.tls.cert_file || m.tls.key_file || m.tls.key_credential;
     if (tlsSet && m.url && !/^(mqtts|wss):/.test(m.url)) {
       ctx.addIssue({
@@ -335,6 +345,54 @@ export const mqttSchema = z
       });
     }
   });
+
+/** Loopback addresses and names: only this machine can reach a broker listening there. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+function embeddedLoginCheck(
+  e: {
+    host: string;
+    username: string | null;
+    password_file: string | null;
+    password_credential: string | null;
+    allow_anonymous: boolean;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const at = (key: string) => ["embedded", key];
+  oneSecretSource(e, "password", ctx, ["embedded"]);
+  const hasPassword = Boolean(e.password_file || e.password_credential);
+  if (e.username && !hasPassword)
+    ctx.addIssue({
+      code: "custom",
+      path: at("password_file"),
+      message: "embedded.username needs a password: set embedded.password_file or embedded.password_credential",
+    });
+  if (hasPassword && !e.username)
+    ctx.addIssue({
+      code: "custom",
+      path: at("username"),
+      message: "a password for the embedded broker needs embedded.username",
+    });
+  if (e.username && e.allow_anonymous)
+    ctx.addIssue({
+      code: "custom",
+      path: at("allow_anonymous"),
+      message: "allow_anonymous: true and a login (embedded.username) contradict each other; remove one",
+    });
+  if (!e.username && !hasPassword && !e.allow_anonymous && !isLoopbackHost(e.host))
+    ctx.addIssue({
+      code: "custom",
+      path: at("host"),
+      message:
+        `${e.host} opens the embedded broker to the network without a login: anyone who reaches it could change ` +
+        "the threshold or pause inspection. Set mqtt.embedded.username and mqtt.embedded.password_file (or " +
+        "password_credential), or keep host: 127.0.0.1, or accept the risk with mqtt.embedded.allow_anonymous: true",
+    });
+}
 
 export const driftSchema = z
   .strictObject({
@@ -421,6 +479,7 @@ export const PATH_KEYS = [
   ["model", "path"],
   ["storage", "path"],
   ["mqtt", "password_file"],
+  ["mqtt", "embedded", "password_file"],
   ["mqtt", "tls", "ca_file"],
   ["mqtt", "tls", "cert_file"],
   ["mqtt", "tls", "key_file"],

@@ -141,6 +141,7 @@ export const healthPayloadSchema = z.strictObject({
     dropped: count.describe("messages that will never be sent"),
     queued: count.describe("QoS 1 messages in the outbox, waiting for the broker or its acknowledgement"),
     queued_bytes: count.describe("their payload bytes"),
+    oversized: count.describe("incoming messages above mqtt.max_message_kb, skipped unread since start"),
   }),
   system: systemReadingsSchema.nullable().describe("null until the first device check"),
   alerts: z.array(alertNameSchema).describe("alerts active now"),

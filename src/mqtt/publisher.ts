@@ -2,12 +2,15 @@
 // returns at once, publish() never blocks or throws. QoS 1 messages (state, health, drift, events)
 // go through the outbox and leave it only on PUBACK, so nothing measured during an outage is lost;
 // decisions (QoS 0) are dropped and counted when they cannot go at once. See topics.ts.
+import type { Duplex } from "node:stream";
 import { connect, type MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import { UserFacingError } from "../errors.js";
 import { MemoryOutbox, type Outbox } from "../store/outbox.js";
 import { Backoff } from "./backoff.js";
+import type { OversizedPublish } from "./packet-size-filter.js";
 import { redactUrl } from "./redact.js";
+import { sizeGuardedStream } from "./size-guarded-stream.js";
 import {
   checkPrefix,
   encodePayload,
@@ -40,7 +43,16 @@ export interface MqttPublisherOptions {
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean };
   /** Retained messages outside the prefix (Home Assistant discovery), sent on every connect. */
   announcements?: { topic: string; body: string }[];
+  /**
+   * Largest MQTT packet accepted from the broker (whole packet, bytes); larger messages are skipped
+   * as they stream in, never buffered, and counted. MQTT 5 also announces it in CONNECT, so the
+   * broker does not send them at all. Default DEFAULT_MAX_PACKET_BYTES.
+   */
+  maxPacketBytes?: number;
 }
+
+/** 8 MiB: room for a signed model bundle of a few MB (base64 in JSON), far below a Pi's memory. */
+export const DEFAULT_MAX_PACKET_BYTES = 8 * 1024 * 1024;
 
 /** MQTT 5 request/response properties of a command, when the sender set them. */
 export interface CommandResponseTo {
@@ -57,6 +69,8 @@ export interface MqttStats {
   queuedBytes: number;
   /** Successful connections so far (the first one included). */
   connects: number;
+  /** Incoming messages above the packet size limit, skipped unread (never buffered whole). */
+  oversized: number;
 }
 
 /** QoS 0 bytes waiting in the socket beyond which decisions are dropped: a slow broker must not grow memory. */
@@ -87,6 +101,8 @@ export class MqttPublisher {
   /** outbox.dropped at the last connect: overflow is reported once per outage. */
   private overflowBaseline = 0;
   private warnedEncode = false;
+  private oversizedCount = 0;
+  private lastOversizedWarning = Number.NEGATIVE_INFINITY;
   private commands: {
     filters: string[];
     onMessage: (topic: string, payload: Buffer, responseTo: CommandResponseTo | null) => void;
@@ -124,11 +140,17 @@ export class MqttPublisher {
 
     const log = opts.logger.child({ component: "mqtt" });
     const backoff = new Backoff(opts.reconnect?.minMs, opts.reconnect?.maxMs);
+    const maxPacketBytes = opts.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES;
+    const protocolVersion = opts.protocolVersion ?? 4;
     const client = connect(opts.url, {
       clientId: opts.clientId,
       ...(opts.username !== undefined ? { username: opts.username } : {}),
       ...(opts.password !== undefined ? { password: opts.password } : {}),
-      protocolVersion: opts.protocolVersion ?? 4,
+      protocolVersion,
+      // MQTT 5: the broker must not send us anything larger (it drops it instead).
+      ...(protocolVersion === 5 ? { properties: { maximumPacketSize: maxPacketBytes } } : {}),
+      // The stream is wrapped below before the first connection is made.
+      manualConnect: true,
       ...(opts.tls?.ca ? { ca: opts.tls.ca } : {}),
       ...(opts.tls?.cert ? { cert: opts.tls.cert } : {}),
       ...(opts.tls?.key ? { key: opts.tls.key } : {}),
@@ -154,7 +176,9 @@ export class MqttPublisher {
       safeUrl,
       opts.announcements ?? [],
     );
+    publisher.guardPacketSize(maxPacketBytes);
     publisher.listen();
+    client.connect();
     log.info({ url: safeUrl, clientId: opts.clientId, topics: `${opts.prefix}/#` }, "connecting to MQTT broker");
     return publisher;
   }
@@ -170,7 +194,39 @@ export class MqttPublisher {
       queued: this.outbox.size,
       queuedBytes: this.outbox.bytes,
       connects: this.connectCount,
+      oversized: this.oversizedCount,
     };
+  }
+
+  /**
+   * Wraps every connection mqtt.js makes so packets above `maxPacketBytes` are skipped as they
+   * stream in (mqtt.js's parser would buffer them whole first, and under MQTT 5 then disconnect).
+   * mqtt.js has no public hook for this: its stream builder is swapped before the first connect.
+   */
+  private guardPacketSize(maxPacketBytes: number): void {
+    const c = this.client as unknown as { streamBuilder?: (client: MqttClient) => Duplex };
+    const build = c.streamBuilder;
+    if (typeof build !== "function")
+      throw new Error("mqtt.js has no streamBuilder: the packet size guard needs updating");
+    c.streamBuilder = (client) =>
+      sizeGuardedStream(build(client), {
+        maxPacketBytes,
+        acknowledge: true,
+        disconnect: false,
+        onOversized: (p) => this.onOversized(p, maxPacketBytes),
+      });
+  }
+
+  private onOversized(p: OversizedPublish, limit: number): void {
+    this.oversizedCount++;
+    // One line a minute at most: a flood of them must not flood the journal.
+    const now = performance.now();
+    if (now - this.lastOversizedWarning < 60_000) return;
+    this.lastOversizedWarning = now;
+    this.log.warn(
+      { topic: p.topic.slice(0, 256), bytes: p.bytes, limit, oversized: this.oversizedCount },
+      "MQTT message above mqtt.max_message_kb skipped unread (counted in health mqtt.oversized)",
+    );
   }
 
   /**

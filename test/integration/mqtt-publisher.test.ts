@@ -42,7 +42,7 @@ const health = (n: number): HealthPayload => ({
   latency_ms: { end_to_end: { p50: 5, p95: 8, p99: 9, max: 12, count: n } },
   memory: { rss_mb: 100, heap_mb: 40 },
   storage: null,
-  mqtt: { dropped: 0, queued: 0, queued_bytes: 0 },
+  mqtt: { dropped: 0, queued: 0, queued_bytes: 0, oversized: 0 },
   system: null,
   alerts: [],
 });
@@ -218,7 +218,7 @@ describe("MqttPublisher with a real Mosquitto", () => {
       // Birth first: a consumer never sees state from a device it believes offline.
       expect(seen.messages[0]?.topic).toBe(`${prefix}/status`);
       await until(() => publisher.stats().queued === 0, 5_000, "queue drained");
-      expect(publisher.stats()).toEqual({ dropped: 102, queued: 0, queuedBytes: 0, connects: 1 });
+      expect(publisher.stats()).toEqual({ dropped: 102, queued: 0, queuedBytes: 0, connects: 1, oversized: 0 });
 
       // Connected again: decisions flow.
       publisher.publish("decision", decision(101));

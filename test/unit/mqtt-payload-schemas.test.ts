@@ -34,7 +34,7 @@ const health: HealthPayload = {
   latency_ms: { infer: { ...latency }, end_to_end: { ...latency } },
   memory: { rss_mb: 180.2, heap_mb: 22.9 },
   storage: { db_bytes: 7388760, samples: 267, written: 267, dropped: 0, queued: 2 },
-  mqtt: { dropped: 2, queued: 0, queued_bytes: 0 },
+  mqtt: { dropped: 2, queued: 0, queued_bytes: 0, oversized: 0 },
   system: {
     cpu_percent: 31.1,
     load_1m: 4.01,
