@@ -33,9 +33,9 @@ import { Pipeline } from "./pipeline/pipeline.js";
 import { SnapshotRequests } from "./pipeline/snapshot-requests.js";
 import { SdNotifier } from "./service/sd-notify.js";
 import { ProgressWatchdog, watchdogIntervalMs } from "./service/watchdog.js";
-import { SqliteOutbox } from "./store/outbox-store.js";
 import { SampleWriter } from "./store/sample-writer.js";
 import { RateLimiter, sampleReason } from "./store/sampling.js";
+import { ThreadedOutbox } from "./store/threaded-outbox.js";
 
 export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<number> {
   const { config } = loaded;
@@ -439,10 +439,19 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
 }
 
 /** The durable MQTT outbox; messages left by the previous run are replayed once connected. */
-function openOutbox(config: LoadedConfig["config"], logger: Logger): SqliteOutbox<TopicName> {
+function openOutbox(config: LoadedConfig["config"], logger: Logger): ThreadedOutbox<TopicName> {
   const o = config.mqtt.outbox;
   const path = o.path ?? join(dirname(config.storage.path), "outbox.db");
-  const outbox = SqliteOutbox.open<TopicName>(path, { maxMessages: o.max_messages, maxBytes: o.max_mb * 1024 * 1024 });
+  // Written by a worker thread: a slow disk must not stall frame decisions (docs/performance.md).
+  const outbox = ThreadedOutbox.open<TopicName>(path, {
+    maxMessages: o.max_messages,
+    maxBytes: o.max_mb * 1024 * 1024,
+  });
+  outbox.onError = (err) =>
+    logger.error(
+      { path, err },
+      "MQTT outbox: its database cannot be written; messages are still sent, but would not survive a restart",
+    );
   const oldest = outbox.oldestQueuedAt();
   if (outbox.size > 0 && oldest !== null) {
     logger.info(

@@ -11,7 +11,7 @@ import {
 } from "./outbox.js";
 import { migrate } from "./schema.js";
 
-const OUTBOX_MIGRATIONS: readonly string[] = [
+export const OUTBOX_MIGRATIONS: readonly string[] = [
   // AUTOINCREMENT: ids never go back, even when the table empties, so a replay cursor ("everything
   // after id N") can never skip a message pushed after a full drain.
   `
@@ -108,6 +108,14 @@ export class SqliteOutbox<N extends string = string> implements Outbox<N> {
 
   get dropped(): number {
     return this.droppedCount;
+  }
+
+  /** The highest id ever given out (ids never go back, even after the table emptied); 0 if none. */
+  lastId(): number {
+    const row = this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").get() as
+      | { seq: number }
+      | undefined;
+    return row?.seq ?? 0;
   }
 
   /** Time the oldest waiting message was queued (ms since epoch), or null when empty. */

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryOutbox, type Outbox, type OutboxLimits } from "../../src/store/outbox.js";
 import { SqliteOutbox } from "../../src/store/outbox-store.js";
+import { ThreadedOutbox } from "../../src/store/threaded-outbox.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -21,6 +22,7 @@ const bodies = (o: Outbox) => o.next(0, 1000).map((e) => e.body);
 const kinds: [string, (limits?: OutboxLimits) => Outbox][] = [
   ["in memory", (l) => new MemoryOutbox(l)],
   ["SQLite", (l) => SqliteOutbox.open(tempPath(), l)],
+  ["SQLite, written by a worker thread", (l) => ThreadedOutbox.open(tempPath(), l)],
 ];
 
 describe.each(kinds)("outbox (%s)", (_kind, make) => {
