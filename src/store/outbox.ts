@@ -1,7 +1,8 @@
 // Where QoS 1 messages wait until the broker acknowledges them. Every state, health, drift and
 // event message is appended here first and deleted on PUBACK, so an outage, a broker restart or a
 // daemon killed mid-outage loses nothing: the publisher replays what is left, oldest first.
-// SqliteOutbox (outbox-store.ts) is the durable one the daemon uses; MemoryOutbox is for tests
+// SqliteOutbox (outbox-store.ts) is the durable one, which the daemon writes from a worker thread
+// (ThreadedOutbox, threaded-outbox.ts); MemoryOutbox is for tests
 // and tools that do not need to survive a restart. Names are the sender's (MQTT: topic names).
 
 export interface OutboxMessage<N extends string = string> {
