@@ -13,6 +13,7 @@ import type { LoadedConfig } from "../config/load.js";
 import { readSecret } from "../config/secrets.js";
 import { Preprocessor } from "../model/preprocess.js";
 import { ModelSession } from "../model/session.js";
+import { brokerLogins } from "../mqtt/broker-logins.js";
 import { redactUrl } from "../mqtt/redact.js";
 import { readTlsFiles } from "../mqtt/tls-files.js";
 import { resolveConfig } from "./config-source.js";
@@ -80,9 +81,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
       name: "mqtt",
       run: async () => {
         const mq = config.mqtt;
-        if (mq.password_file || mq.password_credential) {
-          await readSecret({ file: mq.password_file ?? undefined, credential: mq.password_credential ?? undefined });
-        }
+        const logins = await brokerLogins(mq); // the password files or credentials are readable
         const tls = await readTlsFiles(mq.tls);
         const outboxDir = dirname(mq.outbox.path ?? config.storage.path);
         await mkdir(outboxDir, { recursive: true });
@@ -92,10 +91,11 @@ export async function checkCommand(argv: string[]): Promise<number> {
           tls.cert ? "client certificate and key readable" : "",
           mq.home_assistant.enabled ? "Home Assistant discovery on" : "",
           `MQTT ${mq.protocol_version === 5 ? "5" : "3.1.1"}`,
+          `messages up to ${mq.max_message_kb} KiB`,
         ].filter(Boolean);
         const where = mq.url
           ? `broker ${redactUrl(mq.url)}`
-          : `embedded broker on ${mq.embedded.host}:${mq.embedded.port}`;
+          : `embedded broker on ${mq.embedded.host}:${mq.embedded.port} (${logins.embedded ? `login ${logins.embedded.username}` : "anonymous"})`;
         return `${where} (${extras.join(", ")}; outbox in ${outboxDir})`;
       },
     },
