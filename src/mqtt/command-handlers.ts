@@ -13,8 +13,8 @@ import {
   redactedConfig,
   responseTopicAllowed,
 } from "./commands.js";
-import type { HealthPayload } from "./payloads.js";
-import type { MqttPublisher } from "./publisher.js";
+import type { CommandReplyPayload, HealthPayload } from "./payloads.js";
+import type { CommandResponseTo, MqttPublisher } from "./publisher.js";
 
 /** How long `snapshot` waits for a frame to be decided, then for its sample to be written. */
 const SNAPSHOT_FRAME_TIMEOUT_MS = 10_000;
@@ -123,16 +123,26 @@ export function listenForCommands(
   const { prefix, groupPrefix, logger } = opts;
   const router = new CommandRouter(handlers);
   const filters = [`${prefix}/cmd/+`, ...(groupPrefix ? [`${groupPrefix}/cmd/+`] : [])];
-  publisher.subscribeCommands(filters, (topic, payload, responseTo) => {
-    const name = commandNameOf(topic);
-    void router.handle(name, payload).then((reply) => {
-      // Refusals at debug level: a flood of bad requests must not flood the journal either.
-      if (!reply.ok) logger.debug({ topic, id: reply.id, error: reply.error }, "command refused");
-      const body = JSON.stringify(reply);
-      const replyTopic = `${prefix}/cmd/${name}/reply`;
-      const to = responseTo && responseTopicAllowed(responseTo.topic, prefix, groupPrefix) ? responseTo : null;
-      publisher.publishReply(replyTopic, body, to?.topic === replyTopic ? to.correlationData : undefined);
-      if (to && to.topic !== replyTopic) publisher.publishReply(to.topic, body, to.correlationData);
-    });
-  });
+  const answer = (name: string, reply: CommandReplyPayload, responseTo: CommandResponseTo | null) => {
+    // Refusals at debug level: a flood of bad requests must not flood the journal either.
+    if (!reply.ok) logger.debug({ command: name, id: reply.id, error: reply.error }, "command refused");
+    const body = JSON.stringify(reply);
+    const replyTopic = `${prefix}/cmd/${name}/reply`;
+    const to = responseTo && responseTopicAllowed(responseTo.topic, prefix, groupPrefix) ? responseTo : null;
+    publisher.publishReply(replyTopic, body, to?.topic === replyTopic ? to.correlationData : undefined);
+    if (to && to.topic !== replyTopic) publisher.publishReply(to.topic, body, to.correlationData);
+  };
+  publisher.subscribeCommands(
+    filters,
+    (topic, payload, responseTo) => {
+      const name = commandNameOf(topic);
+      void router.handle(name, payload).then((reply) => answer(name, reply, responseTo));
+    },
+    // Skipped unread, so neither id nor response topic is known: the reply goes to the reply topic.
+    (topic, bytes, limit) => {
+      const name = commandNameOf(topic);
+      const reply = router.tooLarge(name, bytes, limit);
+      if (reply) answer(name, reply, null);
+    },
+  );
 }

@@ -126,6 +126,20 @@ export class CommandRouter {
     }
   }
 
+  /**
+   * The reply to a request the transport skipped unread for being above mqtt.max_message_kb;
+   * null when over the rate limit (a flood of them gets no flood of replies).
+   */
+  tooLarge(command: string, bytes: number, limit: number): CommandReplyPayload | null {
+    if (!this.take()) return null;
+    return fail(
+      null,
+      command,
+      "too_large",
+      `request of ${bytes} bytes, above mqtt.max_message_kb (${limit} bytes): skipped unread`,
+    );
+  }
+
   private take(): boolean {
     const now = this.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.ratePerS);

@@ -106,6 +106,7 @@ export class MqttPublisher {
   private commands: {
     filters: string[];
     onMessage: (topic: string, payload: Buffer, responseTo: CommandResponseTo | null) => void;
+    onOversized: ((topic: string, bytes: number, limit: number) => void) | undefined;
   } | null = null;
 
   private constructor(
@@ -219,6 +220,14 @@ export class MqttPublisher {
 
   private onOversized(p: OversizedPublish, limit: number): void {
     this.oversizedCount++;
+    const c = this.commands;
+    if (c?.onOversized && !this.stopping && c.filters.some((f) => topicMatches(f, p.topic))) {
+      try {
+        c.onOversized(p.topic, p.bytes, limit);
+      } catch (err) {
+        this.log.error({ err, topic: p.topic.slice(0, 256) }, "oversized command handler failed");
+      }
+    }
     // One line a minute at most: a flood of them must not flood the journal.
     const now = performance.now();
     if (now - this.lastOversizedWarning < 60_000) return;
@@ -279,8 +288,10 @@ export class MqttPublisher {
   subscribeCommands(
     filters: string[],
     onMessage: (topic: string, payload: Buffer, responseTo: CommandResponseTo | null) => void,
+    /** A message on one of `filters` above the size limit, skipped unread. */
+    onOversized?: (topic: string, bytes: number, limit: number) => void,
   ): void {
-    this.commands = { filters, onMessage };
+    this.commands = { filters, onMessage, onOversized };
     this.client.on("message", (topic, payload, packet) => {
       if (this.stopping) return;
       try {
@@ -501,6 +512,17 @@ export class MqttPublisher {
   private inflight(): number {
     return Object.keys(this.client.outgoing).length;
   }
+}
+
+/** Whether `topic` matches an MQTT topic filter (levels, `+` and a trailing `#`). */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split("/");
+  const t = topic.split("/");
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === "#") return true;
+    if (i >= t.length || (f[i] !== "+" && f[i] !== t[i])) return false;
+  }
+  return f.length === t.length;
 }
 
 /** What to check for errors that retrying alone will not fix. */

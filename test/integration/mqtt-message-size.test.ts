@@ -92,6 +92,9 @@ describe("messages above mqtt.max_message_kb", () => {
     await client.publishAsync("linesight/all/cmd/ping", Buffer.alloc(100 * 1024 * 1024, 0x7b), { qos: 0 });
     await rec.waitFor((m) => m.topic === `${prefix}/health` && health(m).mqtt.oversized >= 1, 60_000, "oversized 1");
     clearInterval(sampler);
+    // The sender learns why: a too_large reply (no id: the request was never read).
+    const refused = await rec.waitFor((m) => m.topic === `${prefix}/cmd/ping/reply` && m.payload.includes("too_large"));
+    expect(JSON.parse(refused.payload)).toMatchObject({ id: null, ok: false, error: { code: "too_large" } });
     // Holding the message whole would add at least its 100 MB; skipping it leaves only the
     // chunks read from the socket, freed by the next garbage collection.
     expect(peak - baseline, `RSS grew by ${peak - baseline} kB`).toBeLessThan(64 * 1024);

@@ -10,6 +10,7 @@ import {
   responseTopicAllowed,
 } from "../../src/mqtt/commands.js";
 import { commandReplyPayloadSchema } from "../../src/mqtt/payload-schemas.js";
+import { topicMatches } from "../../src/mqtt/publisher.js";
 
 const enc = (v: unknown) => new TextEncoder().encode(typeof v === "string" ? v : JSON.stringify(v));
 
@@ -179,5 +180,27 @@ describe("MQTT 5 response topics", () => {
       "x".repeat(600),
     ])
       expect(ok(t), t).toBe(false);
+  });
+});
+
+describe("requests above mqtt.max_message_kb", () => {
+  it("get a too_large reply without an id, within the rate limit", () => {
+    let t = 0;
+    const r = new CommandRouter(handlers([]), { now: () => t, ratePerS: 2, burst: 2 });
+    const first = r.tooLarge("ping", 10_000_000, 8_388_608);
+    expect(first).toMatchObject({ id: null, command: "ping", ok: false, error: { code: "too_large" } });
+    expect(commandReplyPayloadSchema.safeParse(first).success).toBe(true);
+    expect(r.tooLarge("ping", 10_000_000, 8_388_608)).not.toBeNull();
+    expect(r.tooLarge("ping", 10_000_000, 8_388_608)).toBeNull(); // a flood gets no flood of replies
+    t += 1000;
+    expect(r.tooLarge("ping", 10_000_000, 8_388_608)).not.toBeNull();
+  });
+
+  it("are matched to the command filters by MQTT's rules", () => {
+    expect(topicMatches("linesight/all/cmd/+", "linesight/all/cmd/ping")).toBe(true);
+    expect(topicMatches("linesight/all/cmd/+", "linesight/all/cmd/ping/reply")).toBe(false);
+    expect(topicMatches("linesight/all/cmd/+", "linesight/all/cmd")).toBe(false);
+    expect(topicMatches("linesight/#", "linesight/x/cmd/ping")).toBe(true);
+    expect(topicMatches("linesight/d1/cmd/+", "linesight/d2/cmd/ping")).toBe(false);
   });
 });
