@@ -19,7 +19,7 @@ import { DEFAULT_DRIFT_OPTIONS, DriftDetector, type DriftReport } from "../src/m
 import { DriftMonitor } from "../src/monitor/drift-monitor.js";
 import { driftReference } from "../src/monitor/drift-reference.js";
 import { type FrameFeatures, frameFeatures } from "../src/monitor/frame-features.js";
-import { oodBounds } from "../src/monitor/ood.js";
+import { oodBounds, outOfRange } from "../src/monitor/ood.js";
 import { packageRoot } from "../src/package-info.js";
 
 const { values } = parseArgs({
@@ -83,8 +83,9 @@ function newMonitor(): DriftMonitor {
       clearAfter: cfg.clear_after,
     },
   );
-  return new DriftMonitor(detector, oodBounds(reference.features));
+  return new DriftMonitor(detector);
 }
+const bounds = oodBounds(reference.features);
 
 const feed = (mon: DriftMonitor, s: Seen) => {
   const d = decide(s.score, policy);
@@ -103,8 +104,9 @@ const normal = await look(files);
     worst[k] = Math.max(worst[k] ?? 0, v);
   };
   for (let i = 0; i < steadyFrames; i++) {
-    const o = feed(mon, normal[i % normal.length] as Seen);
-    if (o.ood.length) ood++;
+    const seen = normal[i % normal.length] as Seen;
+    const o = feed(mon, seen);
+    if (outOfRange(seen.features, bounds).length) ood++;
     const r: DriftReport | null = o.report;
     if (!r?.window.ready) continue;
     if (r.status !== "ok") notOk++;
