@@ -10,7 +10,7 @@ import type { DaemonBus, Notice, Part } from "./part.js";
 
 export interface TelemetryOptions {
   bus: DaemonBus;
-  publisher: MqttPublisher;
+  publisher: Pick<MqttPublisher, "publish" | "setAnnouncements">;
   config: Pick<Config, "device" | "mqtt">;
   prefix: string;
   version: string;
