@@ -27,7 +27,9 @@ export const MODEL_HELP = `Usage:
       --calibration, first sets the default threshold on those frames: the highest threshold
       that misses at most --max-missed of defects.
   linesight model card DIR
-      Renders DIR/MODEL_CARD.md from DIR/manifest.json.`;
+      Renders DIR/MODEL_CARD.md from DIR/manifest.json.
+  linesight model keygen|pack|verify ...
+      Signed model bundles: 'linesight model pack --help'.`;
 
 export const DATASET_HELP = `Usage:
   linesight dataset pack --data FRAMES --model DIR --out PREFIX
@@ -51,8 +53,11 @@ async function framesOf(dir: string | undefined, flag: string): Promise<Labelled
   return readLabelledDir(resolve(dir));
 }
 
+const BUNDLE_COMMANDS = new Set(["keygen", "pack", "verify", "install", "status", "promote", "rollback", "gate"]);
+
 export async function modelCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
+  if (sub && BUNDLE_COMMANDS.has(sub)) return (await import("./model-bundle-commands.js")).bundleCommand(sub, rest);
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
