@@ -1,6 +1,6 @@
 // Builds and takes apart model bundles in tests: the tar container written with the product's
 // own TarWriter, so a test can swap a file, re-sign an index or forge an entry name.
-import { createPublicKey, type KeyObject } from "node:crypto";
+import { createHash, createPublicKey, type KeyObject } from "node:crypto";
 import { PassThrough } from "node:stream";
 import { bufferSource } from "../../src/model/byte-source.js";
 import { keyId, signBytes } from "../../src/model/signing.js";
@@ -43,4 +43,20 @@ export async function rebuild(
   entries[0] = ["bundle.json", indexBytes];
   if (key) entries.splice(1, 0, ["bundle.sig", signatureFor(indexBytes, key)]);
   return packTar(entries);
+}
+
+/** The same model under another version number (manifest and index both), signed with `key`. */
+export function versioned(bundle: Buffer, key: KeyObject | null, version: string): Promise<Buffer> {
+  return rebuild(bundle, key, (index, entries) => {
+    index.version = version;
+    const at = entries.findIndex(([n]) => n === "manifest.json");
+    const manifest = JSON.parse((entries[at] as [string, Buffer])[1].toString());
+    manifest.version = version;
+    const data = Buffer.from(JSON.stringify(manifest, null, 2));
+    entries[at] = ["manifest.json", data];
+    const files = index.files as { path: string; bytes: number; sha256: string }[];
+    const f = files.find((x) => x.path === "manifest.json") as { bytes: number; sha256: string };
+    f.bytes = data.length;
+    f.sha256 = createHash("sha256").update(data).digest("hex");
+  });
 }
