@@ -65,7 +65,11 @@ export type RefusalCode =
   | "hash_mismatch"
   | "invalid_manifest"
   | "downgrade"
-  | "conflict";
+  | "conflict"
+  | "incompatible"
+  | "session"
+  | "golden"
+  | "latency";
 
 /** A bundle that must not be installed; `code` is stable for replies and events. */
 export class BundleRefusedError extends UserFacingError {

@@ -11,8 +11,8 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { UserFacingError } from "../errors.js";
-import { BundleRefusedError, versionId } from "./bundle-index.js";
 import { extractBundle, type Trust, type VerifiedBundle, verifyBundle, verifyUnpacked } from "./bundle.js";
+import { BundleRefusedError, versionId } from "./bundle-index.js";
 import type { ByteSource } from "./byte-source.js";
 import { fsyncDir, replaceFileAtomic } from "./durable-fs.js";
 import { acquireLock } from "./store-lock.js";
@@ -78,7 +78,9 @@ export class ModelStore {
   /** Opens (creating if needed) a store; clears what an interrupted change left behind. */
   static async open(dir: string, options: StoreOptions): Promise<ModelStore> {
     if (!Number.isInteger(options.keep) || options.keep < 2)
-      throw new StoreError(`model.keep_versions must be an integer of at least 2 (active and previous), got ${options.keep}`);
+      throw new StoreError(
+        `model.keep_versions must be an integer of at least 2 (active and previous), got ${options.keep}`,
+      );
     try {
       for (const sub of ["versions", ".staging", ".trash"]) await mkdir(join(dir, sub), { recursive: true });
     } catch (err) {
@@ -136,7 +138,16 @@ export class ModelStore {
             `${id} is already installed with different contents; give the new model a new version number`,
           );
         const next = asCandidate(state, id, new Date().toISOString());
-        return { next, result: { id, dir: this.dirOf(id), role: next.active === id ? "active" : "candidate", signedBy: existing.signed_by, alreadyInstalled: true } };
+        return {
+          next,
+          result: {
+            id,
+            dir: this.dirOf(id),
+            role: next.active === id ? "active" : "candidate",
+            signedBy: existing.signed_by,
+            alreadyInstalled: true,
+          },
+        };
       }
       const staging = join(this.dir, ".staging", `${process.pid}-${randomBytes(4).toString("hex")}`);
       const target = this.dirOf(id);
@@ -163,7 +174,13 @@ export class ModelStore {
       });
       return {
         next,
-        result: { id, dir: target, role: next.active === id ? "active" : "candidate", signedBy: bundle.signedBy, alreadyInstalled: false },
+        result: {
+          id,
+          dir: target,
+          role: next.active === id ? "active" : "candidate",
+          signedBy: bundle.signedBy,
+          alreadyInstalled: false,
+        },
         undo: () => this.discardFolder(target),
       };
     });
@@ -259,7 +276,8 @@ export class ModelStore {
 
   private async clearLeftovers(): Promise<void> {
     for (const sub of [".staging", ".trash"])
-      for (const name of await readdir(join(this.dir, sub))) await rm(join(this.dir, sub, name), { recursive: true, force: true });
+      for (const name of await readdir(join(this.dir, sub)))
+        await rm(join(this.dir, sub, name), { recursive: true, force: true });
     for (const name of await readdir(this.dir))
       if (name.startsWith(".state.json.tmp-")) await rm(join(this.dir, name), { force: true });
     const recorded = new Set(this.current.installed.map((v) => v.id));
@@ -275,7 +293,9 @@ export class ModelStore {
 function diskFull(err: unknown, what: string): unknown {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === "ENOSPC" || code === "EDQUOT" || code === "EFBIG")
-    return new StoreError(`no space left on the device while ${what} (${code}); the store is unchanged. Free some space and try again`);
+    return new StoreError(
+      `no space left on the device while ${what} (${code}); the store is unchanged. Free some space and try again`,
+    );
   return err;
 }
 
@@ -292,7 +312,9 @@ async function readState(dir: string): Promise<StoreState> {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new StoreError(`${path} is not valid JSON (${(err as Error).message}); restore it from a backup or remove the store`);
+    throw new StoreError(
+      `${path} is not valid JSON (${(err as Error).message}); restore it from a backup or remove the store`,
+    );
   }
   const parsed = storeStateSchema.safeParse(json);
   if (!parsed.success) throw new StoreError(`${path} is not a model store record: ${parsed.error.issues[0]?.message}`);

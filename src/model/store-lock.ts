@@ -43,7 +43,9 @@ export async function acquireLock(path: string, what: string): Promise<StoreLock
     const [pidText, boot] = (await readFile(path, "utf8").catch(() => "")).trim().split(" ");
     const pid = Number(pidText);
     if (Number.isInteger(pid) && pid > 0 && boot === BOOT && alive(pid))
-      throw new StoreBusyError(`${what}: another change to the model store is under way (pid ${pid}); try again when it is done`);
+      throw new StoreBusyError(
+        `${what}: another change to the model store is under way (pid ${pid}); try again when it is done`,
+      );
     await rm(path, { force: true }); // stale: its owner was killed or the machine rebooted
   }
   throw new StoreBusyError(`${what}: the model store's lock ${path} keeps coming back; another process is changing it`);

@@ -137,6 +137,7 @@ export function afterPrune(s: StoreState, ids: readonly string[], at: string): S
   if (ids.length === 0) return s;
   const gone = new Set(ids);
   let history = s.history;
-  for (const vid of ids) history = log({ ...s, history }, "prune", vid, "deleted to keep the store within model.keep_versions", at);
+  for (const vid of ids)
+    history = log({ ...s, history }, "prune", vid, "deleted to keep the store within model.keep_versions", at);
   return { ...s, installed: s.installed.filter((v) => !gone.has(v.id)), history };
 }

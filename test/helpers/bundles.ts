@@ -45,18 +45,29 @@ export async function rebuild(
   return packTar(entries);
 }
 
-/** The same model under another version number (manifest and index both), signed with `key`. */
-export function versioned(bundle: Buffer, key: KeyObject | null, version: string): Promise<Buffer> {
+/** A bundle whose manifest (and index, for `version`) is edited, re-pinned and signed with `key`. */
+export function withManifest(
+  bundle: Buffer,
+  key: KeyObject | null,
+  edit: (manifest: Record<string, unknown>, index: Record<string, unknown>) => void,
+): Promise<Buffer> {
   return rebuild(bundle, key, (index, entries) => {
-    index.version = version;
     const at = entries.findIndex(([n]) => n === "manifest.json");
     const manifest = JSON.parse((entries[at] as [string, Buffer])[1].toString());
-    manifest.version = version;
+    edit(manifest, index);
     const data = Buffer.from(JSON.stringify(manifest, null, 2));
     entries[at] = ["manifest.json", data];
     const files = index.files as { path: string; bytes: number; sha256: string }[];
     const f = files.find((x) => x.path === "manifest.json") as { bytes: number; sha256: string };
     f.bytes = data.length;
     f.sha256 = createHash("sha256").update(data).digest("hex");
+  });
+}
+
+/** The same model under another version number (manifest and index both), signed with `key`. */
+export function versioned(bundle: Buffer, key: KeyObject | null, version: string): Promise<Buffer> {
+  return withManifest(bundle, key, (manifest, index) => {
+    manifest.version = version;
+    index.version = version;
   });
 }

@@ -36,7 +36,12 @@ beforeAll(async () => {
   key = await loadPrivateKey(k.privatePath);
   trust = { keys: [await loadPublicKey(pub)], allowUnsigned: false };
   const base = join(dir, "base.lsm");
-  await packBundle({ modelDir: MODEL, out: base, privateKey: key, golden: selectGolden(await readLabelledDir(FOOTAGE), 4) });
+  await packBundle({
+    modelDir: MODEL,
+    out: base,
+    privateKey: key,
+    golden: selectGolden(await readLabelledDir(FOOTAGE), 4),
+  });
   const { readFileSync } = await import("node:fs");
   const baseBytes = readFileSync(base);
   for (const v of ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]) {
@@ -71,9 +76,18 @@ describe("the model store", () => {
     expect(store.activeDir()).toBeNull();
     expect((await install(store, "1.0.0")).role).toBe("active");
     const r = await install(store, "1.1.0");
-    expect(r).toMatchObject({ id: "round-parts@1.1.0", role: "candidate", alreadyInstalled: false, signedBy: trust.keys[0]?.id });
+    expect(r).toMatchObject({
+      id: "round-parts@1.1.0",
+      role: "candidate",
+      alreadyInstalled: false,
+      signedBy: trust.keys[0]?.id,
+    });
     expect(existsSync(join(r.dir, "model.onnx"))).toBe(true);
-    expect(pointers(await store.promote())).toEqual({ active: "round-parts@1.1.0", previous: "round-parts@1.0.0", candidate: null });
+    expect(pointers(await store.promote())).toEqual({
+      active: "round-parts@1.1.0",
+      previous: "round-parts@1.0.0",
+      candidate: null,
+    });
     expect(store.activeDir()).toBe(join(path, "versions", "round-parts@1.1.0"));
     // Recorded durably: another process (a restart) sees the same.
     expect(pointers((await ModelStore.open(path, { keep: 3 })).state)).toEqual(pointers(store.state));
@@ -103,7 +117,9 @@ describe("the model store", () => {
       .install(bufferSource(other), { trust, maxBytes: MAX, allowDowngrade: true })
       .catch((e: unknown) => e);
     expect(conflict).toMatchObject({ code: "conflict" });
-    expect((conflict as Error).message).toMatch(/already installed with different contents; give the new model a new version/);
+    expect((conflict as Error).message).toMatch(
+      /already installed with different contents; give the new model a new version/,
+    );
   });
 
   it("keeps model.keep_versions versions, never deleting active, previous or candidate", async () => {
@@ -113,10 +129,20 @@ describe("the model store", () => {
       await install(store, v);
       if (store.state.candidate) await store.promote();
     }
-    expect(store.state.installed.map((v) => v.id)).toEqual(["round-parts@1.1.0", "round-parts@1.2.0", "round-parts@1.3.0"]);
-    expect(pointers(store.state)).toEqual({ active: "round-parts@1.3.0", previous: "round-parts@1.2.0", candidate: null });
+    expect(store.state.installed.map((v) => v.id)).toEqual([
+      "round-parts@1.1.0",
+      "round-parts@1.2.0",
+      "round-parts@1.3.0",
+    ]);
+    expect(pointers(store.state)).toEqual({
+      active: "round-parts@1.3.0",
+      previous: "round-parts@1.2.0",
+      candidate: null,
+    });
     await expectIntact(path);
-    await expect(ModelStore.open(path, { keep: 1 })).rejects.toThrow(/model.keep_versions must be an integer of at least 2/);
+    await expect(ModelStore.open(path, { keep: 1 })).rejects.toThrow(
+      /model.keep_versions must be an integer of at least 2/,
+    );
   });
 
   it("takes one change at a time: a second install while one runs is refused, not interleaved", async () => {
@@ -128,7 +154,9 @@ describe("the model store", () => {
     const refused = results.filter((r) => r.status === "rejected");
     expect(refused).toHaveLength(1);
     expect((refused[0] as PromiseRejectedResult).reason).toBeInstanceOf(StoreBusyError);
-    expect(((refused[0] as PromiseRejectedResult).reason as Error).message).toMatch(/another change to the model store is under way \(pid \d+\)/);
+    expect(((refused[0] as PromiseRejectedResult).reason as Error).message).toMatch(
+      /another change to the model store is under way \(pid \d+\)/,
+    );
     const state = await expectIntact(path);
     expect(state.installed).toHaveLength(2);
   });
@@ -221,13 +249,22 @@ describe("disk full during an install", () => {
       timeout: 60_000,
     });
     expect(r.status, `unshare/tmpfs: ${r.stderr}`).toBe(0);
-    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines[0]).toEqual({ id: "round-parts@1.0.0", role: "active" });
     expect(lines[1]).toEqual({ id: "round-parts@1.1.0", role: "candidate" });
-    expect(lines[2].error).toMatch(/no space left on the device while installing round-parts@1\.2\.0 \(ENOSPC\); the store is unchanged/);
+    expect(lines[2].error).toMatch(
+      /no space left on the device while installing round-parts@1\.2\.0 \(ENOSPC\); the store is unchanged/,
+    );
     const final = lines[3];
     expect(final.report).toEqual({ ok: true, problems: [], verified: ["round-parts@1.0.0", "round-parts@1.1.0"] });
-    expect(pointers(final.state)).toEqual({ active: "round-parts@1.0.0", previous: null, candidate: "round-parts@1.1.0" });
+    expect(pointers(final.state)).toEqual({
+      active: "round-parts@1.0.0",
+      previous: null,
+      candidate: "round-parts@1.1.0",
+    });
     expect(final.top).toEqual([".staging", ".trash", "state.json", "versions"]);
     expect(final.leftovers).toEqual([]);
   });
