@@ -1,5 +1,6 @@
 // Random-access bytes of a bundle: a file read in bounded pieces, or a buffer (an MQTT payload).
 import { type FileHandle, open } from "node:fs/promises";
+import { UserFacingError } from "../errors.js";
 
 export interface ByteSource {
   readonly size: number;
@@ -18,8 +19,18 @@ export function bufferSource(data: Uint8Array): ByteSource {
 }
 
 export async function fileSource(path: string): Promise<ByteSource> {
-  const handle: FileHandle = await open(path, "r");
-  const size = (await handle.stat()).size;
+  let handle: FileHandle;
+  try {
+    handle = await open(path, "r");
+  } catch (err) {
+    throw new UserFacingError(`cannot read the bundle ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  const stat = await handle.stat();
+  if (!stat.isFile()) {
+    await handle.close();
+    throw new UserFacingError(`${path} is not a file; give the path of a .lsm bundle`);
+  }
+  const size = stat.size;
   return {
     size,
     async read(offset, length) {

@@ -269,3 +269,34 @@ describe("disk full during an install", () => {
     expect(final.leftovers).toEqual([]);
   });
 });
+
+describe("the model the daemon starts on", () => {
+  it("is model.path without a store or with an empty one, else the store's recorded active version", async () => {
+    const { startupModel } = await import("../../src/model/startup-model.js");
+    expect(await startupModel({ path: MODEL, store: null, keep_versions: 3 })).toMatchObject({
+      dir: MODEL,
+      from: "path",
+    });
+    const path = freshDir();
+    expect(await startupModel({ path: MODEL, store: path, keep_versions: 3 })).toMatchObject({
+      dir: MODEL,
+      from: "path",
+      id: null,
+    });
+    const store = await ModelStore.open(path, { keep: 3 });
+    await install(store, "1.0.0");
+    await install(store, "1.1.0");
+    await store.promote();
+    const s = await startupModel({ path: MODEL, store: path, keep_versions: 3 });
+    expect(s).toMatchObject({
+      dir: join(path, "versions", "round-parts@1.1.0"),
+      from: "store",
+      id: "round-parts@1.1.0",
+    });
+    // The folder is a complete model the session loads as it does model.path.
+    const { ModelSession } = await import("../../src/model/session.js");
+    const session = await ModelSession.load(s.dir, { threads: 1 });
+    expect(session.manifest.version).toBe("1.1.0");
+    await session.release();
+  });
+});
