@@ -170,8 +170,10 @@ export function gate(frames: readonly PairedScore[], o: GateOptions): GateReport
     if (cmp.p_worse < o.significance)
       reasons.push(
         `significantly worse on ${what} (McNemar exact, one-sided p = ${cmp.p_worse.toPrecision(3)} < ${o.significance}): ` +
-          `of ${cmp.frames} ${what}, the candidate ${kind === "defects" ? "misses" : "rejects"} ${cmp.only_candidate_wrong} ` +
-          `the active model gets right and gets right ${cmp.only_active_wrong} the active model gets wrong`,
+          `of ${cmp.frames} ${what}, the candidate ` +
+          (kind === "defects"
+            ? `misses ${cmp.only_candidate_wrong} that the active model catches, and catches ${cmp.only_active_wrong} that it misses`
+            : `rejects ${cmp.only_candidate_wrong} that the active model passes, and passes ${cmp.only_active_wrong} that it rejects`),
       );
   };
   margin("defects", missed, active, candidate, o.maxMissedDefectIncrease, "max_missed_defect_increase");
@@ -192,7 +194,7 @@ export function gate(frames: readonly PairedScore[], o: GateOptions): GateReport
 /** The report as a person reads it. */
 export function formatGateReport(r: GateReport, names: { active: string; candidate: string }): string {
   const row = (name: string, e: ModelErrors) =>
-    `  ${name.padEnd(28)} threshold ${e.threshold.toFixed(3)}  missed defects ${e.missed_defects}/${e.missed_defect_rate.n} ` +
+    `  ${name.padEnd(28)} threshold ${String(e.threshold).padEnd(7)}  missed defects ${e.missed_defects}/${e.missed_defect_rate.n} ` +
     `${pct(e.missed_defect_rate.value)} [${pct(e.missed_defect_rate.low)}, ${pct(e.missed_defect_rate.high)}]  ` +
     `false rejects ${e.false_rejects}/${e.false_reject_rate.n} ${pct(e.false_reject_rate.value)} ` +
     `[${pct(e.false_reject_rate.low)}, ${pct(e.false_reject_rate.high)}]`;
