@@ -24,7 +24,9 @@ import { packageRoot } from "../src/package-info.js";
 import { TarWriter } from "../src/store/tar-writer.js";
 import { median } from "./stats.js";
 
-const { values } = parseArgs({ options: { mb: { type: "string", default: "32" }, rounds: { type: "string", default: "3" } } });
+const { values } = parseArgs({
+  options: { mb: { type: "string", default: "32" }, rounds: { type: "string", default: "3" } },
+});
 const rounds = Number(values.rounds);
 const dir = mkdtempSync(join(tmpdir(), "linesight-bench-bundle-"));
 const { privateKey, publicKey } = generateKeyPairSync("ed25519");
@@ -32,16 +34,28 @@ const trust = { keys: [{ id: keyId(publicKey), key: publicKey, source: "bench" }
 
 /** The shipped bundle with a listed filler file, so the whole is `mb` MB (a bigger model's weight). */
 async function padded(small: Buffer, mb: number): Promise<Buffer> {
-  const src = { size: small.length, read: async (o: number, l: number) => small.subarray(o, o + l), close: async () => {} };
+  const src = {
+    size: small.length,
+    read: async (o: number, l: number) => small.subarray(o, o + l),
+    close: async () => {},
+  };
   const entries = (await readTarEntries(src, 200)).filter((e) => e.name !== "bundle.sig");
   const files = entries.map((e) => [e.name, small.subarray(e.offset, e.offset + e.size)] as [string, Buffer]);
   const filler = Buffer.alloc(Math.max(0, mb * 1048576 - small.length - 4096));
   for (let i = 0; i < filler.length; i += 4096) filler.writeUInt32LE((i * 2654435761) >>> 0, i);
   const index = JSON.parse((files[0] as [string, Buffer])[1].toString());
-  index.files.push({ path: "weights-extra.bin", bytes: filler.length, sha256: createHash("sha256").update(filler).digest("hex") });
+  index.files.push({
+    path: "weights-extra.bin",
+    bytes: filler.length,
+    sha256: createHash("sha256").update(filler).digest("hex"),
+  });
   const indexBytes = Buffer.from(JSON.stringify(index));
   const sig = Buffer.from(
-    JSON.stringify({ algorithm: "ed25519", key_id: keyId(publicKey), signature: signBytes(indexBytes, privateKey).toString("base64") }),
+    JSON.stringify({
+      algorithm: "ed25519",
+      key_id: keyId(publicKey),
+      signature: signBytes(indexBytes, privateKey).toString("base64"),
+    }),
   );
   const out = new PassThrough();
   const chunks: Buffer[] = [];

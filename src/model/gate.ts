@@ -165,7 +165,7 @@ export function gate(frames: readonly PairedScore[], o: GateOptions): GateReport
       reasons.push(
         `the candidate ${verb} ${pct(cr.value)} of ${what} (${pct(cr.low)}–${pct(cr.high)}) against the active model's ` +
           `${pct(ar.value)} (${pct(ar.low)}–${pct(ar.high)}): ${(cmp.difference * 100).toFixed(2)} points worse, ` +
-          `over model.gate.${key} ${(max * 100).toFixed(2)}`,
+          `over the margin of ${(max * 100).toFixed(2)} points (model.gate.${key}: ${max})`,
       );
     if (cmp.p_worse < o.significance)
       reasons.push(

@@ -226,7 +226,7 @@ describe("linesight model gate", () => {
     expect(report.missed_defects.only_active_wrong).toBe(0);
     expect(report.missed_defects.p_worse).toBeLessThan(0.05);
     expect(report.reasons.join("\n")).toMatch(
-      /the candidate misses [\d.]+% of defects .* over model\.gate\.max_missed_defect_increase/,
+      /the candidate misses [\d.]+% of defects .* over the margin of 0\.50 points \(model\.gate\.max_missed_defect_increase: 0\.005\)/,
     );
     expect(report.reasons.join("\n")).toMatch(/significantly worse on defects \(McNemar exact/);
 

@@ -73,7 +73,7 @@ describe("the gate", () => {
     expect(r.missed_defects).toMatchObject({ only_candidate_wrong: 8, only_active_wrong: 0, difference: 0.2 });
     expect(r.missed_defects.p_worse).toBeCloseTo(1 / 256, 6);
     expect(r.reasons[0]).toMatch(
-      /the candidate misses 20\.00% of defects \(.+\) against the active model's 0\.00% .*20\.00 points worse, over model\.gate\.max_missed_defect_increase 0\.50/,
+      /the candidate misses 20\.00% of defects \(.+\) against the active model's 0\.00% .*20\.00 points worse, over the margin of 0\.50 points \(model\.gate\.max_missed_defect_increase: 0\.005\)/,
     );
     expect(r.reasons[1]).toMatch(/significantly worse on defects \(McNemar exact, one-sided p = 0\.00391 < 0\.05\)/);
     expect(formatGateReport(r, { active: "a@1", candidate: "b@2" })).toMatch(/^gate: REFUSED/);
@@ -85,7 +85,7 @@ describe("the gate", () => {
     expect(r.false_rejects.p_worse).toBe(0.125);
     expect(r.reasons).toHaveLength(1);
     expect(r.reasons[0]).toMatch(
-      /falsely rejects 2\.00% of good parts .* 2\.00 points worse, over model\.gate\.max_false_reject_increase 1\.00/,
+      /falsely rejects 2\.00% of good parts .* 2\.00 points worse, over the margin of 1\.00 points \(model\.gate\.max_false_reject_increase: 0\.01\)/,
     );
   });
 
