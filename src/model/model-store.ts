@@ -252,14 +252,22 @@ export class ModelStore {
     }
   }
 
-  /** Deletes versions beyond `keep`: recorded first, then the folder moved out and removed. */
+  /**
+   * Deletes versions beyond `keep`: recorded first, then the folder moved out and removed. A
+   * failure here (a full disk) does not undo the change just made: the version stays recorded,
+   * or its folder is cleared at the next open.
+   */
   private async prune(): Promise<void> {
     const ids = toPrune(this.current, this.options.keep);
     if (ids.length === 0) return;
     const next = afterPrune(this.current, ids, new Date().toISOString());
-    await writeState(this.dir, next);
+    try {
+      await writeState(this.dir, next);
+    } catch {
+      return;
+    }
     this.current = next;
-    for (const id of ids) await this.discardFolder(this.dirOf(id));
+    for (const id of ids) await this.discardFolder(this.dirOf(id)).catch(() => {});
   }
 
   /** Moves a folder out of versions/ in one rename, then deletes it. */

@@ -227,6 +227,48 @@ describe("refused bundles", () => {
     expect((await refusal(withLink)).message).toMatch(/not a regular file \(type "2"\); links and folders are refused/);
   });
 
+  it("any damage: random byte changes, cuts and splices are refused with a reason or change nothing signed", async () => {
+    const { prng } = await import("../helpers/prng.js");
+    const { readTarEntries } = await import("../../src/model/tar-reader.js");
+    const rand = prng(16);
+    const headerAt = (await readTarEntries(bufferSource(bundle), 200)).map((e) => e.offset - 512);
+    const good = await verifyBundle(bufferSource(bundle), { trust: trust(), maxBytes: MAX });
+    let refused = 0;
+    for (let i = 0; i < 400; i++) {
+      const copy = Buffer.from(bundle);
+      const kind = i % 4;
+      let damaged: Buffer = copy;
+      if (kind === 0) {
+        for (let k = 0; k < 1 + (i % 5); k++) {
+          const at = Math.floor(rand() * copy.length);
+          copy[at] = Math.floor(rand() * 256);
+        }
+      } else if (kind === 1) {
+        // Damage aimed at the header blocks (names, sizes, types, checksums).
+        const at = (headerAt[Math.floor(rand() * headerAt.length)] as number) + Math.floor(rand() * 512);
+        copy[at] = Math.floor(rand() * 256);
+      } else if (kind === 2) damaged = copy.subarray(0, Math.floor(rand() * copy.length));
+      else {
+        // A piece of the bundle repeated somewhere else in it.
+        const from = Math.floor(rand() * copy.length);
+        const to = Math.floor(rand() * copy.length);
+        const len = Math.floor(rand() * 4096);
+        damaged = Buffer.concat([copy.subarray(0, to), copy.subarray(from, from + len), copy.subarray(to)]);
+      }
+      try {
+        const b = await verifyBundle(bufferSource(damaged), { trust: trust(), maxBytes: MAX });
+        // Accepted only when the damage hit bytes nothing reads (padding, after the end marker):
+        // the signed contents are then exactly the original's.
+        expect(b.indexSha256).toBe(good.indexSha256);
+      } catch (err) {
+        if (!(err instanceof BundleRefusedError)) throw err;
+        expect(err.message.length).toBeGreaterThan(20);
+        refused++;
+      }
+    }
+    expect(refused).toBeGreaterThan(300);
+  });
+
   it("an index whose manifest disagrees with it", async () => {
     const b = await rebuild(bundle, privateKey, (index) => {
       index.version = "1.0.1";

@@ -210,6 +210,7 @@ describe("kill -9 during a change", () => {
   it("at random moments of installs and promotions in a loop (mid-write included)", async () => {
     const path = join(dir, "hammer");
     const bundleArgs = ["1.0.0", "1.1.0", "1.2.0", "1.3.0"].map((v) => paths[v] as string);
+    let midChange = 0;
     for (const delay of [40, 95, 150, 230, 310, 77, 420, 123]) {
       const child: ChildProcess = spawn(process.execPath, [CHILD, "hammer", path, pub, ...bundleArgs], {
         cwd: ROOT,
@@ -229,9 +230,12 @@ describe("kill -9 during a change", () => {
         child.once("exit", () => resolve());
         child.kill("SIGKILL");
       });
+      // Evidence the kill landed inside a change: its lock or its staging folder left behind.
+      if (existsSync(join(path, "lock")) || readdirSync(join(path, ".staging")).length > 0) midChange++;
       const state = await expectIntact(path);
       expect(state.active).not.toBeNull();
     }
+    expect(midChange).toBeGreaterThan(0);
   });
 });
 
