@@ -241,13 +241,15 @@ describe("kill -9 during a change", () => {
 
 describe("disk full during an install", () => {
   it("refuses the install with the reason and leaves the store as it was", () => {
-    // A real full disk: a 600 kB tmpfs in a private mount namespace (unprivileged via a user namespace).
+    // A real full disk: a 600 kB tmpfs in a private mount namespace (util-linux's unshare).
     const mount = join(dir, "small-disk");
     mkdirSync(mount);
     const script =
       `mount -t tmpfs -o size=600k tmpfs '${mount}' && ` +
       `exec '${process.execPath}' '${CHILD}' install '${mount}/store' '${pub}' '${paths["1.0.0"]}' '${paths["1.1.0"]}' '${paths["1.2.0"]}'`;
-    const r = spawnSync("unshare", ["--user", "--map-root-user", "--mount", "sh", "-c", script], {
+    // Root (CI) needs only a mount namespace; anyone else maps themselves to root in a user namespace.
+    const ns = process.getuid?.() === 0 ? ["--mount"] : ["--user", "--map-root-user", "--mount"];
+    const r = spawnSync("unshare", [...ns, "sh", "-c", script], {
       cwd: ROOT,
       encoding: "utf8",
       timeout: 60_000,
