@@ -195,6 +195,31 @@ describe("linesight model install|status|promote|rollback", () => {
     const again = cli("rollback", "--config", config);
     expect(again.status).toBe(1);
     expect(again.stderr).toMatch(/there is no previous model to roll back to/);
+
+    // `linesight check` loads the store's active version and re-verifies every recorded one.
+    const checkConfig = join(dir, "check.yaml");
+    writeFileSync(
+      checkConfig,
+      stringify({
+        device: { id: "line-1" },
+        camera: { replay: { path: FOOTAGE } },
+        model: { path: MODEL, store, trusted_keys: [pub] },
+        storage: { path: join(dir, "db", "linesight.db") },
+        http: { enabled: false },
+      }),
+    );
+    const check = () => spawnSync(process.execPath, [CLI, "check", "--config", checkConfig], { encoding: "utf8" });
+    const ok = check();
+    expect(ok.status, ok.stdout).toBe(0);
+    expect(ok.stdout).toMatch(/✓ model: round-parts 1\.0\.0 \(round-parts@1\.0\.0 from the store /);
+    expect(ok.stdout).toMatch(/✓ model store: .*2 version\(s\) verified; active round-parts@1\.0\.0/);
+    const card = join(store, "versions", "round-parts@1.1.0", "MODEL_CARD.md");
+    writeFileSync(card, "changed on the device");
+    const broken = check();
+    expect(broken.status).toBe(1);
+    expect(broken.stdout).toMatch(
+      /✗ model store: .*\n {4}round-parts@1\.1\.0: .*MODEL_CARD\.md does not match its index/,
+    );
   });
 
   it("without a store says how to give one", () => {
