@@ -22,9 +22,8 @@ export const CHECK_HELP = `Usage: linesight check [--config FILE]
 
 Validates the configuration, loads the model the daemon starts on (model.store's active version,
 else model.path; sha256, inputs and outputs against its manifest), re-verifies every version in
-model.store,
-opens the camera source and decodes one frame, and checks that the database directory is
-writable and secrets are readable. Prints every problem; exits 1 if there is any.`;
+model.store, opens the camera source and decodes one frame, and checks that the database
+directory is writable and secrets are readable. Prints every problem; exits 1 if there is any.`;
 
 type Check = { name: string; run: () => Promise<string> };
 
