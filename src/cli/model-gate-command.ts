@@ -11,8 +11,9 @@ import { UsageError } from "./usage.js";
 
 export const GATE_HELP = `Usage:
   linesight model gate CANDIDATE_DIR --active DIR --data FRAMES [--config FILE] [--json]
-      Scores both models on the same labelled frames (a folder with labels.csv), each at its own
-      manifest threshold, and prints missed-defect and false-reject rates with 95% intervals,
+      Scores both models on the same labelled frames (a folder with labels.csv, or one written by
+      'linesight samples export --out DIR', whose manifest.csv is read; every label but the good
+      one counts as a defect), each at its own manifest threshold, and prints missed-defect and false-reject rates with 95% intervals,
       the paired differences and McNemar's exact test, and the verdict under model.gate.
       Exit 0 when the candidate passes, 1 when it is refused.`;
 
@@ -52,9 +53,11 @@ export async function gateCommand(argv: string[]): Promise<number> {
     throw new UsageError(
       `the models reject on different labels ("${active.manifest.positive_label}" and "${candidate.manifest.positive_label}"); they cannot be compared`,
     );
+  // Every label other than the good one is a defect: people may name the defect (crack, chip).
+  const goodLabel = active.manifest.labels.find((l) => l !== active.manifest.positive_label) as string;
   const paired: PairedScore[] = active.scored.map((a, i) => ({
     file: a.file,
-    positive: a.positive,
+    positive: (frames[i] as { label: string }).label !== goodLabel,
     active: a.score,
     candidate: (candidate.scored[i] as { score: number }).score,
   }));

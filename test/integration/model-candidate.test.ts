@@ -3,7 +3,7 @@
 // a deliberately worse model with the numbers.
 import { spawnSync } from "node:child_process";
 import type { KeyObject } from "node:crypto";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,6 +16,7 @@ import { type CandidateCheckOptions, CandidateRefusedError, checkCandidate } fro
 import { selectGolden } from "../../src/model/golden.js";
 import { type Manifest, parseManifest } from "../../src/model/manifest.js";
 import { generateKeyPair, loadPrivateKey, loadPublicKey } from "../../src/model/signing.js";
+import { csvLine } from "../../src/store/sample-export.js";
 import { rebuild, withManifest } from "../helpers/bundles.js";
 import { CLI, FOOTAGE, MODEL } from "../helpers/daemon.js";
 
@@ -255,7 +256,18 @@ describe("linesight model gate", () => {
     );
     expect(report.reasons.join("\n")).toMatch(/significantly worse on defects \(McNemar exact/);
 
-    const same = cli("gate", MODEL, "--active", MODEL, "--data", FOOTAGE);
+    // The same model passes, here on a folder shaped like `linesight samples export` output:
+    // a folder per label, manifest.csv with quoted fields, defects labeled by their kind.
+    const exported = join(dir, "export");
+    const rows = [csvLine(["id", "file", "label", "labeled_by", "reason"])];
+    for (const [i, line] of readFileSync(join(FOOTAGE, "labels.csv"), "utf8").trim().split("\n").slice(1).entries()) {
+      const [file, , kind] = line.split(",") as [string, string, string];
+      mkdirSync(join(exported, kind), { recursive: true });
+      cpSync(join(FOOTAGE, file), join(exported, kind, `${i}.jpg`));
+      rows.push(csvLine([i, `${kind}/${i}.jpg`, kind, "Ann, shift 2", "audit"]));
+    }
+    writeFileSync(join(exported, "manifest.csv"), rows.join(""));
+    const same = cli("gate", MODEL, "--active", MODEL, "--data", exported);
     expect(same.status, same.stderr).toBe(0);
     expect(same.stdout).toMatch(/^gate: PASS \(80 labeled defects, 120 good parts/);
   });
