@@ -40,7 +40,13 @@ const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 export async function packBundle(o: PackOptions): Promise<PackResult> {
   const model = await readModelFiles(o.modelDir);
   const m = model.manifest;
-  parseVersion(m.version);
+  try {
+    parseVersion(m.version);
+  } catch (err) {
+    throw new PackError(
+      `${join(o.modelDir, "manifest.json")}: ${(err as Error).message}; devices order versions for rollback protection`,
+    );
+  }
   const cardPath = join(o.modelDir, "MODEL_CARD.md");
   try {
     await access(cardPath);

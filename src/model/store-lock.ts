@@ -46,7 +46,9 @@ export async function acquireLock(path: string, what: string): Promise<StoreLock
       throw new StoreBusyError(
         `${what}: another change to the model store is under way (pid ${pid}); try again when it is done`,
       );
-    await rm(path, { force: true }); // stale: its owner was killed or the machine rebooted
+    // Stale: its owner was killed or the machine rebooted. Two processes taking over the same
+    // stale lock at the same instant could both win; a device has one daemon and rarely a CLI.
+    await rm(path, { force: true });
   }
   throw new StoreBusyError(`${what}: the model store's lock ${path} keeps coming back; another process is changing it`);
 }
