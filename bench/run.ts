@@ -24,6 +24,7 @@ const fp32 = ["fp32_pruned", "fp32_unpruned"]
 run(bench("model-latency"), [join(packageRoot, "models", "round-parts"), ...fp32]);
 run(bench("monitoring"), []);
 run(bench("outbox"), []);
+run(bench("model-bundle"), []);
 run(bench("mjpeg-splitter"), []);
 run(bench("capture-formats"), []);
 run(bench("daemon"), ["--seconds", values.seconds as string, "--fps", "30"]);

@@ -193,10 +193,45 @@ export const cameraSchema = z.strictObject({
   stall_timeout_s: z.number().positive().default(5),
 });
 
-export const modelSchema = z.strictObject({
-  path: path.default("/usr/share/linesight/models/round-parts"),
-  threads: z.number().int().min(1).max(8).default(1),
+// The gate between a candidate model and the active one, on this line's labeled frames (docs/models.md).
+export const modelGateSchema = z.strictObject({
+  // Refuse when the candidate's rate is higher than the active model's by more than this (absolute).
+  max_missed_defect_increase: z.number().min(0).max(1).default(0.005),
+  max_false_reject_increase: z.number().min(0).max(1).default(0.01),
+  // Refuse when McNemar's exact test says the candidate is worse at this significance level.
+  significance: z.number().gt(0).lt(0.5).default(0.05),
+  min_defects: z.number().int().min(0).default(30),
+  min_good: z.number().int().min(0).default(100),
+  // With fewer labeled frames than that: refuse, or accept on the evidence there is.
+  too_few_labels: z.enum(["refuse", "accept"]).default("refuse"),
 });
+
+export const modelSchema = z
+  .strictObject({
+    path: path.default("/usr/share/linesight/models/round-parts"),
+    threads: z.number().int().min(1).max(8).default(1),
+    // Installed model bundles (docs/models.md); null: the folder at `path` is the model, as before.
+    store: nullablePath,
+    keep_versions: z.number().int().min(2).max(20).default(3),
+    // Public keys (PEM files from `linesight model keygen`) whose signed bundles are accepted; several for rotation.
+    trusted_keys: z.array(path).default([]),
+    allow_unsigned: z.boolean().default(false),
+    max_bundle_mb: z.number().min(1).max(1024).default(32),
+    // How far a golden frame's score on this device may be from the one recorded at packing.
+    golden_tolerance: z.number().min(0).max(1).default(0.02),
+    // A candidate whose median inference time on this device exceeds this is refused; null: no limit.
+    latency_budget_ms: z.number().positive().nullable().default(33),
+    gate: modelGateSchema.prefault({}),
+  })
+  .superRefine((m, ctx) => {
+    if (m.store && m.trusted_keys.length === 0 && !m.allow_unsigned)
+      ctx.addIssue({
+        code: "custom",
+        path: ["trusted_keys"],
+        message:
+          "model.store is set but no key is trusted, so no bundle could be installed: list the .pub files from 'linesight model keygen' (or set model.allow_unsigned: true, demo only)",
+      });
+  });
 
 export const decisionSchema = z.strictObject({
   threshold: z.number().min(0).max(1).nullable().default(null),
@@ -395,6 +430,8 @@ export type FfmpegConfig = z.infer<typeof ffmpegSchema>;
 export const PATH_KEYS = [
   ["camera", "replay", "path"],
   ["model", "path"],
+  ["model", "store"],
+  ["model", "trusted_keys"],
   ["storage", "path"],
   ["mqtt", "password_file"],
   ["mqtt", "tls", "ca_file"],
