@@ -10,6 +10,7 @@ import type { LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { bandWarning } from "./decision/decide.js";
 import { httpToken } from "./http/start.js";
+import { startupModel } from "./model/startup-model.js";
 import { redactUrl } from "./mqtt/redact.js";
 import { version } from "./package-info.js";
 import { deviceAlerts } from "./parts/device-alerts.js";
@@ -133,7 +134,9 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
 }
 
 async function loadModel(config: Config, logger: Logger): Promise<ActiveModel> {
-  const model = await ActiveModel.load(config.model.path, {
+  // The model store's recorded active version when a store is configured, else model.path.
+  const start = await startupModel(config.model);
+  const model = await ActiveModel.load(start.dir, {
     threads: config.model.threads,
     ...(config.camera.roi ? { roi: config.camera.roi } : {}),
     decision: {
@@ -144,7 +147,7 @@ async function loadModel(config: Config, logger: Logger): Promise<ActiveModel> {
     drift: config.drift.enabled ? { prevalence: config.drift.defect_prevalence } : null,
   });
   const { identity, policy } = model;
-  logger.info({ ...identity, input: model.manifest.input.shape }, "model loaded");
+  logger.info({ ...identity, input: model.manifest.input.shape, from: start.id ?? start.dir }, "model loaded");
   const bandProblem = bandWarning(policy);
   if (bandProblem) logger.warn({ threshold: policy.threshold, uncertainBand: policy.uncertainBand }, bandProblem);
   return model;

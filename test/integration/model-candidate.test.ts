@@ -18,7 +18,7 @@ import { type Manifest, parseManifest } from "../../src/model/manifest.js";
 import { generateKeyPair, loadPrivateKey, loadPublicKey } from "../../src/model/signing.js";
 import { csvLine } from "../../src/store/sample-export.js";
 import { rebuild, withManifest } from "../helpers/bundles.js";
-import { CLI, FOOTAGE, MODEL } from "../helpers/daemon.js";
+import { CLI, DaemonProcess, FOOTAGE, MODEL } from "../helpers/daemon.js";
 
 let dir: string;
 let key: KeyObject;
@@ -221,6 +221,38 @@ describe("linesight model install|status|promote|rollback", () => {
     expect(broken.stdout).toMatch(
       /✗ model store: .*\n {4}round-parts@1\.1\.0: .*MODEL_CARD\.md does not match its index/,
     );
+  });
+
+  it("starts the daemon on the store's active version, not on model.path", async () => {
+    const store = join(dir, "store-run");
+    const config = join(dir, "run.yaml");
+    writeFileSync(
+      config,
+      stringify({
+        device: { id: "line-2" },
+        camera: { replay: { path: FOOTAGE, fps: 20 } },
+        model: { path: MODEL, store, trusted_keys: [pub], latency_budget_ms: 1000 },
+        storage: { path: join(dir, "run-db", "linesight.db") },
+        mqtt: { url: "mqtt://127.0.0.1:1", health_interval_s: 60 },
+        http: { enabled: false },
+      }),
+    );
+    const { versioned } = await import("../helpers/bundles.js");
+    writeFileSync(join(dir, "run-v1.lsm"), bundle);
+    writeFileSync(join(dir, "run-v2.lsm"), await versioned(bundle, key, "1.1.0"));
+    for (const args of [["install", join(dir, "run-v1.lsm")], ["install", join(dir, "run-v2.lsm")], ["promote"]]) {
+      const r = cli(...args, "--config", config);
+      expect(r.status, r.stderr).toBe(0);
+    }
+    const d = new DaemonProcess(["run", "--config", config]);
+    try {
+      const loaded = await d.waitForLog((l) => l.msg === "model loaded", 30_000, "model loaded");
+      expect(loaded).toMatchObject({ name: "round-parts", version: "1.1.0", from: "round-parts@1.1.0" });
+      await d.waitForLog((l) => l.msg === "ready: first frame decided", 30_000, "the first decision");
+    } finally {
+      d.kill();
+      expect(await d.exited).toBe(0);
+    }
   });
 
   it("without a store says how to give one", () => {
