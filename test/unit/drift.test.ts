@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { driftStrength, parseDriftSpec } from "../../src/camera/drift-injection.js";
 import type { Histogram } from "../../src/model/manifest.js";
@@ -171,6 +173,24 @@ describe("driftReference", () => {
     expect(r.frames).toBeLessThan(4000);
     const exact = mixedRate({ share: 0, n: null }, { share: 0.5, n: null }, 0.02);
     expect(exact).toEqual({ mean: 0.01, frames: Number.POSITIVE_INFINITY });
+  });
+
+  it("finds an ordinary window of the shipped model ordinary: 3 uncertain decisions in 500 frames", () => {
+    const manifest = JSON.parse(
+      readFileSync(join(import.meta.dirname, "../../models/round-parts/manifest.json"), "utf8"),
+    );
+    const ref = driftReference(manifest.reference, {
+      prevalence: 0.4,
+      threshold: manifest.decision.threshold,
+      uncertainBand: manifest.decision.uncertain_band,
+      uncertainAction: "reject",
+    });
+    // Its test split had 3 of 3000 defects and 0 of 3000 good parts in the band; 20,000 fresh
+    // frames averaged 0.8 uncertain per 500. Taken as exact, 0.04% made 3 in 500 "z 3.05".
+    expect(binomialZ(3, 500, 0.0004)).toBeGreaterThan(3);
+    expect(ref.uncertainRate).toBeGreaterThan(0.0004);
+    expect(rateZ(3, 500, ref.uncertain)).toBeLessThan(3);
+    expect(rateZ(12, 500, ref.uncertain)).toBeGreaterThan(5);
   });
 
   it("knows how many frames of each class the reference rests on, recorded or recovered", () => {
