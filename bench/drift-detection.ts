@@ -167,6 +167,11 @@ async function* steadyInput(): AsyncGenerator<Seen> {
     `evaluations not ok: ${notOk} of ${evaluations}; status changes: ${changes.length}; frames flagged out-of-distribution: ${ood}`,
   );
   for (const c of changes) console.log(`  ${c}`);
+  // The target: no warning on in-distribution frames. Missing it fails the run.
+  if (notOk > 0) {
+    console.log("TARGET MISSED: the detector left ok on in-distribution frames");
+    process.exitCode = 1;
+  }
   console.log(`evaluations with uncertain rate z >= ${cfg.rate_z_warn}: ${zOver}`);
   console.log(
     `whole run: reject rate ${pct(rejected / frames)} (reference expects ${pct(expected.reject)}), uncertain rate ${pct(uncertain / frames)} = ${uncertain} frames (reference expects ${pct(expected.uncertain)})`,
