@@ -10,10 +10,12 @@ import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { type AuditAccuracy, auditAccuracy } from "../monitor/audit-accuracy.js";
 import { FilterError, parseFilter } from "../store/sample-filter.js";
-import { Auth, checkLabelerName, forgeryProblem, type Session } from "./auth.js";
+import { HostPolicy } from "./allowed-hosts.js";
+import { Auth, BadUserHeaderError, checkLabelerName, forgeryProblem, type Session, WrongTokenError } from "./auth.js";
 import { Catalog } from "./catalog.js";
 import { type BoardStatus, LiveBoard, type LiveDecision } from "./live-board.js";
 import { LiveHub } from "./live-hub.js";
+import { clientAddress, LoginLimiter, normalizeAddress } from "./login-limiter.js";
 import { loadStaticFiles, type StaticFile } from "./static-files.js";
 
 export interface OperatorServerOptions {
@@ -29,6 +31,25 @@ export interface OperatorServerOptions {
   webDir: string;
   status: () => BoardStatus;
   logger: Logger;
+  /** Host names answered besides the device's own names and addresses (http.allowed_hosts). */
+  allowedHosts?: readonly string[];
+  /** Session cookie only over HTTPS (behind a TLS proxy). */
+  secureCookie?: boolean;
+  /** Reverse proxies whose X-Forwarded-For names the client (for the failed-login limit). */
+  trustedProxies?: readonly string[];
+}
+
+/** What the server counts, for the health report. */
+export interface OperatorServerStats {
+  /** Wrong tokens (login or bearer) since start. */
+  authFailures: number;
+  /** Requests refused because their client sent too many wrong tokens. */
+  authThrottled: number;
+  /** Clients that must wait before their token is checked again. */
+  clientsBlocked: number;
+  /** Requests refused for a Host that is not this device (DNS rebinding). */
+  hostRefused: number;
+  sessions: number;
 }
 
 /** Longest JSON body accepted: a batch of label ids fits many times over. */
@@ -44,6 +65,7 @@ class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -58,6 +80,10 @@ export class OperatorServer {
   private status: { at: number; value: BoardStatus } | null = null;
   private auditTimer: NodeJS.Timeout | null = null;
   private readonly exports = new Set<ReturnType<typeof spawn>>();
+  private readonly hosts: HostPolicy;
+  private readonly limiter = new LoginLimiter();
+  private readonly trustedProxies: ReadonlySet<string>;
+  private readonly counts = { authFailures: 0, authThrottled: 0, hostRefused: 0 };
 
   private constructor(
     private readonly opts: OperatorServerOptions,
@@ -65,7 +91,11 @@ export class OperatorServer {
     private readonly catalog: Catalog,
   ) {
     this.log = opts.logger.child({ component: "http" });
-    this.auth = new Auth(opts.token);
+    this.auth = new Auth(opts.token, { secureCookie: opts.secureCookie ?? false });
+    // The address it listens on is one of its names too (unless it is a wildcard).
+    const own = ["0.0.0.0", "::", ""].includes(opts.host) ? [] : [opts.host];
+    this.hosts = new HostPolicy([...(opts.allowedHosts ?? []), ...own]);
+    this.trustedProxies = new Set((opts.trustedProxies ?? []).map(normalizeAddress));
     this.files = loadStaticFiles(opts.webDir);
     this.hub = new LiveHub(opts.liveMaxRateHz, () => JSON.stringify(this.snapshot()));
     server.on("request", (req: IncomingMessage, res: ServerResponse) => {
@@ -110,6 +140,14 @@ export class OperatorServer {
     return `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${a.port}/`;
   }
 
+  stats(): OperatorServerStats {
+    return {
+      ...this.counts,
+      clientsBlocked: this.limiter.blocked(Date.now()),
+      sessions: this.auth.sessionCount,
+    };
+  }
+
   get audit(): AuditAccuracy | null {
     return this.board.audit;
   }
@@ -148,6 +186,11 @@ export class OperatorServer {
     const path = url.pathname;
     res.setHeader("x-content-type-options", "nosniff");
     res.setHeader("referrer-policy", "no-referrer");
+    const misdirected = this.hosts.problem(req.headers.host);
+    if (misdirected) {
+      this.counts.hostRefused++;
+      throw new HttpError(421, misdirected);
+    }
     if (req.method === "GET" || req.method === "HEAD") {
       if (path === "/" || path === "/index.html") return this.page(req, res, "index.html");
       if (path === "/label" || path === "/label.html") return this.page(req, res, "label.html");
@@ -173,12 +216,13 @@ export class OperatorServer {
       const forged = forgeryProblem(req.headers);
       if (forged) throw new HttpError(403, forged);
       const body = await readJson(req);
-      if (path === "/api/session") return this.login(res, body);
+      if (path === "/api/session") return this.login(req, res, body);
       if (path === "/api/logout") {
-        res.setHeader("set-cookie", Auth.clearCookie());
+        this.auth.end(req.headers);
+        res.setHeader("set-cookie", this.auth.clearCookie());
         return json(res, 200, { ok: true });
       }
-      const session = this.auth.sessionOf(req.headers);
+      const session = this.sessionOf(req);
       if (!session) throw new HttpError(401, "log in with the device's token to change anything");
       if (path === "/api/labels") return this.label(res, body, session);
       if (path === "/api/labels/undo") return this.undo(res, body);
@@ -210,7 +254,7 @@ export class OperatorServer {
   }
 
   private sessionInfo(req: IncomingMessage, res: ServerResponse): void {
-    const s = this.auth.sessionOf(req.headers);
+    const s = this.sessionOf(req);
     json(res, 200, {
       name: s?.name ?? null,
       read_open: this.opts.readOnlyOpen,
@@ -221,14 +265,52 @@ export class OperatorServer {
 
   private readGate(req: IncomingMessage): void {
     if (this.opts.readOnlyOpen) return;
-    if (!this.auth.sessionOf(req.headers)) throw new HttpError(401, "log in with the device's token to view this");
+    if (!this.sessionOf(req)) throw new HttpError(401, "log in with the device's token to view this");
   }
 
-  private login(res: ServerResponse, body: Record<string, unknown>): void {
-    if (typeof body.token !== "string" || !this.auth.tokenMatches(body.token)) {
-      this.log.warn("HTTP login refused: wrong token");
-      throw new HttpError(401, "wrong token");
+  private client(req: IncomingMessage): string {
+    return clientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], this.trustedProxies);
+  }
+
+  /** A client that sent too many wrong tokens waits before any token of it is checked again. */
+  private throttle(client: string): void {
+    const wait = this.limiter.waitMs(client, Date.now());
+    if (wait <= 0) return;
+    this.counts.authThrottled++;
+    const s = Math.ceil(wait / 1000);
+    throw new HttpError(429, `too many wrong tokens from this address: try again in ${s} s`, {
+      "retry-after": String(s),
+    });
+  }
+
+  private wrongToken(client: string, how: string): HttpError {
+    this.counts.authFailures++;
+    const wait = this.limiter.failed(client, Date.now());
+    // Bounded by the limiter itself (a waiting client is refused before its token is checked): no log flood.
+    this.log.warn({ client, how, waitS: Math.ceil(wait / 1000) }, "HTTP wrong token");
+    return new HttpError(401, "wrong token");
+  }
+
+  /** The request's session (cookie or bearer token), counting and limiting wrong tokens. */
+  private sessionOf(req: IncomingMessage): Session | null {
+    const client = this.client(req);
+    if (Auth.hasBearer(req.headers)) this.throttle(client);
+    try {
+      const s = this.auth.sessionOf(req.headers);
+      if (s && Auth.hasBearer(req.headers)) this.limiter.succeeded(client);
+      return s;
+    } catch (err) {
+      if (err instanceof WrongTokenError) throw this.wrongToken(client, "bearer");
+      if (err instanceof BadUserHeaderError) throw new HttpError(400, err.message);
+      throw err;
     }
+  }
+
+  private login(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>): void {
+    const client = this.client(req);
+    this.throttle(client);
+    if (typeof body.token !== "string" || !this.auth.tokenMatches(body.token)) throw this.wrongToken(client, "login");
+    this.limiter.succeeded(client);
     let name: string;
     try {
       name = checkLabelerName(body.name);
@@ -288,7 +370,7 @@ export class OperatorServer {
    * happen in another process, and the pipe's backpressure keeps memory flat however big.
    */
   private exportTar(req: IncomingMessage, url: URL, res: ServerResponse): void {
-    if (!this.auth.sessionOf(req.headers)) throw new HttpError(401, "log in to export (exporting marks samples)");
+    if (!this.sessionOf(req)) throw new HttpError(401, "log in to export (exporting marks samples)");
     try {
       parseFilter((k) => url.searchParams.get(k));
     } catch (err) {
@@ -319,7 +401,7 @@ export class OperatorServer {
     child.on("exit", (code) => {
       this.exports.delete(child);
       if (code !== 0 && code !== null) this.log.error({ code, stderr }, "export failed");
-      else this.log.info({ by: this.auth.sessionOf(req.headers)?.name }, "samples exported");
+      else this.log.info("samples exported");
     });
   }
 
@@ -330,6 +412,7 @@ export class OperatorServer {
       res.destroy();
       return;
     }
+    if (err instanceof HttpError) for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
     json(res, status, { error: err instanceof Error ? err.message : String(err) });
   }
 }
