@@ -12,7 +12,7 @@ import { type AuditAccuracy, auditAccuracy } from "../monitor/audit-accuracy.js"
 import { FilterError, parseFilter } from "../store/sample-filter.js";
 import { HostPolicy } from "./allowed-hosts.js";
 import { Auth, BadUserHeaderError, checkLabelerName, forgeryProblem, type Session, WrongTokenError } from "./auth.js";
-import { Catalog } from "./catalog.js";
+import { Catalog, type CatalogStats, CatalogUnavailableError } from "./catalog.js";
 import { type BoardStatus, LiveBoard, type LiveDecision } from "./live-board.js";
 import { LiveHub } from "./live-hub.js";
 import { clientAddress, LoginLimiter, normalizeAddress } from "./login-limiter.js";
@@ -50,6 +50,8 @@ export interface OperatorServerStats {
   /** Requests refused for a Host that is not this device (DNS rebinding). */
   hostRefused: number;
   sessions: number;
+  /** The labeling page's database worker: "restarting" while the page answers 503. */
+  catalog: CatalogStats;
 }
 
 /** Longest JSON body accepted: a batch of label ids fits many times over. */
@@ -104,7 +106,7 @@ export class OperatorServer {
   }
 
   static async start(opts: OperatorServerOptions): Promise<OperatorServer> {
-    const catalog = await Catalog.open(opts.databasePath, opts.goodLabel);
+    const catalog = await Catalog.open(opts.databasePath, opts.goodLabel, opts.logger);
     const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 });
     // Keep-alive sockets must not hold a stopping daemon.
     server.keepAliveTimeout = 5000;
@@ -145,6 +147,7 @@ export class OperatorServer {
       ...this.counts,
       clientsBlocked: this.limiter.blocked(Date.now()),
       sessions: this.auth.sessionCount,
+      catalog: this.catalog.stats(),
     };
   }
 
@@ -349,6 +352,7 @@ export class OperatorServer {
     try {
       labelIds = await this.catalog.call("label", { sampleIds: ids as number[], label, by: session.name });
     } catch (err) {
+      if (err instanceof CatalogUnavailableError) throw err;
       throw new HttpError(409, (err as Error).message);
     }
     json(res, 200, { label_ids: labelIds });
@@ -406,6 +410,8 @@ export class OperatorServer {
   }
 
   private fail(res: ServerResponse, err: unknown): void {
+    if (err instanceof CatalogUnavailableError)
+      err = new HttpError(503, err.message, { "retry-after": String(err.retryAfterS) });
     const status = err instanceof HttpError ? err.status : 500;
     if (status === 500) this.log.error({ err }, "HTTP request failed");
     if (res.headersSent) {
