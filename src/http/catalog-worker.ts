@@ -48,6 +48,10 @@ function serve(): void {
         case "undo":
           res = { id: req.id, ok: true, value: catalog.removeLabels(req.labelIds) };
           break;
+        case "markExported":
+          catalog.markExported(req.sampleIds);
+          res = { id: req.id, ok: true, value: null };
+          break;
         case "audit":
           res = { id: req.id, ok: true, value: catalog.auditCounts(goodLabel) };
           break;

@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { type AuditAccuracy, auditAccuracy } from "../monitor/audit-accuracy.js";
@@ -13,6 +14,7 @@ import { FilterError, parseFilter } from "../store/sample-filter.js";
 import { HostPolicy } from "./allowed-hosts.js";
 import { Auth, BadUserHeaderError, checkLabelerName, forgeryProblem, type Session, WrongTokenError } from "./auth.js";
 import { Catalog, type CatalogStats, CatalogUnavailableError } from "./catalog.js";
+import { whenDelivered } from "./delivery.js";
 import { type BoardStatus, LiveBoard, type LiveDecision } from "./live-board.js";
 import { LiveHub } from "./live-hub.js";
 import { clientAddress, LoginLimiter, normalizeAddress } from "./login-limiter.js";
@@ -60,6 +62,10 @@ const MAX_BODY = 64 * 1024;
 const STATUS_EVERY_MS = 1000;
 /** Each live view costs a socket and a write per update: a limit keeps a misbehaving kiosk loop bounded. */
 const MAX_LIVE_CLIENTS = 32;
+/** Exports at once: each is a process reading the whole database. */
+const MAX_EXPORTS = 2;
+/** After the last byte of an export, how long the client has to close the connection in order. */
+const DELIVERY_WAIT_MS = 60_000;
 /** Audit estimate refresh: after labels, and at most this often otherwise. */
 const AUDIT_EVERY_MS = 30_000;
 
@@ -372,41 +378,108 @@ export class OperatorServer {
    * Streams a tar of the labeled samples (one folder per label, manifests, Label Studio file)
    * from a `linesight samples export` child process: the export's SQLite reads and tar writing
    * happen in another process, and the pipe's backpressure keeps memory flat however big.
+   * The 200 goes out only once the archive's first bytes exist (a failure before that is an
+   * error answer); a failure after it aborts the chunked response, so the client sees a broken
+   * download, never a short tar that looks complete; the samples are marked exported only once
+   * the client has read the whole archive.
    */
-  private exportTar(req: IncomingMessage, url: URL, res: ServerResponse): void {
-    if (!this.sessionOf(req)) throw new HttpError(401, "log in to export (exporting marks samples)");
+  private async exportTar(req: IncomingMessage, url: URL, res: ServerResponse): Promise<void> {
+    const session = this.sessionOf(req);
+    if (!session) throw new HttpError(401, "log in to export (exporting marks samples)");
     try {
       parseFilter((k) => url.searchParams.get(k));
     } catch (err) {
       if (err instanceof FilterError) throw new HttpError(400, err.message);
       throw err;
     }
+    if (this.exports.size >= MAX_EXPORTS)
+      throw new HttpError(503, `${MAX_EXPORTS} exports are already running on this device; wait for one to finish`, {
+        "retry-after": "10",
+      });
+    // The child only reports what it exported (fd 3); marking waits for the delivery.
     const args = [CLI, "samples", "export", "--db", this.opts.databasePath, "--format", "tar", "--out", "-"];
+    args.push("--no-mark", "--ids-out", "/dev/fd/3");
     for (const key of ["reason", "decision", "label", "from", "to", "not_exported"]) {
       const v = url.searchParams.get(key);
       if (v) args.push(`--${key.replace("_", "-")}`, v);
     }
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe", "pipe"] });
     this.exports.add(child);
+    const out = child.stdout as Readable;
     let stderr = "";
-    child.stderr.on("data", (d: Buffer) => {
+    child.stderr?.on("data", (d: Buffer) => {
       if (stderr.length < 4000) stderr += d.toString();
     });
+    let idsText = "";
+    (child.stdio[3] as Readable).on("data", (d: Buffer) => {
+      idsText += d.toString();
+    });
+    const ended = new Promise<number | null>((resolve) => {
+      child.once("error", (err) => {
+        stderr += err.message;
+        resolve(-1);
+      });
+      child.once("close", (code) => resolve(code));
+    });
+    void ended.then(() => this.exports.delete(child));
+    const stopChild = () => {
+      if (child.exitCode === null) child.kill("SIGTERM");
+    };
+    res.once("close", stopChild);
+    // The CLI's one-line message ("linesight: ..."), not a stack trace's last line.
+    const reason = () =>
+      (stderr.split("\n").find((l) => l.startsWith("linesight: ")) ?? stderr.trim().split("\n")[0] ?? "")
+        .replace(/^linesight: /, "")
+        .trim() || "no reason given";
+
+    const first = await new Promise<Buffer | null>((resolve) => {
+      const onData = (c: Buffer) => {
+        out.pause();
+        out.off("end", onEnd);
+        resolve(c);
+      };
+      const onEnd = () => {
+        out.off("data", onData);
+        resolve(null);
+      };
+      out.once("data", onData);
+      out.once("end", onEnd);
+    });
+    if (first === null) {
+      const code = await ended;
+      this.log.error({ code, stderr }, "export failed before it started");
+      throw new HttpError(500, `export failed: ${reason()}`);
+    }
+    if (res.destroyed) return;
     const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, "-");
+    const delivered = whenDelivered(res, req.socket, DELIVERY_WAIT_MS);
     res.writeHead(200, {
       "content-type": "application/x-tar",
       "content-disposition": `attachment; filename="linesight-samples-${stamp}.tar"`,
       "cache-control": "no-store",
     });
-    child.stdout.pipe(res);
-    res.on("close", () => {
-      if (child.exitCode === null) child.kill("SIGTERM");
-    });
-    child.on("exit", (code) => {
-      this.exports.delete(child);
-      if (code !== 0 && code !== null) this.log.error({ code, stderr }, "export failed");
-      else this.log.info("samples exported");
-    });
+    res.write(first);
+    out.pipe(res, { end: false });
+    out.resume();
+    const code = await ended;
+    const ids = idsText.split("\n").filter(Boolean).map(Number);
+    if (code !== 0 || !ids.every(Number.isInteger)) {
+      if (!res.destroyed) this.log.error({ code, stderr }, "export failed; the download was aborted");
+      // No final chunk: the browser shows a failed download, curl exits 18.
+      res.destroy();
+      return;
+    }
+    res.end();
+    if (!(await delivered)) {
+      this.log.warn({ samples: ids.length }, "export not delivered completely; its samples stay not exported");
+      return;
+    }
+    try {
+      await this.catalog.call("markExported", { sampleIds: ids });
+      this.log.info({ samples: ids.length, by: session.name }, "samples exported");
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, "export delivered but its samples could not be marked exported");
+    }
   }
 
   private fail(res: ServerResponse, err: unknown): void {
