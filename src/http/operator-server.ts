@@ -384,6 +384,11 @@ export class OperatorServer {
    * the client has read the whole archive.
    */
   private async exportTar(req: IncomingMessage, url: URL, res: ServerResponse): Promise<void> {
+    // A HEAD would run the export and mark samples no one received.
+    if (req.method !== "GET") {
+      res.setHeader("allow", "GET");
+      throw new HttpError(405, "the export is fetched with GET");
+    }
     const session = this.sessionOf(req);
     if (!session) throw new HttpError(401, "log in to export (exporting marks samples)");
     try {
