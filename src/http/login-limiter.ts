@@ -1,5 +1,6 @@
 // Failed token attempts per client: a few are free (people mistype), then each further one
 // makes the client wait twice as long, up to a limit. Pure: the clock is passed in.
+import { isIP } from "node:net";
 
 export interface LoginLimiterOptions {
   /** Wrong tokens a client may send (in a row) before it has to wait. */
@@ -93,6 +94,22 @@ export function clientAddress(
     .filter((h) => h);
   for (let i = hops.length - 1; i >= 0; i--) if (!trusted.has(hops[i] as string)) return hops[i] as string;
   return addr;
+}
+
+/**
+ * What the limit counts per: an IPv4 address, or an IPv6 /64 (one machine can take any number
+ * of addresses in its /64, so a per-address limit would not hold it).
+ */
+export function limitKey(address: string): string {
+  if (isIP(address) !== 6) return address;
+  const [head = "", tail] = address.split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const groups = [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`;
 }
 
 /** IPv4 seen through an IPv6 socket (::ffff:1.2.3.4) is the same client as 1.2.3.4. */

@@ -17,7 +17,7 @@ import { Catalog, type CatalogStats, CatalogUnavailableError } from "./catalog.j
 import { whenDelivered } from "./delivery.js";
 import { type BoardStatus, LiveBoard, type LiveDecision } from "./live-board.js";
 import { LiveHub } from "./live-hub.js";
-import { clientAddress, LoginLimiter, normalizeAddress } from "./login-limiter.js";
+import { clientAddress, LoginLimiter, limitKey, normalizeAddress } from "./login-limiter.js";
 import { loadStaticFiles, type StaticFile } from "./static-files.js";
 
 export interface OperatorServerOptions {
@@ -278,7 +278,7 @@ export class OperatorServer {
   }
 
   private client(req: IncomingMessage): string {
-    return clientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], this.trustedProxies);
+    return limitKey(clientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], this.trustedProxies));
   }
 
   /** A client that sent too many wrong tokens waits before any token of it is checked again. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clientAddress, LoginLimiter } from "../../src/http/login-limiter.js";
+import { clientAddress, LoginLimiter, limitKey } from "../../src/http/login-limiter.js";
 
 const opts = { freeFailures: 3, firstBlockMs: 1000, maxBlockMs: 8000, forgetAfterMs: 60_000, maxClients: 3 };
 
@@ -43,5 +43,15 @@ describe("the client's address", () => {
     expect(clientAddress("127.0.0.1", undefined, trusted)).toBe("127.0.0.1");
     expect(clientAddress("127.0.0.1", "6.6.6.6, 10.0.0.9", trusted)).toBe("10.0.0.9");
     expect(clientAddress("::ffff:127.0.0.1", "10.0.0.9, 127.0.0.1", trusted)).toBe("10.0.0.9");
+  });
+});
+
+describe("what the limit counts per", () => {
+  it("is an IPv4 address, or an IPv6 /64 (a machine may take any address in it)", () => {
+    expect(limitKey("10.0.0.9")).toBe("10.0.0.9");
+    expect(limitKey("2001:db8:1:2:aaaa::1")).toBe("2001:db8:1:2::/64");
+    expect(limitKey("2001:db8:1:2:bbbb:cccc:dddd:eeee")).toBe("2001:db8:1:2::/64");
+    expect(limitKey("fe80::1")).toBe("fe80:0:0:0::/64");
+    expect(limitKey("::1")).toBe("0:0:0:0::/64");
   });
 });
