@@ -1,5 +1,6 @@
 // The configuration schema: the single source of truth for keys, types and defaults.
 // Nested sections use prefault({}) so an omitted section still gets every default.
+import { isIP } from "node:net";
 import { z } from "zod";
 import { splitPipeline } from "../camera/pipeline-tokens.js";
 
@@ -398,6 +399,21 @@ export const httpSchema = z
     read_only_open: z.boolean().default(true),
     // Live updates per second per browser; a slow client gets fewer, never a queue.
     live_max_rate_hz: z.number().min(0.5).max(60).default(10),
+    // Host names the page answers to besides the device's own names and addresses (DNS rebinding: others get 421).
+    allowed_hosts: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .regex(/^(\*|(\*\.)?[A-Za-z0-9._:%[\]-]+)$/, "expected a host name or address, *.domain, or *"),
+      )
+      .default([]),
+    // Behind a TLS reverse proxy: mark the session cookie Secure (sent over HTTPS only).
+    secure_cookie: z.boolean().default(false),
+    // Addresses of reverse proxies whose X-Forwarded-For names the real client (for the login limit).
+    trusted_proxies: z
+      .array(z.string().refine((a) => isIP(a) !== 0, "expected an IP address, e.g. 127.0.0.1"))
+      .default([]),
   })
   .superRefine((h, ctx) => {
     oneSecretSource(h, "token", ctx);
