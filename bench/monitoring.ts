@@ -14,7 +14,7 @@ import { DriftDetector } from "../src/monitor/drift-detector.js";
 import { DriftMonitor } from "../src/monitor/drift-monitor.js";
 import { driftReference } from "../src/monitor/drift-reference.js";
 import { frameFeatures } from "../src/monitor/frame-features.js";
-import { oodBounds } from "../src/monitor/ood.js";
+import { oodBounds, outOfRange } from "../src/monitor/ood.js";
 import { packageRoot } from "../src/package-info.js";
 import { median, ms } from "./stats.js";
 
@@ -37,8 +37,8 @@ const monitor = new DriftMonitor(
       uncertainAction: "reject",
     }),
   ),
-  oodBounds(m.reference.features),
 );
+const bounds = oodBounds(m.reference.features);
 
 const frame: number[] = [];
 const features: number[] = [];
@@ -51,6 +51,7 @@ for (let r = 0; r < rounds + 1; r++) {
     const t1 = performance.now();
     const f = frameFeatures(p.rgb, pre.width, pre.height);
     const t2 = performance.now();
+    outOfRange(f, bounds);
     monitor.observe(f, out.score, out.score >= m.decision.threshold, false);
     const t3 = performance.now();
     if (r === 0) continue; // warm-up round

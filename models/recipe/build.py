@@ -205,6 +205,9 @@ class Build:
         a = self.args
         if a.footage_only:
             self.footage()
+            if os.path.exists(os.path.join(self.out, "manifest.json")):
+                self.footage_metrics(self.out)
+                self.node("model", "card", self.out)
             return
         torch.manual_seed(a.seed)
         torch.set_num_threads(os.cpu_count() or 1)
@@ -288,6 +291,7 @@ class Build:
         self.node("model", "profile", out, "--data", os.path.join(self.work, "data", "test"),
                   "--calibration", os.path.join(self.work, "data", "val"), "--max-missed", str(MAX_MISSED),
                   "--prevalence", str(PREVALENCE), "--metrics-key", "int8")
+        self.footage_metrics(out)
 
         m = json.load(open(mpath))
         m["metrics"]["int8"].update(description="int8 QDQ, pruned (shipped)", macs=count_macs(pruned, HEIGHT, WIDTH),
@@ -304,6 +308,23 @@ class Build:
         if a.quick:
             self.check_quick(m)
         self.log(f"done: {out}")
+
+    def footage_metrics(self, model_dir: str) -> None:
+        """Records in the manifest what the model decides on the bundled footage, evaluated like
+        the test split: the demo's figure lives with the model, and a rebuild updates it."""
+        footage = os.path.join(ROOT, "footage", NAME)
+        if self.plan["footage"] == 0 or not os.path.exists(os.path.join(footage, "labels.csv")):
+            return
+        mpath = os.path.join(model_dir, "manifest.json")
+        m = json.load(open(mpath))
+        f = json.loads(self.node("model", "eval", model_dir, "--data", footage, "--json", capture=True))
+        m["metrics"]["int8"]["footage"] = {"data": f"footage/{NAME}", **f}
+        with open(mpath, "w") as out:
+            json.dump(m, out, indent=2, ensure_ascii=False)
+            out.write("\n")
+        self.log(f"int8 on the bundled footage ({f['samples']} frames) at threshold {f['threshold']}: "
+                 f"accuracy {f['accuracy'] * 100:.2f}%, false rejects {f['false_reject_rate'] * 100:.2f}%, "
+                 f"missed defects {f['missed_defect_rate'] * 100:.2f}%")
 
     def runtime_kernels(self, model_dir: str) -> dict:
         """Op types of the graph onnxruntime really runs (graph optimization level 'all')."""

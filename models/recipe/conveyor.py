@@ -24,7 +24,9 @@ from PIL import Image, ImageDraw, ImageFilter
 
 W, H = 320, 240
 DEFECTS = ("crack", "chip", "burn", "missing_chunk")
-SPLIT_CODES = {"train": 1, "val": 2, "test": 3, "footage": 4}
+# A frame's random stream is (seed, split code, index). "fresh" is never used by the build: frames
+# no model or footage has seen, for measuring the drift detector on new parts (bench/fresh-frames.sh).
+SPLIT_CODES = {"train": 1, "val": 2, "test": 3, "footage": 4, "fresh": 5}
 FIELDS = ["file", "label", "defect", "part", "brightness", "cast_r", "cast_g", "cast_b", "blur", "noise"]
 
 YY, XX = np.mgrid[0:H, 0:W].astype(np.float32)

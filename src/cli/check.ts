@@ -13,6 +13,7 @@ import type { LoadedConfig } from "../config/load.js";
 import { readSecret } from "../config/secrets.js";
 import { Preprocessor } from "../model/preprocess.js";
 import { ModelSession } from "../model/session.js";
+import { startupModel } from "../model/startup-model.js";
 import { brokerLogins } from "../mqtt/broker-logins.js";
 import { redactUrl } from "../mqtt/redact.js";
 import { readTlsFiles } from "../mqtt/tls-files.js";
@@ -20,9 +21,10 @@ import { resolveConfig } from "./config-source.js";
 
 export const CHECK_HELP = `Usage: linesight check [--config FILE]
 
-Validates the configuration, loads the model (sha256, inputs and outputs against its manifest),
-opens the camera source and decodes one frame, and checks that the database directory is
-writable and secrets are readable. Prints every problem; exits 1 if there is any.`;
+Validates the configuration, loads the model the daemon starts on (model.store's active version,
+else model.path; sha256, inputs and outputs against its manifest), re-verifies every version in
+model.store, opens the camera source and decodes one frame, and checks that the database
+directory is writable and secrets are readable. Prints every problem; exits 1 if there is any.`;
 
 type Check = { name: string; run: () => Promise<string> };
 
@@ -49,11 +51,15 @@ export async function checkCommand(argv: string[]): Promise<number> {
     {
       name: "model",
       run: async () => {
-        session = await ModelSession.load(config.model.path, { threads: 1 });
+        // The folder the daemon will start on: the store's active version, or model.path.
+        const start = await startupModel(config.model);
+        session = await ModelSession.load(start.dir, { threads: 1 });
         const m = session.manifest;
-        return `${m.name} ${m.version} (${config.model.path}), input ${m.input.shape.join("x")}, threshold ${config.decision.threshold ?? m.decision.threshold}`;
+        const where = start.id ? `${start.id} from the store ${config.model.store}` : start.dir;
+        return `${m.name} ${m.version} (${where}), input ${m.input.shape.join("x")}, threshold ${config.decision.threshold ?? m.decision.threshold}`;
       },
     },
+    ...(config.model.store ? [modelStoreCheck(config)] : []),
     {
       name: "camera",
       run: async () => {
@@ -126,6 +132,25 @@ export async function checkCommand(argv: string[]): Promise<number> {
   await (session as ModelSession | null)?.release();
   console.log(failed === 0 ? "configuration OK" : `${failed} problem(s) found`);
   return failed === 0 ? 0 : 1;
+}
+
+/** Every version the store records is intact on disk and signed by a trusted key. */
+function modelStoreCheck(config: LoadedConfig["config"]): Check {
+  return {
+    name: "model store",
+    run: async () => {
+      const { ModelStore } = await import("../model/model-store.js");
+      const { loadTrust } = await import("./model-bundle-commands.js");
+      const store = await ModelStore.open(config.model.store as string, { keep: config.model.keep_versions });
+      const report = await store.verify(await loadTrust(config.model.trusted_keys, config.model.allow_unsigned));
+      if (!report.ok) throw new Error(`${config.model.store}:\n    ${report.problems.join("\n    ")}`);
+      const s = store.state;
+      return (
+        `${config.model.store}: ${report.verified.length} version(s) verified; active ${s.active ?? "none (model.path)"}, ` +
+        `previous ${s.previous ?? "none"}, candidate ${s.candidate ?? "none"}`
+      );
+    },
+  };
 }
 
 /** The capture program is installed, starts, and its first frame decodes. */

@@ -14,6 +14,8 @@ Commands:
   check                     validate config, model, camera and storage; list every problem
   cameras                   list the cameras on this machine, with a config section for each
   model eval|profile|card   evaluate a model, write its reference statistics, render its card
+  model keygen|pack|verify  signed model bundles (.lsm)
+  model install|status|promote|rollback|gate   the model store on a device, and the gate
   dataset pack              preprocess labelled frames for training
   samples export            labeled samples out as a dataset (folders, tar, CSV, JSONL, Label Studio)
 

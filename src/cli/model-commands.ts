@@ -27,7 +27,13 @@ export const MODEL_HELP = `Usage:
       --calibration, first sets the default threshold on those frames: the highest threshold
       that misses at most --max-missed of defects.
   linesight model card DIR
-      Renders DIR/MODEL_CARD.md from DIR/manifest.json.`;
+      Renders DIR/MODEL_CARD.md from DIR/manifest.json.
+  linesight model keygen|pack|verify ...
+      Signed model bundles: 'linesight model pack --help'.
+  linesight model install|status|promote|rollback ...
+      The model store on a device: 'linesight model install --help'.
+  linesight model gate CANDIDATE --active DIR --data FRAMES
+      Would the candidate replace the active model? 'linesight model gate --help'.`;
 
 export const DATASET_HELP = `Usage:
   linesight dataset pack --data FRAMES --model DIR --out PREFIX
@@ -51,8 +57,14 @@ async function framesOf(dir: string | undefined, flag: string): Promise<Labelled
   return readLabelledDir(resolve(dir));
 }
 
+const BUNDLE_COMMANDS = new Set(["keygen", "pack", "verify"]);
+const STORE_COMMANDS = new Set(["install", "status", "promote", "rollback"]);
+
 export async function modelCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
+  if (sub && BUNDLE_COMMANDS.has(sub)) return (await import("./model-bundle-commands.js")).bundleCommand(sub, rest);
+  if (sub && STORE_COMMANDS.has(sub)) return (await import("./model-store-commands.js")).storeCommand(sub, rest);
+  if (sub === "gate") return (await import("./model-gate-command.js")).gateCommand(rest);
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,

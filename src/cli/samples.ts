@@ -1,4 +1,5 @@
 // `linesight samples export`: labeled samples out as a training dataset.
+import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { SampleCatalog } from "../store/sample-catalog.js";
 import { EXPORT_FORMATS, type ExportFormat, exportSamples } from "../store/sample-export.js";
@@ -21,6 +22,7 @@ Filters (as on the labeling page):
   --reason reject,uncertain,ood,audit,snapshot   --decision pass|reject|uncertain|confident
   --label NAME   --from DATE|TIME   --to DATE|TIME (exclusive; a bare date is the whole day)
   --not-exported yes   --no-mark (do not set exported_at)
+  --ids-out FILE       after a complete export, write the exported sample ids there, one a line
   --ls-prefix URL   Label Studio image URL prefix (default /data/local-files/?d=)
 
 The database is --db, else storage.path of --config / /etc/linesight/config.yaml / the demo.
@@ -47,6 +49,7 @@ export async function samplesCommand(argv: string[]): Promise<number> {
       to: { type: "string" },
       "not-exported": { type: "string" },
       "no-mark": { type: "boolean", default: false },
+      "ids-out": { type: "string" },
       "ls-prefix": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -78,6 +81,8 @@ export async function samplesCommand(argv: string[]): Promise<number> {
       mark: !values["no-mark"],
       ...(values["ls-prefix"] ? { labelStudioPrefix: values["ls-prefix"] } : {}),
     });
+    // Written only once everything was: the operator server marks these after delivery.
+    if (values["ids-out"]) writeIds(values["ids-out"], result.ids);
     const labels = Object.entries(result.byLabel)
       .map(([l, n]) => `${l} ${n}`)
       .join(", ");
@@ -89,4 +94,10 @@ export async function samplesCommand(argv: string[]): Promise<number> {
     catalog.close();
   }
   return 0;
+}
+
+/** /dev/fd/N is written through the descriptor itself: opening the path fails when it is a socket (a Node child's pipe). */
+function writeIds(out: string, ids: readonly number[]): void {
+  const fd = /^\/dev\/fd\/(\d+)$/.exec(out);
+  writeFileSync(fd ? Number(fd[1]) : out, ids.map((id) => `${id}\n`).join(""));
 }

@@ -114,6 +114,9 @@ function resolvePaths(config: Config, baseDir: string): Config {
     const last = keyPath[keyPath.length - 1] as string;
     const v = holder[last];
     if (typeof v === "string" && !isAbsolute(v)) holder[last] = resolve(baseDir, v);
+    // A list of paths (model.trusted_keys): each resolved the same way.
+    if (Array.isArray(v))
+      holder[last] = v.map((p) => (typeof p === "string" && !isAbsolute(p) ? resolve(baseDir, p) : p));
   }
   return copy as unknown as Config;
 }

@@ -1,5 +1,6 @@
 // The configuration schema: the single source of truth for keys, types and defaults.
 // Nested sections use prefault({}) so an omitted section still gets every default.
+import { isIP } from "node:net";
 import { z } from "zod";
 import { splitPipeline } from "../camera/pipeline-tokens.js";
 
@@ -216,10 +217,45 @@ export const cameraSchema = z.strictObject({
   stall_timeout_s: z.number().positive().default(5),
 });
 
-export const modelSchema = z.strictObject({
-  path: path.default("/usr/share/linesight/models/round-parts"),
-  threads: z.number().int().min(1).max(8).default(1),
+// The gate between a candidate model and the active one, on this line's labeled frames (docs/models.md).
+export const modelGateSchema = z.strictObject({
+  // Refuse when the candidate's rate is higher than the active model's by more than this (absolute).
+  max_missed_defect_increase: z.number().min(0).max(1).default(0.005),
+  max_false_reject_increase: z.number().min(0).max(1).default(0.01),
+  // Refuse when McNemar's exact test says the candidate is worse at this significance level.
+  significance: z.number().gt(0).lt(0.5).default(0.05),
+  min_defects: z.number().int().min(0).default(30),
+  min_good: z.number().int().min(0).default(100),
+  // With fewer labeled frames than that: refuse, or accept on the evidence there is.
+  too_few_labels: z.enum(["refuse", "accept"]).default("refuse"),
 });
+
+export const modelSchema = z
+  .strictObject({
+    path: path.default("/usr/share/linesight/models/round-parts"),
+    threads: z.number().int().min(1).max(8).default(1),
+    // Installed model bundles (docs/models.md); null: the folder at `path` is the model, as before.
+    store: nullablePath,
+    keep_versions: z.number().int().min(2).max(20).default(3),
+    // Public keys (PEM files from `linesight model keygen`) whose signed bundles are accepted; several for rotation.
+    trusted_keys: z.array(path).default([]),
+    allow_unsigned: z.boolean().default(false),
+    max_bundle_mb: z.number().min(1).max(1024).default(32),
+    // How far a golden frame's score on this device may be from the one recorded at packing.
+    golden_tolerance: z.number().min(0).max(1).default(0.02),
+    // A candidate whose median inference time on this device exceeds this is refused; null: no limit.
+    latency_budget_ms: z.number().positive().nullable().default(33),
+    gate: modelGateSchema.prefault({}),
+  })
+  .superRefine((m, ctx) => {
+    if (m.store && m.trusted_keys.length === 0 && !m.allow_unsigned)
+      ctx.addIssue({
+        code: "custom",
+        path: ["trusted_keys"],
+        message:
+          "model.store is set but no key is trusted, so no bundle could be installed: list the .pub files from 'linesight model keygen' (or set model.allow_unsigned: true, demo only)",
+      });
+  });
 
 export const decisionSchema = z.strictObject({
   threshold: z.number().min(0).max(1).nullable().default(null),
@@ -444,6 +480,21 @@ export const httpSchema = z
     read_only_open: z.boolean().default(true),
     // Live updates per second per browser; a slow client gets fewer, never a queue.
     live_max_rate_hz: z.number().min(0.5).max(60).default(10),
+    // Host names the page answers to besides the device's own names and addresses (DNS rebinding: others get 421).
+    allowed_hosts: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .regex(/^(\*|(\*\.)?[A-Za-z0-9._:%[\]-]+)$/, "expected a host name or address, *.domain, or *"),
+      )
+      .default([]),
+    // Behind a TLS reverse proxy: mark the session cookie Secure (sent over HTTPS only).
+    secure_cookie: z.boolean().default(false),
+    // Addresses of reverse proxies whose X-Forwarded-For names the real client (for the login limit).
+    trusted_proxies: z
+      .array(z.string().refine((a) => isIP(a) !== 0, "expected an IP address, e.g. 127.0.0.1"))
+      .default([]),
   })
   .superRefine((h, ctx) => {
     oneSecretSource(h, "token", ctx);
@@ -477,6 +528,8 @@ export const PATH_KEYS = [
   ["camera", "replay", "path"],
   ["camera", "ffmpeg", "password_file"],
   ["model", "path"],
+  ["model", "store"],
+  ["model", "trusted_keys"],
   ["storage", "path"],
   ["mqtt", "password_file"],
   ["mqtt", "embedded", "password_file"],

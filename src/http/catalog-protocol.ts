@@ -9,6 +9,7 @@ export type CatalogRequest =
   | { id: number; op: "label"; sampleIds: number[]; label: string; by: string }
   | { id: number; op: "undo"; labelIds: number[] }
   | { id: number; op: "audit" }
+  | { id: number; op: "markExported"; sampleIds: number[] }
   | { id: number; op: "close" };
 
 export interface CatalogResults {
@@ -17,6 +18,7 @@ export interface CatalogResults {
   label: number[];
   undo: number;
   audit: AuditCounts;
+  markExported: null;
 }
 
 export type CatalogResponse = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };

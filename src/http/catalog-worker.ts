@@ -10,12 +10,16 @@ function serve(): void {
   if (!port) throw new Error("catalog-worker.ts must run as a worker thread (started by Catalog)");
   const { path, goodLabel } = workerData as { path: string; goodLabel: string };
   const catalog = SampleCatalog.open(path);
+  // Fault injection for the tests only (test/integration/operator-catalog.test.ts): asked for this
+  // sample's image, the worker dies of an uncaught error, as it would of a bug.
+  const crashOn = Number(process.env.LINESIGHT_FAULT_CATALOG_CRASH_SAMPLE ?? Number.NaN);
   port.on("message", (req: CatalogRequest) => {
     if (req.op === "close") {
       catalog.close();
       port.close();
       return;
     }
+    if (req.op === "image" && req.sampleId === crashOn) throw new Error(`injected fault on sample ${crashOn}`);
     let res: CatalogResponse;
     const transfer: ArrayBuffer[] = [];
     try {
@@ -43,6 +47,10 @@ function serve(): void {
           break;
         case "undo":
           res = { id: req.id, ok: true, value: catalog.removeLabels(req.labelIds) };
+          break;
+        case "markExported":
+          catalog.markExported(req.sampleIds);
+          res = { id: req.id, ok: true, value: null };
           break;
         case "audit":
           res = { id: req.id, ok: true, value: catalog.auditCounts(goodLabel) };

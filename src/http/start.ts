@@ -3,7 +3,7 @@
 import type { Logger } from "pino";
 import { type FrameJpegEncoder, lazyJpeg } from "../camera/frame-jpeg.js";
 import type { Config } from "../config/schema.js";
-import type { DriftMonitor } from "../monitor/drift-monitor.js";
+import type { DriftReport } from "../monitor/drift-detector.js";
 import type { LatencySummary } from "../monitor/latency.js";
 import { packageRoot } from "../package-info.js";
 import type { DecidedFrame } from "../pipeline/pipeline.js";
@@ -15,11 +15,16 @@ export { httpToken } from "./token.js";
 
 export interface OperatorParts {
   databasePath: string;
-  model: { name: string; version: string; labels: readonly string[]; goodLabel: string };
+  /** What the labeling page offers; the live view follows the model now deciding (pipeline.model). */
+  labels: { labels: readonly string[]; goodLabel: string };
   camera: { readonly state: string; readonly kind: string };
-  pipeline: { readonly threshold: number; timings: { summary(): Record<string, LatencySummary> } };
-  pipelineState: () => string;
-  drift: DriftMonitor | null;
+  pipeline: {
+    readonly model: { readonly identity: { name: string; version: string } };
+    readonly threshold: number;
+    readonly state: string;
+    timings: { summary(): Record<string, LatencySummary> };
+  };
+  drift: { report(): DriftReport | null };
   publisher: { readonly connected: boolean; stats(): { queued: number } };
   /** Makes JPEGs of raw frames when a browser asks for one. */
   jpegs: FrameJpegEncoder;
@@ -56,12 +61,16 @@ export async function startOperatorScreen(
 
 async function start(http: Config["http"], parts: OperatorParts, token: TokenSource): Promise<OperatorScreen> {
   const status = (): BoardStatus => {
-    const drift = parts.drift?.report() ?? null;
+    const drift = parts.drift.report();
     const e2e = parts.pipeline.timings.summary().end_to_end;
     return {
       camera: { state: parts.camera.state, source: parts.camera.kind },
-      pipeline: parts.pipelineState(),
-      model: { name: parts.model.name, version: parts.model.version, threshold: parts.pipeline.threshold },
+      pipeline: parts.pipeline.state,
+      model: {
+        name: parts.pipeline.model.identity.name,
+        version: parts.pipeline.model.identity.version,
+        threshold: parts.pipeline.threshold,
+      },
       drift: drift ? { status: drift.status, reasons: drift.reasons, ready: drift.window.ready } : null,
       broker: { connected: parts.publisher.connected, queued: parts.publisher.stats().queued },
       expectedRejectRate: drift ? drift.reject_rate.expected : null,
@@ -74,9 +83,12 @@ async function start(http: Config["http"], parts: OperatorParts, token: TokenSou
     token: token.token,
     readOnlyOpen: http.read_only_open,
     liveMaxRateHz: http.live_max_rate_hz,
+    allowedHosts: http.allowed_hosts,
+    secureCookie: http.secure_cookie,
+    trustedProxies: http.trusted_proxies,
     databasePath: parts.databasePath,
-    labels: parts.model.labels,
-    goodLabel: parts.model.goodLabel,
+    labels: parts.labels.labels,
+    goodLabel: parts.labels.goodLabel,
     webDir: defaultWebDir(packageRoot),
     status,
     logger: parts.logger,

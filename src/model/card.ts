@@ -86,6 +86,18 @@ export function renderModelCard(m: Manifest): string {
       metricsTable(m.metrics),
       "",
     );
+    for (const [key, a] of Object.entries(m.metrics)) {
+      const f = a.footage;
+      if (!f) continue;
+      const wrong = Math.round((1 - f.accuracy) * f.samples);
+      out.push(
+        `On the demo footage shipped with it (\`${f.data}\`, ${f.samples} frames), **${key}** at threshold ${f.threshold} ` +
+          `decides ${f.samples - wrong} of ${f.samples} frames right (accuracy ${pct(f.accuracy)}, false rejects ` +
+          `${pct(f.false_reject_rate)}, missed defects ${pct(f.missed_defect_rate)}). A few hundred frames are a small ` +
+          "sample: the test split above is the model's measure, this is what the demo shows.",
+        "",
+      );
+    }
   }
   if (m.operating_points) {
     const prevalence = m.reference?.defect_prevalence;

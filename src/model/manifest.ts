@@ -49,6 +49,9 @@ export const artifactMetricsSchema = z.strictObject({
   macs: z.number().int().positive().optional(),
   params: z.number().int().positive().optional(),
   test: classMetricsSchema,
+  // The same metrics on the frames shipped with the model for its demo (the recipe's bundled
+  // footage), so what the demo shows and what the tests assert are recorded with the model.
+  footage: classMetricsSchema.extend({ data: z.string().min(1) }).optional(),
 });
 export type ArtifactMetrics = z.infer<typeof artifactMetricsSchema>;
 
@@ -87,6 +90,10 @@ export const referenceSchema = z.strictObject({
       good: z.record(z.string(), histogramSchema),
       defect: z.record(z.string(), histogramSchema),
     })
+    .optional(),
+  // Frames per true class behind the per-class histograms: how much evidence a rare rate rests on.
+  class_samples: z
+    .strictObject({ good: z.number().int().nonnegative(), defect: z.number().int().nonnegative() })
     .optional(),
   reject_rate: rateSchema,
   defect_prevalence: rateSchema,

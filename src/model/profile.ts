@@ -67,6 +67,10 @@ export function buildProfile(frames: readonly EvaluatedFrame[], opts: ProfileOpt
         ),
       },
       features_by_class: { good, defect },
+      class_samples: {
+        good: frames.filter((f) => !f.positive).length,
+        defect: frames.filter((f) => f.positive).length,
+      },
       // What the line should see: the data set's class mix reweighted to the stated prevalence.
       reject_rate: expectedRejectRate(frames, opts.threshold, opts.prevalence),
       defect_prevalence: opts.prevalence,

@@ -78,26 +78,76 @@ export function normalQuantile(q: number): number {
 }
 
 /**
- * How surprising k events in n trials are when the expected rate is p, as the z value of a
- * normal test with the same exact binomial tail probability. The plain normal approximation is
- * badly optimistic for rare events (25 expected rejects: 36 is "z 2.2" but 2% likely), which made
- * rate alarms fire on noise. Positive = more events than expected.
+ * The z value of a normal test with the same one-sided tail probability as k events in n trials,
+ * from k outwards (the pmf is unimodal, so the terms shrink once past the mode). Positive = more
+ * events than `mean`, negative = fewer, 0 when k is not in a tail at all.
  */
-export function binomialZ(k: number, n: number, p: number): number {
-  if (n === 0) return 0;
-  const pp = Math.min(Math.max(p, 1e-9), 1 - 1e-9);
-  const mean = n * pp;
-  if (k === mean) return 0;
+function tailZ(k: number, n: number, mean: number, logPmf: (i: number) => number): number {
+  if (n === 0 || k === mean) return 0;
   const upper = k > mean;
-  // Sum the tail from k outwards (pmf is monotone there) until the terms stop mattering.
-  const first = logBinomPmf(k, n, pp);
+  const first = logPmf(k);
   let tail = 0;
   for (let i = k; upper ? i <= n : i >= 0; i += upper ? 1 : -1) {
-    const term = Math.exp(logBinomPmf(i, n, pp) - first);
+    const term = Math.exp(logPmf(i) - first);
     tail += term;
     if (term < 1e-12 * tail) break;
   }
   const logTail = first + Math.log(tail);
-  const z = -normalQuantile(Math.exp(Math.max(logTail, -690)));
-  return Math.max(0, upper ? z : -z) * (upper ? 1 : -1);
+  const z = Math.max(0, -normalQuantile(Math.min(1, Math.exp(Math.max(logTail, -690)))));
+  if (z === 0) return 0;
+  return upper ? z : -z;
+}
+
+/**
+ * How surprising k events in n trials are when the expected rate is p, as the z value of a
+ * normal test with the same exact binomial tail probability. The plain normal approximation is
+ * badly optimistic for rare events (25 expected rejects: 36 is "z 2.2" but 2% likely), which made
+ * rate alarms fire on noise. Positive = more events than expected, negative = fewer.
+ */
+export function binomialZ(k: number, n: number, p: number): number {
+  const pp = Math.min(Math.max(p, 1e-9), 1 - 1e-9);
+  return tailZ(k, n, n * pp, (i) => logBinomPmf(i, n, pp));
+}
+
+/** ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms: ~15 significant digits). */
+export function logGamma(x: number): number {
+  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  ];
+  const t = x - 1;
+  let a = c[0] as number;
+  for (let i = 1; i < 9; i++) a += (c[i] as number) / (t + i);
+  const u = t + 7.5;
+  return 0.5 * Math.log(2 * Math.PI) + (t + 0.5) * Math.log(u) - u + Math.log(a);
+}
+
+/**
+ * What a reference knows about a rate it measured: its mean and how many frames' worth of
+ * evidence that rests on, as a Beta(mean·frames, (1 − mean)·frames) belief. `frames` is Infinity
+ * when the rate is taken as exact.
+ */
+export interface RateBelief {
+  mean: number;
+  frames: number;
+}
+
+/**
+ * binomialZ when the expected rate is itself an estimate: the tail of the window's count under
+ * the reference's posterior predictive (beta-binomial). A rate the reference saw 3 times in 3000
+ * frames is known only to about ±55%; the plain binomial takes it as exact and calls an ordinary
+ * window of a rare event "z 3".
+ */
+export function rateZ(k: number, n: number, belief: RateBelief): number {
+  const p = Math.min(Math.max(belief.mean, 1e-9), 1 - 1e-9);
+  // Past ~1e7 frames of evidence the predictive is the binomial to many digits.
+  if (!(belief.frames < 1e7)) return binomialZ(k, n, p);
+  const a = p * belief.frames;
+  const b = (1 - p) * belief.frames;
+  const logBeta = logGamma(a) + logGamma(b) - logGamma(a + b);
+  return tailZ(k, n, n * p, (i) => {
+    const choose = logFactorial(n) - logFactorial(i) - logFactorial(n - i);
+    return choose + logGamma(i + a) + logGamma(n - i + b) - logGamma(n + a + b) - logBeta;
+  });
 }

@@ -2,7 +2,7 @@
 // the last N frames per feature (values and their reference bins), evaluated every few frames.
 // Pure: the caller feeds frames and publishes the reports.
 
-import { binomialZ, jsDistance, psi, smoothedProbs } from "./distance.js";
+import { jsDistance, psi, type RateBelief, rateZ, smoothedProbs } from "./distance.js";
 import type { DriftReference } from "./drift-reference.js";
 import { FEATURE_NAMES, type FeatureName, type FrameFeatures } from "./frame-features.js";
 import { binIndex } from "./histogram.js";
@@ -233,18 +233,21 @@ export class DriftDetector {
   }
 
   /**
-   * A rate is off when it is both significant (z) and large enough to matter (effect):
-   * warn beyond `warnEffect(expected)`, alarm beyond `alarmEffect(expected)`.
+   * A rate is off when it is both significant (z) and large enough to matter (effect), and only
+   * upwards: a rate below its expectation gets its negative z reported but raises no status
+   * (as before: the lower tail used to read 0). Limits for that side would have to allow for a
+   * window re-tested every few frames.
    */
-  private rate(key: string, w: FlagWindow, expected: number, twoSided: boolean, ready: boolean): RateDrift {
+  private rate(key: string, w: FlagWindow, belief: RateBelief, ready: boolean): RateDrift {
     const o = this.options;
+    const expected = belief.mean;
     const observed = w.size ? w.hits / w.size : 0;
-    const z = binomialZ(w.hits, w.size, expected);
-    const diff = twoSided ? Math.abs(observed - expected) : observed - expected;
-    const zz = twoSided ? Math.abs(z) : z;
+    // The expectation is the reference's estimate, not a known constant: test against its predictive.
+    const z = rateZ(w.hits, w.size, belief);
+    const diff = observed - expected;
     const lvl = (factor: number): Level => {
-      if (zz >= o.zAlarm * factor && diff >= (0.5 * expected + 0.02) * factor) return "alarm";
-      if (zz >= o.zWarn * factor && diff >= (0.25 * expected + 0.01) * factor) return "warn";
+      if (z >= o.zAlarm * factor && diff >= (0.5 * expected + 0.02) * factor) return "alarm";
+      if (z >= o.zWarn * factor && diff >= (0.25 * expected + 0.01) * factor) return "warn";
       return "ok";
     };
     return {
@@ -270,8 +273,8 @@ export class DriftDetector {
       };
     }
     const score = this.distribution("score", this.score, this.ref.score.probs, this.ref.score.mean, ready);
-    const reject_rate = this.rate("reject_rate", this.rejects, this.ref.rejectRate, true, ready);
-    const uncertain_rate = this.rate("uncertain_rate", this.uncertain, this.ref.uncertainRate, false, ready);
+    const reject_rate = this.rate("reject_rate", this.rejects, this.ref.reject, ready);
+    const uncertain_rate = this.rate("uncertain_rate", this.uncertain, this.ref.uncertain, ready);
     const status = worst([
       ...Object.values(features).map((f) => f.status),
       score.status,

@@ -1,9 +1,9 @@
-// Per decided frame: out-of-distribution check and drift detection, reporting status changes
-// once each. Pure: the daemon turns its answers into MQTT messages and log lines.
+// Per decided frame: drift detection, reporting status changes once each. Pure: the daemon turns
+// its answers into MQTT messages and log lines. (Out-of-distribution frames are flagged per frame
+// by the pipeline, against the bounds of the model that decided them: see ood.ts.)
 import type { DriftDetector, DriftReport } from "./drift-detector.js";
 import type { FrameFeatures } from "./frame-features.js";
 import type { Level } from "./hysteresis.js";
-import { type OodBounds, outOfRange } from "./ood.js";
 
 /** A drift status change, told in plain words (published as an MQTT `drift` event). */
 export interface DriftEvent {
@@ -14,8 +14,6 @@ export interface DriftEvent {
 }
 
 export interface DriftObservation {
-  /** Features outside the reference range, e.g. ["brightness low"]; empty when in range. */
-  ood: string[];
   /** A fresh evaluation, every `evaluateEvery` frames. */
   report: DriftReport | null;
   /** The event to send when the status changed. */
@@ -26,16 +24,10 @@ const SEVERITY = { ok: "info", warn: "warning", alarm: "alarm" } as const;
 
 export class DriftMonitor {
   private status: Level = "ok";
-  oodFrames = 0;
 
-  constructor(
-    private readonly detector: DriftDetector,
-    private readonly bounds: Record<string, OodBounds>,
-  ) {}
+  constructor(private readonly detector: DriftDetector) {}
 
   observe(features: FrameFeatures, score: number, rejected: boolean, uncertain: boolean): DriftObservation {
-    const ood = outOfRange(features, this.bounds);
-    if (ood.length) this.oodFrames++;
     const report = this.detector.observe(features, score, rejected, uncertain);
     let event: DriftObservation["event"] = null;
     if (report && report.status !== this.status) {
@@ -51,7 +43,7 @@ export class DriftMonitor {
         data: { from, to: report.status, reasons: report.reasons, frames: report.frames, window: report.window.size },
       };
     }
-    return { ood, report, event };
+    return { report, event };
   }
 
   report(): DriftReport {

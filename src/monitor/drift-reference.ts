@@ -1,6 +1,7 @@
 // What the line should look like to this model, from the manifest's reference statistics and the
 // line's own facts (defect prevalence, threshold, uncertain band). Pure.
 import type { Histogram, ReferenceStats } from "../model/manifest.js";
+import type { RateBelief } from "./distance.js";
 
 export interface DriftReference {
   features: Record<string, Histogram>;
@@ -9,6 +10,9 @@ export interface DriftReference {
   /** Expected share of rejected frames and of uncertain decisions. */
   rejectRate: number;
   uncertainRate: number;
+  /** The same two rates with how many frames' worth of reference evidence each rests on. */
+  reject: RateBelief;
+  uncertain: RateBelief;
   prevalence: number;
 }
 
@@ -47,6 +51,46 @@ export function coarsen(h: { edges: readonly number[]; probs: readonly number[] 
   return { edges, probs };
 }
 
+/**
+ * Frames per class the reference was profiled on: recorded by newer profiles; for older ones,
+ * recovered from the score means (the all-frames mean is the class means mixed at the data's
+ * class shares). Null when neither is possible.
+ */
+export function classSamples(ref: ReferenceStats): { good: number; defect: number } | null {
+  if (ref.class_samples) return ref.class_samples;
+  const byClass = ref.score_by_class;
+  if (!byClass || byClass.defect.mean === byClass.good.mean) return null;
+  const share = (ref.score.mean - byClass.good.mean) / (byClass.defect.mean - byClass.good.mean);
+  if (!(share > 0 && share < 1)) return null;
+  const defect = Math.round(share * ref.samples);
+  return { good: ref.samples - defect, defect };
+}
+
+/**
+ * A line's rate from per-class rates each measured on `n` reference frames: the classes'
+ * Jeffreys posteriors (a rate seen 0 times in 3000 frames is not 0, it is "probably below
+ * 1/1000") mixed at the line's prevalence, summarised as one Beta belief by its mean and
+ * variance. Without class counts the measured rate is taken as exact.
+ */
+export function mixedRate(
+  good: { share: number; n: number | null },
+  defect: { share: number; n: number | null },
+  prevalence: number,
+): RateBelief {
+  if (good.n === null || defect.n === null || good.n <= 0 || defect.n <= 0) {
+    return { mean: (1 - prevalence) * good.share + prevalence * defect.share, frames: Number.POSITIVE_INFINITY };
+  }
+  const post = (share: number, n: number) => {
+    const mean = (share * n + 0.5) / (n + 1);
+    return { mean, variance: (mean * (1 - mean)) / (n + 2) };
+  };
+  const g = post(good.share, good.n);
+  const d = post(defect.share, defect.n);
+  const mean = (1 - prevalence) * g.mean + prevalence * d.mean;
+  const variance = (1 - prevalence) ** 2 * g.variance + prevalence ** 2 * d.variance;
+  return { mean, frames: Math.max(1, (mean * (1 - mean)) / variance - 1) };
+}
+
 export function driftReference(ref: ReferenceStats, line: LineFacts): DriftReference {
   const prevalence = line.prevalence ?? ref.defect_prevalence;
   const byClass = ref.score_by_class;
@@ -57,26 +101,39 @@ export function driftReference(ref: ReferenceStats, line: LineFacts): DriftRefer
       score: { edges: ref.score.edges, probs: ref.score.probs, mean: ref.score.mean },
       rejectRate: ref.reject_rate,
       uncertainRate: 0,
+      reject: { mean: ref.reject_rate, frames: Number.POSITIVE_INFINITY },
+      uncertain: { mean: 0, frames: Number.POSITIVE_INFINITY },
       prevalence,
     };
   }
   const { good, defect } = byClass;
+  const counts = classSamples(ref);
   const mix = good.probs.map((p, i) => (1 - prevalence) * p + prevalence * (defect.probs[i] as number));
-  const above = (x: number) => (1 - prevalence) * massAbove(good, x) + prevalence * massAbove(defect, x);
+  const rate = (share: (h: Histogram) => number) =>
+    mixedRate(
+      { share: share(good), n: counts?.good ?? null },
+      { share: share(defect), n: counts?.defect ?? null },
+      prevalence,
+    );
   const lo = Math.max(0, line.threshold - line.uncertainBand);
   const hi = Math.min(1, line.threshold + line.uncertainBand);
-  const uncertainRate = line.uncertainBand > 0 ? Math.max(0, above(lo) - above(hi)) : 0;
+  const uncertain =
+    line.uncertainBand > 0
+      ? rate((h) => Math.max(0, massAbove(h, lo) - massAbove(h, hi)))
+      : { mean: 0, frames: Number.POSITIVE_INFINITY };
   // Rejected: at or above the threshold and not uncertain, plus the uncertain ones if they are rejected.
-  const rejectRate =
-    line.uncertainAction === "reject" ? above(line.uncertainBand > 0 ? lo : line.threshold) : above(hi);
+  const cut = line.uncertainAction === "reject" ? (line.uncertainBand > 0 ? lo : line.threshold) : hi;
+  const reject = rate((h) => massAbove(h, cut));
   const fine = { edges: good.edges, probs: mix };
   const features = ref.features_by_class ? mixFeatures(ref.features, ref.features_by_class, prevalence) : ref.features;
   const score = coarsen(fine, Math.max(1, Math.round(mix.length / 10)));
   return {
     features,
     score: { ...score, mean: (1 - prevalence) * good.mean + prevalence * defect.mean },
-    rejectRate,
-    uncertainRate,
+    rejectRate: reject.mean,
+    uncertainRate: uncertain.mean,
+    reject,
+    uncertain,
     prevalence,
   };
 }

@@ -2,11 +2,13 @@
 // from them, topics.ts maps topics to them, the JSON Schemas in docs/mqtt-schemas/ are generated
 // from them, and the contract test validates real messages against them. Objects are strict so an undocumented field fails the tests, not a dashboard.
 import { z } from "zod";
+import type { CameraState } from "../camera/frame.js";
 import type { CameraStats } from "../camera/source.js";
 import type { AlertName } from "../monitor/alerts.js";
 import type { DriftReport } from "../monitor/drift-detector.js";
 import type { DriftEvent } from "../monitor/drift-monitor.js";
 import type { SystemReadings } from "../monitor/system-probe.js";
+import type { PipelineState } from "../pipeline/pipeline.js";
 
 /** Bumped when a change would break a reader (a field removed, renamed or retyped). */
 const schemaVersion = z.literal(1).describe("payload schema version; bumped only for changes that break readers");
@@ -350,6 +352,8 @@ export type _SchemasMatchSourceTypes = [
   Assert<Same<z.infer<typeof systemReadingsSchema>, SystemReadings>>,
   Assert<Same<z.infer<typeof cameraStatsSchema>, CameraStats>>,
   Assert<Same<z.infer<typeof alertNameSchema>, AlertName>>,
+  Assert<Same<z.infer<typeof cameraStateSchema>, CameraState>>,
+  Assert<Same<z.infer<typeof pipelineStateSchema>, PipelineState>>,
   Assert<Same<z.infer<(typeof EVENT_DATA_SCHEMAS)["drift"]>, DriftEvent["data"]>>,
   // Every alert has its event data described.
   Assert<AlertName extends KnownEventType ? true : false>,

@@ -116,7 +116,7 @@ export class MqttPublisher {
     private readonly backoff: Backoff,
     private readonly log: Logger,
     private readonly safeUrl: string,
-    private readonly announcements: { topic: string; body: string }[],
+    private announcements: { topic: string; body: string }[],
   ) {}
 
   /**
@@ -314,6 +314,16 @@ export class MqttPublisher {
    * Publishes a command reply (QoS 1, not retained) on `topic` if connected; otherwise it is
    * dropped and counted: the caller asked over this connection and will ask again.
    */
+  /** Replaces the retained announcements (e.g. after a model change) and sends them now if connected. */
+  setAnnouncements(list: { topic: string; body: string }[]): void {
+    this.announcements = list;
+    if (this.online && !this.stopping) this.publishAnnouncements();
+  }
+
+  private publishAnnouncements(): void {
+    for (const a of this.announcements) this.client.publish(a.topic, a.body, { qos: 1, retain: true });
+  }
+
   publishReply(topic: string, body: string, correlationData?: Buffer): void {
     if (this.stopping || !this.online) {
       this.droppedCount++;
@@ -406,7 +416,7 @@ export class MqttPublisher {
       this.connectCount === 1 ? "MQTT connected" : "MQTT reconnected",
     );
     this.send("status", "online");
-    for (const a of this.announcements) this.client.publish(a.topic, a.body, { qos: 1, retain: true });
+    this.publishAnnouncements();
     this.subscribe();
     // The broker may have restarted without its retained values: restore each one that the
     // outbox is not about to replace anyway.

@@ -1,23 +1,30 @@
-// The hot path: newest frame -> preprocess -> infer -> decide -> hand the result to the sinks.
-// One frame at a time; everything after `decide` (store, MQTT, HTTP) happens in sinks that
-// only enqueue, so a slow consumer can never slow down inspection.
+// The hot path: newest frame -> preprocess -> infer -> decide -> tell the parts (events).
+// One frame at a time, each decided by the ActiveModel read once when the frame is taken, so a
+// model swap lands between two frames. Everything after `decide` (store, MQTT, HTTP) happens in
+// listeners that only enqueue, so a slow consumer can never slow down inspection.
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import type { Frame } from "../camera/frame.js";
 import type { FrameSlot } from "../camera/frame-slot.js";
 import { type Decision, type DecisionPolicy, decide } from "../decision/decide.js";
-import { CorruptFrameError, type Preprocessor } from "../model/preprocess.js";
-import type { ModelSession } from "../model/session.js";
+import { CorruptFrameError } from "../model/preprocess.js";
 import { type FrameFeatures, frameFeatures } from "../monitor/frame-features.js";
 import { StageTimings } from "../monitor/latency.js";
+import { outOfRange } from "../monitor/ood.js";
+import type { ActiveModel, ModelIdentity } from "./active-model.js";
+import type { Emitter } from "./event-bus.js";
 
 export interface DecidedFrame {
   frame: Frame;
+  /** The model that decided this frame. */
+  model: ModelIdentity;
   score: number;
   output: Float32Array;
   decision: Decision;
   threshold: number;
   features: FrameFeatures;
+  /** Features outside the model's reference range, e.g. ["brightness low"]; empty when in range or unchecked. */
+  ood: string[];
   /** Size of the decoded frame. */
   width: number;
   height: number;
@@ -26,7 +33,17 @@ export interface DecidedFrame {
   decidedAt: number;
 }
 
-export type DecisionSink = (result: DecidedFrame) => void;
+export type PipelineState = "starting" | "running" | "paused" | "stopping";
+
+/** What the pipeline tells the rest of the daemon. */
+export interface PipelineEvents {
+  decided: DecidedFrame;
+  "pipeline-state": { state: PipelineState; since: string };
+  /** Another model took over; `previous` is released once its last frame is decided. */
+  "model-changed": { model: ActiveModel; previous: ActiveModel };
+  /** Same model, new decision policy (a threshold changed remotely). */
+  "policy-changed": { model: ActiveModel };
+}
 
 export interface PipelineCounters {
   decided: number;
@@ -36,6 +53,8 @@ export interface PipelineCounters {
   pass: number;
   reject: number;
   uncertain: number;
+  /** Decided frames outside the model's reference range. */
+  ood: number;
 }
 
 export class Pipeline {
@@ -48,38 +67,84 @@ export class Pipeline {
     pass: 0,
     reject: 0,
     uncertain: 0,
+    ood: 0,
   };
-  paused = false;
+  private current: PipelineState = "starting";
+  private changedAt = new Date().toISOString();
   private running: Promise<void> | null = null;
-  private readonly sinks: DecisionSink[] = [];
+  private inFlight: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly slot: FrameSlot,
-    private readonly preprocessor: Preprocessor,
-    private readonly session: ModelSession,
-    private policy: DecisionPolicy,
+    private active: ActiveModel,
+    private readonly events: Emitter<PipelineEvents>,
     private readonly logger: Logger,
   ) {}
 
+  get model(): ActiveModel {
+    return this.active;
+  }
+
   get threshold(): number {
-    return this.policy.threshold;
+    return this.active.policy.threshold;
   }
 
+  get state(): PipelineState {
+    return this.current;
+  }
+
+  /** ISO time of the last state change. */
+  get since(): string {
+    return this.changedAt;
+  }
+
+  get paused(): boolean {
+    return this.current === "paused";
+  }
+
+  /** Applies a new decision policy from the next frame on. */
   setPolicy(policy: DecisionPolicy): void {
-    this.policy = policy;
+    this.active = this.active.withPolicy(policy);
+    this.events.emit("policy-changed", { model: this.active });
   }
 
-  addSink(sink: DecisionSink): void {
-    this.sinks.push(sink);
+  /**
+   * Makes `next` decide from the next frame on (one assignment), then waits for the frame in
+   * flight, which the previous model decides, and releases the previous model.
+   */
+  async swapModel(next: ActiveModel): Promise<void> {
+    const previous = this.active;
+    this.active = next;
+    this.events.emit("model-changed", { model: next, previous });
+    await this.inFlight;
+    if (previous.session !== next.session) await previous.release();
+  }
+
+  /** Pauses or resumes; returns whether that changed anything. */
+  setPaused(paused: boolean): boolean {
+    if (this.paused === paused || this.current === "stopping") return false;
+    this.setState(paused ? "paused" : this.counters.decided > 0 ? "running" : "starting");
+    return true;
   }
 
   start(): void {
     this.running ??= this.loop();
   }
 
+  /** Says the pipeline is stopping; the loop ends once the slot is closed. */
+  stopping(): void {
+    this.setState("stopping");
+  }
+
   /** Resolves when the loop has finished its current frame (the slot must be closed first). */
   async stopped(): Promise<void> {
     await this.running;
+  }
+
+  private setState(state: PipelineState): void {
+    this.current = state;
+    this.changedAt = new Date().toISOString();
+    this.events.emit("pipeline-state", { state, since: this.changedAt });
   }
 
   private async loop(): Promise<void> {
@@ -90,8 +155,13 @@ export class Pipeline {
         this.counters.skippedPaused++;
         continue;
       }
+      const done = this.process(frame, this.active);
+      this.inFlight = done.then(
+        () => {},
+        () => {},
+      );
       try {
-        await this.process(frame);
+        await done;
       } catch (err) {
         if (err instanceof CorruptFrameError) {
           this.counters.corrupt++;
@@ -104,14 +174,16 @@ export class Pipeline {
     }
   }
 
-  private async process(frame: Frame): Promise<void> {
+  private async process(frame: Frame, model: ActiveModel): Promise<void> {
     const t0 = performance.now();
-    const pre = await this.preprocessor.run(frame.data, frame.raw);
+    const { preprocessor, policy } = model;
+    const pre = await preprocessor.run(frame.data, frame.raw);
     const t1 = performance.now();
-    const inference = await this.session.run(pre.tensor);
+    const inference = await model.session.run(pre.tensor);
     const t2 = performance.now();
-    const decision = decide(inference.score, this.policy);
-    const features = frameFeatures(pre.rgb, this.preprocessor.width, this.preprocessor.height);
+    const decision = decide(inference.score, policy);
+    const features = frameFeatures(pre.rgb, preprocessor.width, preprocessor.height);
+    const ood = model.ood ? outOfRange(features, model.ood) : [];
     const t3 = performance.now();
 
     const c = this.counters;
@@ -119,6 +191,7 @@ export class Pipeline {
     if (decision.uncertain) c.uncertain++;
     if (decision.action === "reject") c.reject++;
     else c.pass++;
+    if (ood.length > 0) c.ood++;
     const latencyMs = t3 - frame.capturedMono;
     this.timings.record("queue", t0 - frame.capturedMono);
     this.timings.record("preprocess", t1 - t0);
@@ -126,24 +199,20 @@ export class Pipeline {
     this.timings.record("decide", t3 - t2);
     this.timings.record("end_to_end", latencyMs);
 
-    const result: DecidedFrame = {
+    this.events.emit("decided", {
       frame,
+      model: model.identity,
       score: inference.score,
       output: inference.output,
       decision,
-      threshold: this.policy.threshold,
+      threshold: policy.threshold,
       features,
+      ood,
       width: pre.sourceWidth,
       height: pre.sourceHeight,
       latencyMs,
       decidedAt: Date.now(),
-    };
-    for (const sink of this.sinks) {
-      try {
-        sink(result);
-      } catch (err) {
-        this.logger.error({ err }, "decision sink failed");
-      }
-    }
+    });
+    if (this.current === "starting") this.setState("running");
   }
 }

@@ -64,9 +64,12 @@ export async function exportSamples(
   catalog: SampleCatalog,
   filter: SampleFilter,
   opts: ExportOptions,
-): Promise<{ exported: number; byLabel: Record<string, number> }> {
+): Promise<{ exported: number; byLabel: Record<string, number>; ids: number[] }> {
   const labeled: SampleFilter = { ...filter, labeled: "labeled" };
   const { where, params } = filterToSql(labeled);
+  // Opened before the query: a sink that cannot start (no temporary directory) must not leave
+  // an open iterator behind, which would hide its error behind "connection is busy".
+  const sink = await openSink(opts);
   const rows = catalog.db
     .prepare(
       `SELECT ${SUMMARY_COLUMNS}, s.output, s.features, s.latency_ms, s.model_sha256, s.image
@@ -74,7 +77,6 @@ export async function exportSamples(
     )
     .iterate(...params) as IterableIterator<Record<string, unknown>>;
 
-  const sink = await openSink(opts);
   const ids: number[] = [];
   const byLabel: Record<string, number> = {};
   let first = true;
@@ -96,7 +98,7 @@ export async function exportSamples(
     throw err;
   }
   if (opts.mark ?? true) catalog.markExported(ids);
-  return { exported: ids.length, byLabel };
+  return { exported: ids.length, byLabel, ids };
 }
 
 function toExported(row: Record<string, unknown>): ExportedSample {

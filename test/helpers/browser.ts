@@ -9,7 +9,8 @@ export const CHROMIUM = process.env.LINESIGHT_CHROMIUM ?? "/usr/bin/chromium";
 /** Screenshots and measurements from browser tests (git-ignored, kept by CI as artifacts). */
 export const ARTIFACTS = join(ROOT, "build/test-artifacts");
 
-export async function launchChromium(): Promise<Browser> {
+/** `extraArgs`: more Chromium flags, e.g. --host-resolver-rules to point a name at this machine. */
+export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   if (!existsSync(CHROMIUM))
     throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set LINESIGHT_CHROMIUM)`);
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -25,6 +26,7 @@ export async function launchChromium(): Promise<Browser> {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      ...extraArgs,
     ],
   });
 }

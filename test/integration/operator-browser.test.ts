@@ -307,13 +307,16 @@ describe("labeling page", () => {
     const names = execFileSync("tar", ["-tf", tar], { encoding: "utf8" }).trim().split("\n");
     expect(names.filter((n) => n.endsWith(".jpg")).sort()).toEqual(expected);
     expect(names).toEqual(expect.arrayContaining(["manifest.csv", "manifest.jsonl", "label-studio.json"]));
-    // The download marked them as exported.
-    const d3 = db();
-    const marked = (
-      d3.prepare("SELECT count(*) AS n FROM samples WHERE exported_at IS NOT NULL").get() as { n: number }
-    ).n;
-    d3.close();
-    expect(marked).toBe(114);
+    // The download marked them as exported, once the browser had read all of it and closed.
+    const marked = () => {
+      const d3 = db();
+      try {
+        return (d3.prepare("SELECT count(*) AS n FROM samples WHERE exported_at IS NOT NULL").get() as { n: number }).n;
+      } finally {
+        d3.close();
+      }
+    };
+    await expect.poll(marked, { timeout: 30_000 }).toBe(114);
     await context.close();
   });
 });

@@ -104,7 +104,7 @@ describe("raw I420 frames into the model", () => {
 describe("JPEGs of raw frames", () => {
   it("encodes the whole frame off the main thread, close to the original picture", async () => {
     const colour: YuvColour = { matrix: "bt709", range: "limited" };
-    const encoder = new FrameJpegEncoder({ quality: 90, maxPending: 2 });
+    const encoder = new FrameJpegEncoder({ quality: 90 });
     try {
       const frame = { seq: 1, data: i420(colour), raw: layout(colour), capturedAt: 0, capturedMono: 0 };
       const jpeg = await encoder.jpeg(frame);
@@ -122,15 +122,53 @@ describe("JPEGs of raw frames", () => {
     }
   });
 
-  it("refuses frames beyond its queue instead of piling them up", async () => {
-    const colour: YuvColour = { matrix: "bt601", range: "limited" };
-    const encoder = new FrameJpegEncoder({ quality: 90, maxPending: 1 });
+  const colour: YuvColour = { matrix: "bt601", range: "limited" };
+  const rawFrame = (seq: number) => ({ seq, data: i420(colour), raw: layout(colour), capturedAt: 0, capturedMono: 0 });
+
+  it("refuses live-view frames beyond its queue instead of piling them up", async () => {
+    const encoder = new FrameJpegEncoder({ quality: 90, maxViewPending: 1 });
     try {
-      const frame = { seq: 1, data: i420(colour), raw: layout(colour), capturedAt: 0, capturedMono: 0 };
-      const [a, b] = await Promise.all([encoder.jpeg(frame), encoder.jpeg(frame)]);
+      const frame = rawFrame(1);
+      const [a, b] = await Promise.all([encoder.jpeg(frame, "view"), encoder.jpeg(frame, "view")]);
       expect(a).not.toBeNull();
       expect(b).toBeNull();
-      expect(encoder.refused).toBe(1);
+      expect(encoder.viewsRefused).toBe(1);
+    } finally {
+      await encoder.close();
+    }
+  });
+
+  it("encodes samples before waiting live-view frames and never refuses one for a viewer", async () => {
+    const encoder = new FrameJpegEncoder({ quality: 90, inWorker: 1, maxViewPending: 2 });
+    try {
+      const done: string[] = [];
+      const track = (name: string, p: Promise<Uint8Array | null>) =>
+        p.then((jpeg) => {
+          if (jpeg) done.push(name);
+          return jpeg;
+        });
+      // A greedy viewer: more frames than the encoder keeps for viewers.
+      const views = [1, 2, 3, 4].map((i) => track(`view${i}`, encoder.jpeg(rawFrame(i), "view")));
+      const samples = [5, 6, 7, 8, 9].map((i) => track(`sample${i}`, encoder.jpeg(rawFrame(i), "sample")));
+      const got = await Promise.all([...views, ...samples]);
+      expect(got.slice(4).every((j) => j !== null)).toBe(true);
+      expect(encoder.samplesRefused).toBe(0);
+      expect(encoder.viewsRefused).toBe(2);
+      // view1 was in the worker already; view2 waited behind every sample.
+      expect(done).toEqual(["view1", "sample5", "sample6", "sample7", "sample8", "sample9", "view2"]);
+    } finally {
+      await encoder.close();
+    }
+  });
+
+  it("lets samples wait up to a memory bound, and counts one beyond it", async () => {
+    const bytes = W * H * 1.5;
+    const encoder = new FrameJpegEncoder({ quality: 90, inWorker: 1, maxSampleBytes: 2 * bytes });
+    try {
+      const got = await Promise.all([1, 2, 3, 4].map((i) => encoder.jpeg(rawFrame(i))));
+      // One in the worker, two waiting, the fourth over the bound.
+      expect(got.map((j) => j !== null)).toEqual([true, true, true, false]);
+      expect(encoder.samplesRefused).toBe(1);
     } finally {
       await encoder.close();
     }

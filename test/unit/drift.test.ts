@@ -1,9 +1,18 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { driftStrength, parseDriftSpec } from "../../src/camera/drift-injection.js";
 import type { Histogram } from "../../src/model/manifest.js";
-import { binomialZ, jsDistance, psi } from "../../src/monitor/distance.js";
+import { binomialZ, jsDistance, logGamma, psi, rateZ } from "../../src/monitor/distance.js";
 import { DriftDetector, type DriftReport, type FeatureDrift, reasons } from "../../src/monitor/drift-detector.js";
-import { type DriftReference, driftReference, massAbove, mixFeatures } from "../../src/monitor/drift-reference.js";
+import {
+  classSamples,
+  type DriftReference,
+  driftReference,
+  massAbove,
+  mixedRate,
+  mixFeatures,
+} from "../../src/monitor/drift-reference.js";
 import { FEATURE_NAMES, type FrameFeatures } from "../../src/monitor/frame-features.js";
 import { histogram, quantileEdges } from "../../src/monitor/histogram.js";
 import { LevelWithHysteresis } from "../../src/monitor/hysteresis.js";
@@ -34,6 +43,15 @@ function score(r: () => number): { score: number; defect: boolean } {
 }
 
 function reference(): DriftReference {
+  return driftReference(referenceStats(), {
+    prevalence: null,
+    threshold: 0.5,
+    uncertainBand: 0.1,
+    uncertainAction: "reject",
+  });
+}
+
+function referenceStats() {
   const r = prng(1);
   const frames = Array.from({ length: 6000 }, () => frame(r));
   const features: Record<string, Histogram> = {};
@@ -51,21 +69,19 @@ function reference(): DriftReference {
     scores.filter((s) => s.defect).map((s) => s.score),
     fine,
   );
-  return driftReference(
-    {
-      samples: 6000,
-      data: "synthetic",
-      features,
-      score: histogram(
-        scores.map((s) => s.score),
-        Array.from({ length: 11 }, (_, i) => i / 10),
-      ),
-      score_by_class: { good, defect },
-      reject_rate: PREVALENCE,
-      defect_prevalence: PREVALENCE,
-    },
-    { prevalence: null, threshold: 0.5, uncertainBand: 0.1, uncertainAction: "reject" },
-  );
+  return {
+    samples: 6000,
+    data: "synthetic",
+    features,
+    score: histogram(
+      scores.map((s) => s.score),
+      Array.from({ length: 11 }, (_, i) => i / 10),
+    ),
+    score_by_class: { good, defect },
+    reject_rate: PREVALENCE,
+    defect_prevalence: PREVALENCE,
+    defects: scores.filter((s) => s.defect).length,
+  };
 }
 
 /** Runs `n` frames; returns every report made. */
@@ -103,6 +119,36 @@ describe("distances", () => {
     expect(Math.abs(binomialZ(6, 100, 0.05))).toBeLessThan(1);
     expect(binomialZ(6000, 100000, 0.05)).toBeGreaterThan(10);
   });
+  it("binomial z is negative for too few events, and 0 when the count is not in a tail", () => {
+    // 170 rejects in 500 where 40% are expected: the lower tail is 0.33%, z ≈ -2.7.
+    expect(binomialZ(170, 500, 0.4)).toBeCloseTo(-2.71, 1);
+    expect(binomialZ(0, 500, 0.05)).toBeLessThan(-6);
+    expect(binomialZ(0, 500, 0.0004)).toBe(0); // none where 0.2 are expected: ordinary
+    expect(binomialZ(199, 500, 0.4)).toBeLessThanOrEqual(0);
+    expect(binomialZ(199, 500, 0.4)).toBeGreaterThan(-0.2);
+  });
+
+  it("log gamma matches factorials and Γ(1/2)", () => {
+    expect(logGamma(5)).toBeCloseTo(Math.log(24), 12);
+    expect(logGamma(0.5)).toBeCloseTo(Math.log(Math.sqrt(Math.PI)), 12);
+    expect(logGamma(101)).toBeCloseTo(363.73937555556347, 9);
+  });
+
+  it("a rate known exactly tests as the binomial; one estimated from few events is less surprising", () => {
+    for (const k of [0, 3, 30, 230]) {
+      expect(rateZ(k, 500, { mean: 0.4, frames: Number.POSITIVE_INFINITY })).toBeCloseTo(binomialZ(k, 500, 0.4), 9);
+    }
+    // 3 uncertain in 500 where the reference saw 0.04%: "z 3.05" if 0.04% were exact; the
+    // reference saw it 3 times in 3000 defects, so it is known to about ±55%.
+    expect(binomialZ(3, 500, 0.0004)).toBeGreaterThan(3);
+    const rare = mixedRate({ share: 0, n: 3000 }, { share: 0.001, n: 3000 }, 0.4);
+    expect(rateZ(3, 500, rare)).toBeLessThan(2.7);
+    // ...and a real jump still stands out: 12 of 500 is 2.4%, about 40 times the rate.
+    expect(rateZ(12, 500, rare)).toBeGreaterThan(5);
+    // Well-measured rates barely change.
+    const common = mixedRate({ share: 0.001, n: 3000 }, { share: 0.99, n: 3000 }, 0.4);
+    expect(rateZ(230, 500, common)).toBeCloseTo(binomialZ(230, 500, common.mean), 1);
+  });
 });
 
 describe("driftReference", () => {
@@ -117,6 +163,41 @@ describe("driftReference", () => {
     expect(ref.uncertainRate).toBeLessThan(0.005);
     expect(ref.score.probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
     expect(ref.score.probs).toHaveLength(10);
+  });
+
+  it("does not take a rate the reference never saw as zero", () => {
+    const r = mixedRate({ share: 0, n: 3000 }, { share: 0, n: 3000 }, 0.02);
+    // Jeffreys: 0 of 3000 is about 0.5 / 3001, known only to within its own size.
+    expect(r.mean).toBeCloseTo(0.5 / 3001, 6);
+    expect(r.frames).toBeGreaterThan(2000);
+    expect(r.frames).toBeLessThan(4000);
+    const exact = mixedRate({ share: 0, n: null }, { share: 0.5, n: null }, 0.02);
+    expect(exact).toEqual({ mean: 0.01, frames: Number.POSITIVE_INFINITY });
+  });
+
+  it("finds an ordinary window of the shipped model ordinary: 3 uncertain decisions in 500 frames", () => {
+    const manifest = JSON.parse(
+      readFileSync(join(import.meta.dirname, "../../models/round-parts/manifest.json"), "utf8"),
+    );
+    const ref = driftReference(manifest.reference, {
+      prevalence: 0.4,
+      threshold: manifest.decision.threshold,
+      uncertainBand: manifest.decision.uncertain_band,
+      uncertainAction: "reject",
+    });
+    // Its test split had 3 of 3000 defects and 0 of 3000 good parts in the band; 20,000 fresh
+    // frames averaged 0.8 uncertain per 500. Taken as exact, 0.04% made 3 in 500 "z 3.05".
+    expect(binomialZ(3, 500, 0.0004)).toBeGreaterThan(3);
+    expect(ref.uncertainRate).toBeGreaterThan(0.0004);
+    expect(rateZ(3, 500, ref.uncertain)).toBeLessThan(3);
+    expect(rateZ(12, 500, ref.uncertain)).toBeGreaterThan(5);
+  });
+
+  it("knows how many frames of each class the reference rests on, recorded or recovered", () => {
+    const { defects, ...stats } = referenceStats();
+    expect(classSamples(stats)).toEqual({ good: 6000 - defects, defect: defects });
+    expect(classSamples({ ...stats, class_samples: { good: 10, defect: 20 } })).toEqual({ good: 10, defect: 20 });
+    expect(classSamples({ ...stats, score_by_class: undefined })).toBeNull();
   });
 });
 
@@ -237,6 +318,15 @@ describe("DriftDetector", () => {
     const reps = run(b, prng(7), 1000, {}, 0.2);
     expect(b.report().reject_rate.status).toBe("alarm");
     expect(reps.at(-1)!.reasons.join(" ")).toContain("reject rate");
+  });
+
+  it("reports a collapsed reject rate with a negative z", () => {
+    const d = new DriftDetector(reference());
+    const r = prng(8);
+    run(d, r, 1000);
+    for (let i = 0; i < 1000; i++) d.observe(frame(r), 0.05, false, false);
+    expect(d.report().reject_rate.observed).toBe(0);
+    expect(d.report().reject_rate.z).toBeLessThan(-5);
   });
 });
 

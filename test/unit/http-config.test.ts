@@ -15,6 +15,9 @@ describe("http configuration", () => {
       token_credential: null,
       read_only_open: true,
       live_max_rate_hz: 10,
+      allowed_hosts: [],
+      secure_cookie: false,
+      trusted_proxies: [],
     });
   });
 
@@ -34,5 +37,12 @@ describe("http configuration", () => {
     expect(problems({ port: 70000 })[0]).toMatch(/^http\.port: /);
     expect(problems({ token: "secret" })[0]).toMatch(/^http\.token: secrets are not allowed .* token_file/);
     expect(problems({ prot: 80 })[0]).toMatch(/did you mean "port"/);
+    expect(problems({ allowed_hosts: ["http://pi.local/"] })[0]).toMatch(
+      /^http\.allowed_hosts\.0: expected a host name/,
+    );
+    expect(problems({ trusted_proxies: ["proxy.local"] })[0]).toMatch(
+      /^http\.trusted_proxies\.0: expected an IP address/,
+    );
+    expect(problems({ allowed_hosts: ["line7.example", "*.plant.example", "10.0.0.5", "[fd00::1]"] })).toEqual([]);
   });
 });

@@ -105,7 +105,11 @@ describe("export", () => {
     catalog.addLabels(ids.slice(4, 6), "defect/crack", "ann");
     const out = join(dir, "out");
     const r = await exportSamples(catalog, NO_FILTER, { format: "folders", out });
-    expect(r).toEqual({ exported: 6, byLabel: { good: 4, "defect/crack": 2 } });
+    expect(r).toEqual({
+      exported: 6,
+      byLabel: { good: 4, "defect/crack": 2 },
+      ids: [...ids.slice(0, 6)].sort((a, b) => a - b),
+    });
     expect(readdirSync(join(out, "good"))).toHaveLength(4);
     expect(readdirSync(join(out, safeName("defect/crack")))).toHaveLength(2);
     const jsonl = readFileSync(join(out, "manifest.jsonl"), "utf8")

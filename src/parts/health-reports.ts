@@ -1,0 +1,79 @@
+// Every mqtt.health_interval_s: the health report from the counters the parts keep, published
+// with the latest drift report; a last one on stop, after the store was flushed.
+import { performance } from "node:perf_hooks";
+import type { Logger } from "pino";
+import type { FrameSlot } from "../camera/frame-slot.js";
+import type { CameraSource } from "../camera/source.js";
+import type { AuditAccuracy } from "../monitor/audit-accuracy.js";
+import type { DeviceMonitor } from "../monitor/device-monitor.js";
+import { HealthReporter } from "../mqtt/health-payload.js";
+import type { MqttStats } from "../mqtt/publisher.js";
+import type { Pipeline } from "../pipeline/pipeline.js";
+import type { StoreStats } from "../store/types.js";
+import type { DriftWatch } from "./drift-watch.js";
+import type { DaemonBus, Part } from "./part.js";
+
+export function healthReports(o: {
+  bus: DaemonBus;
+  intervalS: number;
+  monoStartedAt: number;
+  slot: FrameSlot;
+  camera: CameraSource;
+  pipeline: Pipeline;
+  drift: DriftWatch;
+  store: { stats(): StoreStats };
+  publisher: { stats(): MqttStats };
+  device: { readonly latest: DeviceMonitor["latest"]; readonly alerts: DeviceMonitor["alerts"] };
+  audit: () => AuditAccuracy | null;
+  logger: Logger;
+}): Part {
+  const { bus, pipeline, camera } = o;
+  const name = "health";
+  const health = new HealthReporter();
+  let timer: NodeJS.Timeout | null = null;
+  const stopTimer = () => {
+    if (timer) clearInterval(timer);
+    timer = null;
+  };
+  const report = () => {
+    const s = o.store.stats();
+    const m = o.publisher.stats();
+    const payload = health.report({
+      now: Date.now(),
+      mono: performance.now(),
+      monoStartedAt: o.monoStartedAt,
+      received: o.slot.received,
+      dropped: o.slot.dropped,
+      counters: pipeline.counters,
+      ood: pipeline.counters.ood,
+      camera: { state: camera.state, ...camera.stats() },
+      latency: pipeline.timings.summary(),
+      memory: process.memoryUsage(),
+      storage: { db_bytes: s.dbBytes, samples: s.samples, written: s.written, dropped: s.dropped, queued: s.queued },
+      mqtt: { dropped: m.dropped, queued: m.queued, queued_bytes: m.queuedBytes, oversized: m.oversized },
+      system: o.device.latest,
+      alerts: o.device.alerts,
+    });
+    const audit = o.audit();
+    if (audit) payload.audit = audit;
+    bus.emit("health", payload);
+    const drift = o.drift.report();
+    if (drift) bus.emit("drift", drift);
+    o.logger.info({ health: payload }, "health");
+  };
+  return {
+    name,
+    start() {
+      timer = setInterval(report, o.intervalS * 1000);
+      // No report while stopping: the last one is made on stop, once the store is flushed.
+      bus.on(name, "pipeline-state", ({ state }) => {
+        if (state === "stopping") stopTimer();
+      });
+    },
+    stop() {
+      stopTimer();
+      bus.off(name);
+      report();
+    },
+  };
+}

@@ -1,0 +1,100 @@
+// Everything that depends on which model inspects the line, built together from one model
+// directory and replaced together: the pipeline reads it once per frame, so swapping it between
+// two frames is one assignment and no frame is ever decided by half of one model and half of another.
+import type { DecisionPolicy } from "../decision/decide.js";
+import type { Manifest } from "../model/manifest.js";
+import { Preprocessor, type Roi } from "../model/preprocess.js";
+import { ModelSession } from "../model/session.js";
+import { type DriftReference, driftReference } from "../monitor/drift-reference.js";
+import type { FeatureName } from "../monitor/frame-features.js";
+import { type OodBounds, oodBounds } from "../monitor/ood.js";
+
+/** Which model decided a frame: carried by every decided frame, sample and decision message. */
+export interface ModelIdentity {
+  name: string;
+  version: string;
+  sha256: string;
+}
+
+export interface ActiveModelOptions {
+  threads: number;
+  /** Camera region of interest, cropped before the resize. */
+  roi?: Roi;
+  /** Overrides of the manifest's calibrated decision values (null: the manifest's). */
+  decision: {
+    threshold: number | null;
+    uncertainBand: number | null;
+    uncertainAction: "pass" | "reject";
+  };
+  /** Drift detection; null when it is off. */
+  drift: { prevalence: number | null } | null;
+}
+
+export class ActiveModel {
+  readonly identity: ModelIdentity;
+
+  private constructor(
+    readonly session: ModelSession,
+    readonly preprocessor: Preprocessor,
+    readonly policy: DecisionPolicy,
+    /** What the line should look like to this model; null when drift is off or the manifest has no reference. */
+    readonly driftReference: DriftReference | null,
+    /** Feature ranges beyond which a frame is out of distribution; null like driftReference. */
+    readonly ood: Record<FeatureName, OodBounds> | null,
+  ) {
+    const m = session.manifest;
+    this.identity = { name: m.name, version: m.version, sha256: m.sha256 };
+  }
+
+  get manifest(): Manifest {
+    return this.session.manifest;
+  }
+
+  /** The model's label for a part that passes. */
+  get negativeLabel(): string {
+    return this.policy.negativeLabel;
+  }
+
+  /**
+   * Loads and checks the model, builds what depends on it, and runs it once on a blank input so
+   * the first real frame does not pay onnxruntime's first-run cost.
+   */
+  static async load(dir: string, options: ActiveModelOptions): Promise<ActiveModel> {
+    const session = await ModelSession.load(dir, { threads: options.threads });
+    try {
+      const m = session.manifest;
+      const policy: DecisionPolicy = {
+        threshold: options.decision.threshold ?? m.decision.threshold,
+        uncertainBand: options.decision.uncertainBand ?? m.decision.uncertain_band,
+        uncertainAction: options.decision.uncertainAction,
+        negativeLabel: m.labels.find((l) => l !== m.positive_label) as string,
+        positiveLabel: m.positive_label,
+      };
+      const reference = options.drift && m.reference ? m.reference : null;
+      const drift = reference
+        ? driftReference(reference, {
+            prevalence: options.drift?.prevalence ?? null,
+            threshold: policy.threshold,
+            uncertainBand: policy.uncertainBand,
+            uncertainAction: policy.uncertainAction,
+          })
+        : null;
+      const ood = reference ? oodBounds(reference.features) : null;
+      const preprocessor = new Preprocessor(m.input, options.roi);
+      await session.run(new Float32Array(m.input.shape.reduce((a, b) => a * b, 1)));
+      return new ActiveModel(session, preprocessor, policy, drift, ood);
+    } catch (err) {
+      await session.release();
+      throw err;
+    }
+  }
+
+  /** The same model deciding with another policy (a threshold changed remotely); shares the session. */
+  withPolicy(policy: DecisionPolicy): ActiveModel {
+    return new ActiveModel(this.session, this.preprocessor, policy, this.driftReference, this.ood);
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}

@@ -1,0 +1,45 @@
+// The model card tells what the model does on the demo footage shipped with it, from the manifest.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { renderModelCard } from "../../src/model/card.js";
+import { parseManifest } from "../../src/model/manifest.js";
+
+const shipped = JSON.parse(readFileSync(join(import.meta.dirname, "../../models/round-parts/manifest.json"), "utf8"));
+
+function withFootage(footage: unknown) {
+  const m = structuredClone(shipped);
+  m.metrics.int8.footage = footage;
+  return m;
+}
+
+const footage = {
+  data: "footage/round-parts",
+  samples: 200,
+  accuracy: 0.985,
+  threshold: 0.88,
+  false_reject_rate: 0.0083,
+  missed_defect_rate: 0.025,
+  roc_auc: 0.999,
+  per_defect_recall: { crack: 0.9 },
+};
+
+describe("footage metrics in the manifest and the card", () => {
+  it("renders how many footage frames the model decides right", () => {
+    const card = renderModelCard(parseManifest(withFootage(footage), "manifest.json"));
+    expect(card).toContain("`footage/round-parts`, 200 frames");
+    expect(card).toContain("decides 197 of 200 frames right (accuracy 98.50%");
+    expect(card).toContain("missed defects 2.50%");
+  });
+
+  it("says nothing about footage when the manifest records none", () => {
+    const m = structuredClone(shipped);
+    delete m.metrics.int8.footage;
+    expect(renderModelCard(parseManifest(m, "manifest.json"))).not.toContain("demo footage");
+  });
+
+  it("rejects footage metrics that do not say which frames they are from", () => {
+    const { data: _data, ...anonymous } = footage;
+    expect(() => parseManifest(withFootage(anonymous), "manifest.json")).toThrow(/metrics\.int8\.footage\.data/);
+  });
+});
