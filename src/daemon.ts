@@ -61,6 +61,14 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
   const common = { bus, logger };
 
   const drift = driftWatch({ ...common, model, options: config.drift });
+  const samples = sampleKeeper({
+    ...common,
+    store,
+    jpegs,
+    snapshots,
+    storage: config.storage,
+    oodSamplesPerMinute: config.drift.ood_samples_per_minute,
+  });
   const alerts = deviceAlerts({ ...common, config, slot, camera, pipeline });
   const screen = pageToken
     ? operatorScreen({
@@ -98,20 +106,15 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
       store,
       publisher,
       device: alerts.monitor,
+      samplesLost: () => samples.lost,
+      operator: () => screen?.stats() ?? null,
       audit: () => screen?.audit() ?? null,
     }),
     { name: "store", stop: () => store.close() },
     { name: "jpegs", stop: () => jpegs.close() }, // closed before the store: samples being made JPEG reach it
     ...(screen ? [screen] : []),
     drift,
-    sampleKeeper({
-      ...common,
-      store,
-      jpegs,
-      snapshots,
-      storage: config.storage,
-      oodSamplesPerMinute: config.drift.ood_samples_per_minute,
-    }),
+    samples,
     alerts,
     remoteCommands({ ...common, config, version, monoStartedAt, publisher, prefix, pipeline, snapshots, store }),
     inspection({ ...common, camera, slot, pipeline }),

@@ -137,6 +137,9 @@ export const healthPayloadSchema = z.strictObject({
       written: count.describe("samples written since start"),
       dropped: count.describe("samples dropped since start (writer queue full)"),
       queued: count.describe("samples waiting to be written"),
+      lost: count.describe(
+        "samples lost before reaching the writer since start: their raw frame could not be made a JPEG (encoder memory bound or failure)",
+      ),
     })
     .nullable(),
   mqtt: z.strictObject({
@@ -147,6 +150,20 @@ export const healthPayloadSchema = z.strictObject({
   }),
   system: systemReadingsSchema.nullable().describe("null until the first device check"),
   alerts: z.array(alertNameSchema).describe("alerts active now"),
+  operator: z
+    .strictObject({
+      auth_failures: count.describe("wrong tokens (login or bearer) since start"),
+      auth_throttled: count.describe("requests refused since start because their client sent too many wrong tokens"),
+      clients_blocked: count.describe("clients waiting out a login limit now"),
+      host_refused: count.describe("requests refused since start for a Host header that is not this device"),
+      sessions: count.describe("labeling sessions logged in now"),
+      catalog: z
+        .enum(["up", "restarting", "closed"])
+        .describe("the labeling page's database worker; restarting while the page answers 503"),
+      catalog_restarts: count.describe("times that worker died and was started again"),
+    })
+    .optional()
+    .describe("the operator's page; present when the HTTP page is on"),
   audit: auditAccuracySchema
     .optional()
     .describe("the model's real accuracy from audit samples people labeled; present when the HTTP page is on"),

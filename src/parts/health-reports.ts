@@ -4,6 +4,7 @@ import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import type { FrameSlot } from "../camera/frame-slot.js";
 import type { CameraSource } from "../camera/source.js";
+import type { OperatorServerStats } from "../http/operator-server.js";
 import type { AuditAccuracy } from "../monitor/audit-accuracy.js";
 import type { DeviceMonitor } from "../monitor/device-monitor.js";
 import { HealthReporter } from "../mqtt/health-payload.js";
@@ -24,6 +25,9 @@ export function healthReports(o: {
   store: { stats(): StoreStats };
   publisher: { stats(): MqttStats };
   device: { readonly latest: DeviceMonitor["latest"]; readonly alerts: DeviceMonitor["alerts"] };
+  /** Samples the sample keeper could not hand to the store (no JPEG of their raw frame). */
+  samplesLost: () => number;
+  operator: () => OperatorServerStats | null;
   audit: () => AuditAccuracy | null;
   logger: Logger;
 }): Part {
@@ -49,11 +53,30 @@ export function healthReports(o: {
       camera: { state: camera.state, ...camera.stats() },
       latency: pipeline.timings.summary(),
       memory: process.memoryUsage(),
-      storage: { db_bytes: s.dbBytes, samples: s.samples, written: s.written, dropped: s.dropped, queued: s.queued },
+      storage: {
+        db_bytes: s.dbBytes,
+        samples: s.samples,
+        written: s.written,
+        dropped: s.dropped,
+        queued: s.queued,
+        lost: o.samplesLost(),
+      },
       mqtt: { dropped: m.dropped, queued: m.queued, queued_bytes: m.queuedBytes, oversized: m.oversized },
       system: o.device.latest,
       alerts: o.device.alerts,
     });
+    const page = o.operator();
+    if (page) {
+      payload.operator = {
+        auth_failures: page.authFailures,
+        auth_throttled: page.authThrottled,
+        clients_blocked: page.clientsBlocked,
+        host_refused: page.hostRefused,
+        sessions: page.sessions,
+        catalog: page.catalog.state,
+        catalog_restarts: page.catalog.restarts,
+      };
+    }
     const audit = o.audit();
     if (audit) payload.audit = audit;
     bus.emit("health", payload);

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { FrameJpegEncoder } from "../camera/frame-jpeg.js";
 import type { CameraSource } from "../camera/source.js";
 import type { Config } from "../config/schema.js";
+import type { OperatorServerStats } from "../http/operator-server.js";
 import { type OperatorScreen, startOperatorScreen } from "../http/start.js";
 import type { TokenSource } from "../http/token.js";
 import type { AuditAccuracy } from "../monitor/audit-accuracy.js";
@@ -16,6 +17,8 @@ export interface OperatorScreenPart extends Part {
   readonly screen: OperatorScreen | null;
   /** The labeled-audit accuracy estimate, for the health report. */
   audit(): AuditAccuracy | null;
+  /** Logins, refusals and the labeling worker, for the health report. */
+  stats(): OperatorServerStats | null;
 }
 
 export function operatorScreen(o: {
@@ -39,6 +42,7 @@ export function operatorScreen(o: {
       return screen;
     },
     audit: () => screen?.server.audit ?? null,
+    stats: () => screen?.server.stats() ?? null,
     async start() {
       screen = await startOperatorScreen(o.http, o.token, {
         databasePath: o.databasePath,

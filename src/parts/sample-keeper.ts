@@ -10,6 +10,11 @@ import type { SampleWriter } from "../store/sample-writer.js";
 import { RateLimiter, sampleReason } from "../store/sampling.js";
 import type { DaemonBus, Part } from "./part.js";
 
+export interface SampleKeeper extends Part {
+  /** Samples lost before the store since start: their raw frame could not be made a JPEG. */
+  readonly lost: number;
+}
+
 export function sampleKeeper(o: {
   bus: DaemonBus;
   store: SampleWriter;
@@ -19,7 +24,7 @@ export function sampleKeeper(o: {
   oodSamplesPerMinute: number;
   logger: Logger;
   random?: () => number;
-}): Part {
+}): SampleKeeper {
   const { bus, store, snapshots, logger } = o;
   const name = "samples";
   const random = o.random ?? Math.random;
@@ -29,6 +34,7 @@ export function sampleKeeper(o: {
     auditFraction: o.storage.audit_fraction,
   };
   const oodLimiter = new RateLimiter(o.oodSamplesPerMinute, Date.now());
+  let lost = 0;
 
   const keep = (r: DecidedFrame) => {
     const ood = r.ood.length > 0 && oodLimiter.take(r.decidedAt);
@@ -56,7 +62,10 @@ export function sampleKeeper(o: {
           features: r.features,
           latencyMs: r.latencyMs,
         });
-      if (image === null) logger.warn({ seq: r.frame.seq, reason }, "sample lost: its frame could not be made a JPEG");
+      if (image === null) {
+        lost++;
+        logger.warn({ seq: r.frame.seq, reason }, "sample lost: its frame could not be made a JPEG");
+      }
       answer?.(stored);
     };
     // A copy: the store takes ownership of (detaches) the buffer, and the frame lives on.
@@ -65,6 +74,9 @@ export function sampleKeeper(o: {
   };
   return {
     name,
+    get lost() {
+      return lost;
+    },
     start: () => bus.on(name, "decided", keep),
     stop: () => bus.off(name),
   };

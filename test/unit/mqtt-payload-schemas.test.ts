@@ -33,7 +33,7 @@ const health: HealthPayload = {
   reject_rate: 0.39,
   latency_ms: { infer: { ...latency }, end_to_end: { ...latency } },
   memory: { rss_mb: 180.2, heap_mb: 22.9 },
-  storage: { db_bytes: 7388760, samples: 267, written: 267, dropped: 0, queued: 2 },
+  storage: { db_bytes: 7388760, samples: 267, written: 267, dropped: 0, queued: 2, lost: 0 },
   mqtt: { dropped: 2, queued: 0, queued_bytes: 0, oversized: 0 },
   system: {
     cpu_percent: 31.1,
