@@ -140,8 +140,7 @@ describe("part tracker, trigger mode", () => {
       if (rnd() < 0.25) {
         const r = t.frame(++seq, now);
         for (const f of r.missed) note(f);
-        if (r.part && rnd() < 0.9)
-          decisions.push({ at: now + rnd() * 150, seq, v: rnd() < 0.3 ? reject : pass });
+        if (r.part && rnd() < 0.9) decisions.push({ at: now + rnd() * 150, seq, v: rnd() < 0.3 ? reject : pass });
       }
       decisions.sort((a, b) => a.at - b.at);
       while (decisions.length > 0 && (decisions[0]?.at ?? 0) <= now) {
