@@ -51,7 +51,8 @@ export class PulseSchedule {
       if (head && s <= e) {
         this.pending.shift();
         if (this.onUntil === null) {
-          this.onUntil = s + this.pulseMs;
+          // A late start still gets its full length: the actuator needs pulse_ms to act.
+          this.onUntil = Math.max(s, nowMs) + this.pulseMs;
           out.push({ type: "on", partId: head.partId, scheduledMs: s });
         } else {
           this.onUntil = Math.max(this.onUntil, s + this.pulseMs);

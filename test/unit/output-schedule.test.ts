@@ -12,10 +12,10 @@ describe("reject pulse schedule", () => {
     expect(s.active).toBe(true);
     expect(s.nextDueMs()).toBe(130);
     expect(s.due(131)).toEqual([{ type: "off", scheduledMs: 130 }]);
-    expect(s.due(250)).toEqual([
-      { type: "on", partId: 2, scheduledMs: 200 },
-      { type: "off", scheduledMs: 230 },
-    ]);
+    // Started late, it still lasts pulse_ms.
+    expect(s.due(210)).toEqual([{ type: "on", partId: 2, scheduledMs: 200 }]);
+    expect(s.nextDueMs()).toBe(240);
+    expect(s.due(240)).toEqual([{ type: "off", scheduledMs: 240 }]);
     expect(s.nextDueMs()).toBeNull();
   });
 
