@@ -21,6 +21,7 @@ import {
   type WorkerSetup,
 } from "./protocol.js";
 import type { SimulatedWires } from "./simulated-wires.js";
+import type { PriorityResult, PriorityWish } from "./thread-priority.js";
 
 export interface LineIoOptions {
   tracker: PartTrackerOptions;
@@ -29,6 +30,8 @@ export interface LineIoOptions {
   heartbeatMs: number;
   outputs: Record<OutputLine, OutputSetup | null>;
   backend: { kind: "simulated"; wires: SimulatedWires };
+  /** The output thread's scheduling: realtime (SCHED_FIFO), high (nice -20) or normal. Default realtime. */
+  priority?: PriorityWish;
   logger?: Logger;
 }
 
@@ -88,6 +91,8 @@ export class LineIo extends EventEmitter<LineIoEvents> {
     private readonly worker: Worker,
     signal: SharedArrayBuffer,
     readonly options: LineIoOptions,
+    /** What the output thread's scheduling became. */
+    readonly priority: PriorityResult,
   ) {
     super();
     this.signal = new Int32Array(signal);
@@ -122,6 +127,7 @@ export class LineIo extends EventEmitter<LineIoEvents> {
       outputs: options.outputs,
       backend,
       signal,
+      priority: options.priority ?? "realtime",
     };
     const worker = new Worker(workerScriptUrl("line/output-worker.js", import.meta.url), {
       workerData: setup,
@@ -135,7 +141,13 @@ export class LineIo extends EventEmitter<LineIoEvents> {
       await worker.terminate();
       throw new LineSetupError(first.type === "fatal" ? first.message : `line output worker said ${first.type}`);
     }
-    return new LineIo(worker, signal, options);
+    const line = new LineIo(worker, signal, options, first.priority);
+    if (first.priority.policy === "normal" && first.priority.reason)
+      options.logger?.warn(
+        { reason: first.priority.reason },
+        "line output thread at normal priority: reject pulse timing depends on the machine's load",
+      );
+    return line;
   }
 
   /** Every frame the camera delivers (trigger mode): `capturedMono` as frames carry it (performance.now()). */

@@ -11,6 +11,7 @@ import { Heartbeat, PulseSchedule } from "./output-schedule.js";
 import { type PartFate, PartTracker } from "./part-tracker.js";
 import { FEED, type FromWorker, type ToWorker, WAKE, type WorkerSetup } from "./protocol.js";
 import { SimulatedBackend } from "./simulated-backend.js";
+import { raiseThisThread } from "./thread-priority.js";
 
 /** Sleep until this long before a due time, then spin: Atomics.wait wakes up to ~0.1 ms late. */
 const SPIN_MS = 0.5;
@@ -163,7 +164,7 @@ for (const line of ["reject", "ready", "heartbeat"] as const) {
     levels.set(line, false);
   }
 }
-post({ type: "opened" });
+post({ type: "opened", priority: raiseThisThread(setup.priority) });
 try {
   loop();
 } finally {

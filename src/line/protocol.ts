@@ -2,6 +2,7 @@
 import type { MessagePort } from "node:worker_threads";
 import type { OutputLine } from "./backend.js";
 import type { LineCounters, PartFate, PartTrackerOptions, Verdict } from "./part-tracker.js";
+import type { PriorityResult, PriorityWish } from "./thread-priority.js";
 
 /** Slots of the shared Int32Array: WAKE is set (and notified) when a message is waiting; FEED is
  * counted up by the main thread while its event loop runs (the heartbeat follows it). */
@@ -29,6 +30,7 @@ export interface WorkerSetup {
   outputs: Record<OutputLine, OutputSetup | null>;
   backend: BackendSetup;
   signal: SharedArrayBuffer;
+  priority: PriorityWish;
 }
 
 export type ToWorker =
@@ -51,7 +53,7 @@ export interface PulseReport {
 }
 
 export type FromWorker =
-  | { type: "opened" }
+  | { type: "opened"; priority: PriorityResult }
   | { type: "fatal"; message: string }
   | { type: "part"; partId: number; edgeMs: number }
   | { type: "assigned"; seq: number; partId: number; edgeMs: number }
