@@ -113,10 +113,10 @@ export class LineIo extends EventEmitter<LineIoEvents> {
   static async start(options: LineIoOptions): Promise<LineIo> {
     const signal = new SharedArrayBuffer(SIGNAL_SLOTS * Int32Array.BYTES_PER_ELEMENT);
     const wakeArray = new Int32Array(signal);
-    const wake = () => {
-      Atomics.store(wakeArray, WAKE, 1);
-      Atomics.notify(wakeArray, WAKE);
-    };
+    // No Atomics.notify: V8 implements it under a process-wide mutex that the worker's
+    // Atomics.wait takes too, so a main thread preempted inside notify would hold up the output
+    // thread (priority inversion). The worker polls instead (POLL_MS in output-worker.ts).
+    const wake = () => Atomics.store(wakeArray, WAKE, 1);
     const port = options.backend.wires.takeWorkerPort(wake);
     const backend: BackendSetup = { kind: "simulated", port, failOpen: options.backend.wires.failOpen };
     const setup: WorkerSetup = {
@@ -214,7 +214,6 @@ export class LineIo extends EventEmitter<LineIoEvents> {
     if (this.stopping && m.type !== "stop") return;
     this.worker.postMessage(m);
     Atomics.store(this.signal, WAKE, 1);
-    Atomics.notify(this.signal, WAKE);
   }
 
   private onMessage(m: FromWorker): void {

@@ -15,8 +15,9 @@ import { raiseThisThread } from "./thread-priority.js";
 
 /** Sleep until this long before a due time, then spin: Atomics.wait wakes up to ~0.1 ms late. */
 const SPIN_MS = 0.5;
-/** Longest single sleep, so a lost wake-up costs at most this. */
-const MAX_SLEEP_MS = 50;
+/** Longest single sleep: how often messages and edges are looked for. The main thread does not
+ * wake this thread (see LineIo), so a decision reaches it at most this late. */
+const POLL_MS = 2;
 
 const setup = workerData as WorkerSetup;
 const port = parentPort as MessagePort;
@@ -146,7 +147,7 @@ function loop(): void {
     runDue(monoNowMs());
     const next = nextDue();
     const left = next - monoNowMs();
-    if (left > SPIN_MS) backend.wait(Math.min(left - SPIN_MS, MAX_SLEEP_MS), signal);
+    if (left > SPIN_MS) backend.wait(Math.min(left - SPIN_MS, POLL_MS), signal);
     else while (monoNowMs() < next && Atomics.load(signal, WAKE) === 0);
   }
 }

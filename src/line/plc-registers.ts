@@ -55,8 +55,10 @@ export class ModbusException extends Error {
     super(message);
   }
 }
-const illegalAddress = (what: string, addr: number) =>
-  new ModbusException(0x02, `no ${what} at address ${addr}: see docs/line-io.md for the register map`);
+// One instance, thrown for every address outside the map: a request for 65535 registers must
+// not cost 65535 stack traces on the main thread.
+const ILLEGAL_ADDRESS = new ModbusException(0x02, "no such address: see docs/line-io.md for the register map");
+const illegalAddress = (_what: string, _addr: number) => ILLEGAL_ADDRESS;
 
 export interface PlcResult {
   partId: number;
