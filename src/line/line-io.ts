@@ -21,6 +21,7 @@ import {
   type WorkerSetup,
 } from "./protocol.js";
 import type { SimulatedWires } from "./simulated-wires.js";
+import { SpscRing } from "./spsc-ring.js";
 import type { PriorityResult, PriorityWish } from "./thread-priority.js";
 
 export interface LineIoOptions {
@@ -57,6 +58,8 @@ export interface LineStats {
   edgeToDecision: LatencySummary;
   outputs: LineOutputsState;
   writeErrors: number;
+  /** Reports from the output thread lost because this thread did not read them for seconds. */
+  reportsLost: number;
 }
 
 export interface LineIoEvents {
@@ -71,6 +74,11 @@ export interface LineIoEvents {
 
 /** How many frame -> part assignments are remembered for partOf(). */
 const ASSIGNMENTS_KEPT = 256;
+/** How often the worker's reports are read. */
+const REPORT_POLL_MS = 5;
+const TO_WORKER_BYTES = 1 << 16;
+/** ~15 s of reports at 20 parts/s while the main thread does not read them. */
+const FROM_WORKER_BYTES = 1 << 18;
 
 export class LineIo extends EventEmitter<LineIoEvents> {
   private readonly signal: Int32Array;
@@ -84,18 +92,26 @@ export class LineIo extends EventEmitter<LineIoEvents> {
   private outputs: LineOutputsState = { ready: false, heartbeat: false, heartbeats: 0, alive: true };
   private readonly assigned = new Map<number, { partId: number; edgeMs: number }>();
   private readonly feedTimer: NodeJS.Timeout;
+  private readonly reportTimer: NodeJS.Timeout;
+  private readonly inbox: SpscRing;
+  private readonly reports: SpscRing;
   private stopping = false;
   private readonly exited: Promise<void>;
 
   private constructor(
     private readonly worker: Worker,
     signal: SharedArrayBuffer,
+    rings: { toWorker: SharedArrayBuffer; fromWorker: SharedArrayBuffer },
     readonly options: LineIoOptions,
     /** What the output thread's scheduling became. */
     readonly priority: PriorityResult,
   ) {
     super();
     this.signal = new Int32Array(signal);
+    this.inbox = new SpscRing(rings.toWorker);
+    this.reports = new SpscRing(rings.fromWorker);
+    this.reportTimer = setInterval(() => this.drain(), REPORT_POLL_MS);
+    this.reportTimer.unref();
     // The heartbeat output follows this timer: if the main thread stops running it, the heartbeat stops.
     this.feedTimer = setInterval(() => Atomics.add(this.signal, FEED, 1), Math.max(1, options.heartbeatMs / 2));
     this.feedTimer.unref();
@@ -105,6 +121,8 @@ export class LineIo extends EventEmitter<LineIoEvents> {
     worker.on("error", (err) => this.fail(err));
     worker.on("exit", (code) => {
       clearInterval(this.feedTimer);
+      clearInterval(this.reportTimer);
+      this.drain();
       if (!this.stopping) this.fail(new Error(`line output worker exited (code ${code})`));
     });
   }
@@ -117,8 +135,8 @@ export class LineIo extends EventEmitter<LineIoEvents> {
     // Atomics.wait takes too, so a main thread preempted inside notify would hold up the output
     // thread (priority inversion). The worker polls instead (POLL_MS in output-worker.ts).
     const wake = () => Atomics.store(wakeArray, WAKE, 1);
-    const port = options.backend.wires.takeWorkerPort(wake);
-    const backend: BackendSetup = { kind: "simulated", port, failOpen: options.backend.wires.failOpen };
+    const rings = options.backend.wires.connect(wake);
+    const backend: BackendSetup = { kind: "simulated", rings, failOpen: options.backend.wires.failOpen };
     const setup: WorkerSetup = {
       tracker: options.tracker,
       triggerEdge: options.triggerEdge,
@@ -127,11 +145,12 @@ export class LineIo extends EventEmitter<LineIoEvents> {
       outputs: options.outputs,
       backend,
       signal,
+      toWorker: SpscRing.allocate(TO_WORKER_BYTES),
+      fromWorker: SpscRing.allocate(FROM_WORKER_BYTES),
       priority: options.priority ?? "realtime",
     };
     const worker = new Worker(workerScriptUrl("line/output-worker.js", import.meta.url), {
       workerData: setup,
-      transferList: [port],
     });
     const first = await new Promise<FromWorker>((resolve, reject) => {
       worker.once("message", resolve);
@@ -141,7 +160,7 @@ export class LineIo extends EventEmitter<LineIoEvents> {
       await worker.terminate();
       throw new LineSetupError(first.type === "fatal" ? first.message : `line output worker said ${first.type}`);
     }
-    const line = new LineIo(worker, signal, options, first.priority);
+    const line = new LineIo(worker, signal, setup, options, first.priority);
     if (first.priority.policy === "normal" && first.priority.reason)
       options.logger?.warn(
         { reason: first.priority.reason },
@@ -187,6 +206,7 @@ export class LineIo extends EventEmitter<LineIoEvents> {
   }
 
   stats(): LineStats {
+    this.drain();
     return {
       counters: this.counters ?? emptyCounters(),
       inFlight: this.partsInFlight.size,
@@ -196,6 +216,7 @@ export class LineIo extends EventEmitter<LineIoEvents> {
       edgeToDecision: this.edgeToDecision.summary(),
       outputs: { ...this.outputs },
       writeErrors: this.writeErrors,
+      reportsLost: this.reports.dropped,
     };
   }
 
@@ -208,12 +229,19 @@ export class LineIo extends EventEmitter<LineIoEvents> {
     const timer = setTimeout(() => void this.worker.terminate(), 2000);
     await this.exited;
     clearTimeout(timer);
+    this.drain();
   }
 
   private send(m: ToWorker): void {
     if (this.stopping && m.type !== "stop") return;
-    this.worker.postMessage(m);
+    if (!this.inbox.push(m))
+      this.options.logger?.error({ message: m.type }, "line output thread is not taking messages (hung or dead)");
     Atomics.store(this.signal, WAKE, 1);
+  }
+
+  /** Reads the output thread's reports. */
+  private drain(): void {
+    for (let m = this.reports.pop(); m !== undefined; m = this.reports.pop()) this.onMessage(m as FromWorker);
   }
 
   private onMessage(m: FromWorker): void {

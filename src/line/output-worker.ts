@@ -4,13 +4,14 @@
 // backend's poll) until the next thing is due, then spins the last fraction of a millisecond, so
 // its timing depends neither on the main thread (GC, sharp callbacks, SQLite commits) nor on
 // timers. If the main thread hangs, parts still get their fail-safe here, on time.
-import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
+import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import type { LineBackend, LineEdge, OutputLine } from "./backend.js";
 import { monoNowMs } from "./mono-clock.js";
 import { Heartbeat, PulseSchedule } from "./output-schedule.js";
 import { type PartFate, PartTracker } from "./part-tracker.js";
 import { FEED, type FromWorker, type ToWorker, WAKE, type WorkerSetup } from "./protocol.js";
 import { SimulatedBackend } from "./simulated-backend.js";
+import { SpscRing } from "./spsc-ring.js";
 import { raiseThisThread } from "./thread-priority.js";
 
 /** Sleep until this long before a due time, then spin: Atomics.wait wakes up to ~0.1 ms late. */
@@ -22,12 +23,15 @@ const POLL_MS = 2;
 const setup = workerData as WorkerSetup;
 const port = parentPort as MessagePort;
 const signal = new Int32Array(setup.signal);
-const post = (m: FromWorker) => port.postMessage(m);
+const inbox = new SpscRing(setup.toWorker);
+const outbox = new SpscRing(setup.fromWorker);
+// Reports go through the ring: no lock shared with the main thread (a full ring drops, counted).
+const post = (m: FromWorker) => void outbox.push(m);
 
 function createBackend(): LineBackend {
   switch (setup.backend.kind) {
     case "simulated":
-      return new SimulatedBackend(setup.backend.port, setup.backend.failOpen);
+      return new SimulatedBackend(setup.backend.rings, setup.backend.failOpen);
   }
 }
 
@@ -141,8 +145,8 @@ function loop(): void {
     Atomics.store(signal, WAKE, 0);
     // Edges first: a frame message is always about a capture after the edges before it.
     for (const edge of backend.readEdges()) onEdge(edge);
-    for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
-      if (!handle(m.message as ToWorker, monoNowMs())) return;
+    for (let m = inbox.pop(); m !== undefined; m = inbox.pop()) {
+      if (!handle(m as ToWorker, monoNowMs())) return;
     }
     runDue(monoNowMs());
     const next = nextDue();
@@ -155,7 +159,7 @@ function loop(): void {
 try {
   backend.open();
 } catch (err) {
-  post({ type: "fatal", message: (err as Error).message });
+  port.postMessage({ type: "fatal", message: (err as Error).message } satisfies FromWorker);
   process.exit(1);
 }
 for (const line of ["reject", "ready", "heartbeat"] as const) {
@@ -165,11 +169,11 @@ for (const line of ["reject", "ready", "heartbeat"] as const) {
     levels.set(line, false);
   }
 }
-post({ type: "opened", priority: raiseThisThread(setup.priority) });
+port.postMessage({ type: "opened", priority: raiseThisThread(setup.priority) } satisfies FromWorker);
 try {
   loop();
 } finally {
   for (const line of ["reject", "ready", "heartbeat"] as const) drive(line, false);
   backend.close();
-  post({ type: "stopped", counters: tracker.counters });
+  port.postMessage({ type: "stopped", counters: tracker.counters } satisfies FromWorker);
 }

@@ -1,7 +1,7 @@
 // Messages between the main thread (LineIo) and the output worker. Times are on the line clock.
-import type { MessagePort } from "node:worker_threads";
 import type { OutputLine } from "./backend.js";
 import type { LineCounters, PartFate, PartTrackerOptions, Verdict } from "./part-tracker.js";
+import type { SimulatedRings } from "./simulated-backend.js";
 import type { PriorityResult, PriorityWish } from "./thread-priority.js";
 
 /** Slots of the shared Int32Array: WAKE is set (and notified) when a message is waiting; FEED is
@@ -12,7 +12,7 @@ export const SIGNAL_SLOTS = 2;
 
 export type BackendSetup = {
   kind: "simulated";
-  port: MessagePort;
+  rings: SimulatedRings;
   /** Make open() fail with this message (tests of the setup error path). */
   failOpen: string | null;
 };
@@ -30,6 +30,9 @@ export interface WorkerSetup {
   outputs: Record<OutputLine, OutputSetup | null>;
   backend: BackendSetup;
   signal: SharedArrayBuffer;
+  /** SpscRing buffers: ToWorker messages in, FromWorker messages out (no MessagePort, see spsc-ring.ts). */
+  toWorker: SharedArrayBuffer;
+  fromWorker: SharedArrayBuffer;
   priority: PriorityWish;
 }
 

@@ -1,48 +1,54 @@
-// The simulated line's side inside the output worker: input edges arrive on a MessagePort from
-// the simulator (stamped with the time they "happened"), and every output write is sent back with
-// the time it was made. Above this, the worker runs exactly the code that drives real GPIO.
-import { type MessagePort, receiveMessageOnPort } from "node:worker_threads";
+// The simulated line's side inside the output worker: input edges arrive from the simulator
+// (stamped with the time they "happened"), and every output write goes back with the time it was
+// made, both through shared-memory rings (no lock shared with the main thread). Above this, the
+// worker runs exactly the code that drives real GPIO.
 import { type LineBackend, type LineEdge, LineSetupError, type OutputLine } from "./backend.js";
 import { monoNowMs } from "./mono-clock.js";
+import { SpscRing } from "./spsc-ring.js";
 
 export interface SimulatedWrite {
-  type: "write";
   line: OutputLine;
   level: boolean;
   timeMs: number;
 }
 
-export type SimulatedEdgeMessage = { type: "edge" } & LineEdge;
+export interface SimulatedRings {
+  /** Simulator -> worker: LineEdge records. */
+  edges: SharedArrayBuffer;
+  /** Worker -> simulator: SimulatedWrite records. */
+  writes: SharedArrayBuffer;
+}
 
 export class SimulatedBackend implements LineBackend {
+  private readonly edges: SpscRing;
+  private readonly writes: SpscRing;
+
   constructor(
-    private readonly port: MessagePort,
+    rings: SimulatedRings,
     private readonly failOpen: string | null,
-  ) {}
+  ) {
+    this.edges = new SpscRing(rings.edges);
+    this.writes = new SpscRing(rings.writes);
+  }
 
   open(): void {
     if (this.failOpen) throw new LineSetupError(this.failOpen);
   }
 
   write(line: OutputLine, level: boolean): void {
-    const message: SimulatedWrite = { type: "write", line, level, timeMs: monoNowMs() };
-    this.port.postMessage(message);
+    const w: SimulatedWrite = { line, level, timeMs: monoNowMs() };
+    if (!this.writes.push(w)) throw new Error("simulated ejector's record is full: the simulator stopped reading");
   }
 
   readEdges(): LineEdge[] {
-    const edges: LineEdge[] = [];
-    for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) {
-      const e = m.message as SimulatedEdgeMessage;
-      if (e.type === "edge") edges.push({ line: e.line, rising: e.rising, timeMs: e.timeMs });
-    }
-    return edges;
+    const out: LineEdge[] = [];
+    for (let e = this.edges.pop(); e !== undefined; e = this.edges.pop()) out.push(e as LineEdge);
+    return out;
   }
 
   wait(timeoutMs: number, wake: Int32Array): void {
     Atomics.wait(wake, 0, 0, timeoutMs);
   }
 
-  close(): void {
-    this.port.close();
-  }
+  close(): void {}
 }

@@ -1,8 +1,8 @@
 // The simulator's end of the simulated line: it raises input edges (a photo-eye seeing a part)
 // and records every output write the worker makes, with the time it was made. Main thread side.
-import { MessageChannel, type MessagePort } from "node:worker_threads";
 import type { LineEdge, OutputLine } from "./backend.js";
-import type { SimulatedEdgeMessage, SimulatedWrite } from "./simulated-backend.js";
+import type { SimulatedRings, SimulatedWrite } from "./simulated-backend.js";
+import { SpscRing } from "./spsc-ring.js";
 
 export interface RecordedPulse {
   startMs: number;
@@ -10,35 +10,52 @@ export interface RecordedPulse {
   endMs: number | null;
 }
 
+const RING_BYTES = 1 << 20;
+/** Writes kept for pulses()/level(): about an hour of a busy simulated line. */
+const KEEP_WRITES = 200_000;
+
 export class SimulatedWires {
-  /** Every write, in order (physical levels). */
-  readonly writes: SimulatedWrite[] = [];
-  private readonly channel = new MessageChannel();
+  private readonly recorded: SimulatedWrite[] = [];
+  private readonly rings: SimulatedRings = {
+    edges: SpscRing.allocate(RING_BYTES),
+    writes: SpscRing.allocate(RING_BYTES),
+  };
+  private readonly edgeRing = new SpscRing(this.rings.edges);
+  private readonly writeRing = new SpscRing(this.rings.writes);
   private wake: (() => void) | null = null;
   private handedOut = false;
+
+  private readonly timer: NodeJS.Timeout;
 
   constructor(
     /** Make the worker's open() fail with this message (setup error tests). */
     readonly failOpen: string | null = null,
   ) {
-    this.channel.port1.on("message", (m: SimulatedWrite) => {
-      if (m.type === "write") this.writes.push(m);
-    });
-    this.channel.port1.unref();
+    // Read the ejector's record even when nobody asks, so the ring never fills.
+    this.timer = setInterval(() => void this.writes, 100);
+    this.timer.unref();
   }
 
-  /** The worker's end; LineIo transfers it, once. */
-  takeWorkerPort(wake: () => void): MessagePort {
+  /** The worker's end; LineIo hands it over, once. */
+  connect(wake: () => void): SimulatedRings {
     if (this.handedOut) throw new Error("simulated wires are already connected to a line");
     this.handedOut = true;
     this.wake = wake;
-    return this.channel.port2;
+    return this.rings;
+  }
+
+  /** Every write so far, in order (physical levels). */
+  get writes(): readonly SimulatedWrite[] {
+    for (let w = this.writeRing.pop(); w !== undefined; w = this.writeRing.pop())
+      this.recorded.push(w as SimulatedWrite);
+    if (this.recorded.length > KEEP_WRITES) this.recorded.splice(0, this.recorded.length - KEEP_WRITES / 2);
+    return this.recorded;
   }
 
   /** An input edge that happened at `timeMs` (line clock). */
   edge(timeMs: number, rising = true, line: LineEdge["line"] = "trigger"): void {
-    const m: SimulatedEdgeMessage = { type: "edge", line, rising, timeMs };
-    this.channel.port1.postMessage(m);
+    const e: LineEdge = { line, rising, timeMs };
+    if (!this.edgeRing.push(e)) throw new Error("simulated line: the output worker is not reading edges");
     this.wake?.();
   }
 
@@ -61,16 +78,17 @@ export class SimulatedWires {
     return out;
   }
 
+  close(): void {
+    clearInterval(this.timer);
+  }
+
   /** The last level written to `line`, or null if never written. */
   level(line: OutputLine): boolean | null {
-    for (let i = this.writes.length - 1; i >= 0; i--) {
-      const w = this.writes[i] as SimulatedWrite;
+    const all = this.writes;
+    for (let i = all.length - 1; i >= 0; i--) {
+      const w = all[i] as SimulatedWrite;
       if (w.line === line) return w.level;
     }
     return null;
-  }
-
-  close(): void {
-    this.channel.port1.close();
   }
 }
