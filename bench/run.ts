@@ -2,7 +2,8 @@
 //   npm run bench                    model latency, monitoring cost, capture (splitter and pipe
 //                                    latency, needs ffmpeg; MJPEG against raw frames, needs
 //                                    ffmpeg and GStreamer), a 60 s daemon run, the daemon
-//                                    with 0 vs 5 operator-page clients
+//                                    with 0 vs 5 operator-page clients, reject pulse timing
+//                                    with the main thread blocked
 //   npm run bench -- --seconds 1800  the same with a 30-minute daemon run (memory steadiness)
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -28,3 +29,4 @@ run(bench("mjpeg-splitter"), []);
 run(bench("capture-formats"), []);
 run(bench("daemon"), ["--seconds", values.seconds as string, "--fps", "30"]);
 run(bench("operator-live"), ["--fps", "30", "--phase-seconds", "15", "--rounds", "2"]);
+run(bench("line-output"), []);

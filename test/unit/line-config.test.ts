@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
+import { lineIoOptions } from "../../src/line/line.js";
+import { SimulatedWires } from "../../src/line/simulated-wires.js";
 import { configProblems } from "../helpers/config.js";
 
 const line = (l: object) => configProblems({ device: { id: "a" }, line: l });
@@ -109,5 +111,34 @@ describe("line configuration", () => {
       ready: { line: 5 },
     });
     expect(line({ reject: { line: "no;pe" } }).join("\n")).toMatch(/line\.reject\.line/);
+  });
+
+  it("maps to the output thread's options: free-run without a trigger source, delays and polarity as configured", () => {
+    const wires = new SimulatedWires();
+    const o = lineIoOptions(
+      parsed({
+        enabled: true,
+        backend: "simulated",
+        trigger: { capture_delay_ms: 7, debounce_ms: 3, edge: "falling" },
+        reject: { delay_ms: 400, pulse_ms: 25, active_low: true },
+        fail_safe: "pass",
+        output_priority: "high",
+      }),
+      wires,
+    );
+    wires.close();
+    expect(o.tracker).toEqual({
+      mode: "free_run",
+      debounceMs: 3,
+      captureDelayMs: 7,
+      ejectDelayMs: 400,
+      failSafe: "pass",
+      commitLeadMs: 1,
+    });
+    expect(o).toMatchObject({ triggerEdge: "falling", pulseMs: 25, heartbeatMs: 100, priority: "high" });
+    expect(o.outputs.reject).toEqual({ activeLow: true });
+    expect(lineIoOptions(parsed({ trigger: { source: "modbus" }, backend: "simulated" }), wires).tracker.mode).toBe(
+      "trigger",
+    );
   });
 });
