@@ -47,7 +47,7 @@ export interface LineOutputsState {
 
 export interface LineStats {
   counters: LineCounters;
-  /** Parts between trigger and actuator. */
+  /** Parts triggered and still waiting for their fate (the PLC's "busy"). */
   inFlight: number;
   rejectsFired: number;
   /** Reject pulses that began while the line was still active for the part before. */
@@ -234,6 +234,12 @@ export class LineIo extends EventEmitter<LineIoEvents> {
 
   private send(m: ToWorker): void {
     if (this.stopping && m.type !== "stop") return;
+    // A time that is not a number would leave a part in flight forever: refuse it here, loudly.
+    const t = m.type === "trigger" ? m.timeMs : "capturedMs" in m ? m.capturedMs : 0;
+    if (!Number.isFinite(t)) {
+      this.options.logger?.error({ message: m.type }, "line: a frame or trigger without a valid time was ignored");
+      return;
+    }
     if (!this.inbox.push(m))
       this.options.logger?.error({ message: m.type }, "line output thread is not taking messages (hung or dead)");
     Atomics.store(this.signal, WAKE, 1);

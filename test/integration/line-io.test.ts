@@ -170,6 +170,16 @@ describe("line output worker with the simulated line", () => {
     expect(wires.level("reject")).toBe(true);
   });
 
+  it("ignores a decision without a valid capture time instead of keeping a part in flight forever", async () => {
+    const wires = new SimulatedWires();
+    const line = await start(options(wires, { mode: "free_run", ejectDelayMs: 30 }));
+    line.decision(1, reject, Number.NaN);
+    line.decision(2, reject, monoToPerfMs(monoNowMs()));
+    await sleep(100);
+    expect(line.stats().counters.parts).toBe(1);
+    expect(wires.pulses("reject")).toHaveLength(1);
+  });
+
   it("says why when the lines cannot be had", async () => {
     const wires = new SimulatedWires("gpiochip with label pinctrl-rp1 not found");
     await expect(LineIo.start(options(wires))).rejects.toThrow(LineSetupError);
