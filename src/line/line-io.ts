@@ -282,6 +282,7 @@ export class LineIo extends EventEmitter<LineIoEvents> {
         return;
       case "outputs":
         this.outputs = { ready: m.ready, heartbeat: m.heartbeat, heartbeats: m.heartbeats, alive: m.alive };
+        this.counters = m.counters;
         this.emit("outputs", this.outputs);
         return;
       case "write_error":

@@ -127,7 +127,14 @@ function runDue(now: number): void {
   if (ready !== readyLevel || beat) {
     readyLevel = ready;
     drive("ready", ready);
-    post({ type: "outputs", ready, heartbeat: heartbeat.level, heartbeats: heartbeat.count, alive: heartbeat.alive });
+    post({
+      type: "outputs",
+      ready,
+      heartbeat: heartbeat.level,
+      heartbeats: heartbeat.count,
+      alive: heartbeat.alive,
+      counters: tracker.counters,
+    });
   }
 }
 

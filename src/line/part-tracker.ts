@@ -86,6 +86,8 @@ export interface LineCounters {
   unassignedFrames: number;
 }
 
+const GONE_KEPT = 256;
+
 export type TriggerResult = { part: Part } | { refused: "debounce" | "overflow" };
 
 export class PartTracker {
@@ -110,6 +112,8 @@ export class PartTracker {
   private lastEdgeMs: number | null = null;
   private paused = false;
   private readonly maxInFlight: number;
+  /** Frames of parts that already left, so a verdict on one counts as late, not unknown. */
+  private readonly gone = new Set<number>();
 
   constructor(readonly options: PartTrackerOptions) {
     if (options.commitLeadMs < 0 || options.ejectDelayMs < 0 || options.captureDelayMs < 0 || options.debounceMs < 0)
@@ -183,6 +187,10 @@ export class PartTracker {
    * had its fate already or there is no such part.
    */
   decision(seq: number, verdict: Verdict, nowMs: number, capturedMs?: number): PartFate | null {
+    if (this.options.mode === "trigger" && this.gone.has(seq)) {
+      this.counters.lateDecisions++;
+      return null;
+    }
     const part = this.partForFrame(seq, capturedMs);
     if (!part) {
       this.counters.unmatchedDecisions++;
@@ -223,6 +231,11 @@ export class PartTracker {
       const head = this.parts[0] as Part;
       if (!head.fate || nowMs < head.ejectAtMs) break;
       this.parts.shift();
+      if (head.frameSeq !== null && this.options.mode === "trigger") {
+        this.gone.add(head.frameSeq);
+        // Sets iterate in insertion order: drop the oldest.
+        if (this.gone.size > GONE_KEPT) this.gone.delete(this.gone.values().next().value as number);
+      }
     }
     return settled;
   }

@@ -62,6 +62,7 @@ export type FromWorker =
   | { type: "assigned"; seq: number; partId: number; edgeMs: number }
   | { type: "fate"; fate: PartFate; counters: LineCounters }
   | { type: "pulse"; pulse: PulseReport }
-  | { type: "outputs"; ready: boolean; heartbeat: boolean; heartbeats: number; alive: boolean }
+  /** Each heartbeat tick: the outputs, and the counters (also moved by events without a fate). */
+  | { type: "outputs"; ready: boolean; heartbeat: boolean; heartbeats: number; alive: boolean; counters: LineCounters }
   | { type: "write_error"; line: OutputLine; message: string }
   | { type: "stopped"; counters: LineCounters };

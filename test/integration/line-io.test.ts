@@ -143,6 +143,59 @@ describe("line output worker with the simulated line", () => {
     expect(line.stats().counters.failSafeByCause.no_frame).toBe(2);
   });
 
+  it("triggers faster than the camera: the parts without a frame are missed, fail-safe rejected, none merged, none left", async () => {
+    const wires = new SimulatedWires();
+    const line = await start(options(wires, { ejectDelayMs: 120, captureDelayMs: 5, debounceMs: 2 }));
+    const fates: PartFate[] = [];
+    line.on("fate", (f) => fates.push(f));
+    const t0 = monoNowMs() + 10;
+    // 60 parts 10 ms apart (100/s); the camera delivers a frame every 30 ms, each decided "pass".
+    let seq = 0;
+    for (let i = 0; i < 60; i++) {
+      const edge = t0 + i * 10;
+      while (monoNowMs() < edge + 6) await sleep(1);
+      wires.part(edge, 1);
+      if (i % 3 === 0) {
+        await sleep(2); // the edge is read before the frame that follows it
+        const s = ++seq;
+        line.frame(s, monoToPerfMs(edge + 6));
+        line.decision(s, pass, monoToPerfMs(edge + 6));
+      }
+    }
+    while (monoNowMs() < t0 + 600 + 120 + 80) await sleep(10);
+    const s = line.stats();
+    expect(s.counters.parts).toBe(60);
+    expect(fates).toHaveLength(60);
+    expect(new Set(fates.map((f) => f.partId)).size).toBe(60);
+    expect(s.counters.missed).toBe(40);
+    expect(s.counters.passed).toBe(20);
+    expect(s.counters.ejected).toBe(40);
+    expect(fates.filter((f) => f.cause === "no_frame").every((f) => f.eject)).toBe(true);
+    expect(s.inFlight).toBe(0);
+    // Every fail-safe reject was driven (parts 10 ms apart with 20 ms pulses merge on the wire).
+    expect(s.rejectsFired).toBe(40);
+  });
+
+  it("inference stalled: every part past its deadline is fail-safe rejected; a late verdict changes nothing", async () => {
+    const wires = new SimulatedWires();
+    const line = await start(options(wires, { ejectDelayMs: 80 }));
+    const t0 = monoNowMs();
+    for (let i = 0; i < 5; i++) {
+      wires.part(t0 + i * 30);
+      await sleep(15);
+      line.frame(i + 1, monoToPerfMs(t0 + i * 30 + 12));
+      await sleep(15);
+    }
+    await sleep(150);
+    // The model answers at last: too late for all of them.
+    for (let i = 0; i < 5; i++) line.decision(i + 1, pass, monoToPerfMs(t0 + i * 30 + 12));
+    await sleep(50);
+    const c = line.stats().counters;
+    expect(c).toMatchObject({ parts: 5, ejected: 5, passed: 0, lateDecisions: 5 });
+    expect(c.failSafeByCause.no_decision).toBe(5);
+    expect(wires.pulses("reject")).toHaveLength(5);
+  });
+
   it("free-run: each decided frame is a part, ejected delay_ms after its capture", async () => {
     const wires = new SimulatedWires();
     const line = await start(options(wires, { mode: "free_run", ejectDelayMs: 80 }));

@@ -87,6 +87,17 @@ describe("part tracker, trigger mode", () => {
     expect(t.nextDueMs()).toBeNull();
   });
 
+  it("counts a verdict for a part that already passed the actuator as late, and one for no part as unmatched", () => {
+    const t = tracker();
+    partOf(t.trigger(1000));
+    t.frame(1, 1010);
+    t.advance(1300);
+    expect(t.inFlight()).toHaveLength(0);
+    expect(t.decision(1, pass, 1400)).toBeNull();
+    expect(t.decision(99, pass, 1400)).toBeNull();
+    expect(t.counters).toMatchObject({ lateDecisions: 1, unmatchedDecisions: 1 });
+  });
+
   it("treats a decision after the deadline as late even when advance() was not called in time", () => {
     const t = tracker();
     partOf(t.trigger(1000));
