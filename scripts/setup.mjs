@@ -29,6 +29,8 @@ const DEBIAN = {
     { pkg: "openssl", check: () => has("openssl", "/usr/bin/openssl") },
     // The operator page's browser tests drive Debian's Chromium (playwright-core, no download).
     { pkg: "chromium", check: () => has("chromium", "/usr/bin/chromium") },
+    // The PLC's Modbus server is tested with an independent client.
+    { pkg: "mbpoll", check: () => has("mbpoll", "/usr/bin/mbpoll") },
   ],
   model: [
     {

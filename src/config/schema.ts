@@ -500,6 +500,133 @@ export const httpSchema = z
     oneSecretSource(h, "token", ctx);
   });
 
+// Acting on the line (src/line/, docs/line-io.md): trigger, timed reject output, fail-safe,
+// ready/heartbeat outputs, the PLC's Modbus TCP server. Off by default.
+// A GPIO line by its name (as `gpioinfo` lists it, e.g. GPIO17) or its offset on the chip.
+const gpioLine = z
+  .union([
+    z.number().int().min(0).max(4095),
+    z.string().regex(/^[A-Za-z0-9_.:\-\[\]/ ]{1,63}$/, "expected a line name as gpioinfo shows it (e.g. GPIO17)"),
+  ])
+  .nullable()
+  .default(null);
+
+const outputLineSchema = z.strictObject({
+  line: gpioLine,
+  // true: the line is low while active (e.g. an output that sinks current through the relay).
+  active_low: z.boolean().default(false),
+});
+
+export const lineSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    // gpio: the GPIO character device; simulated: a simulated conveyor (demo, tests).
+    backend: z.enum(["gpio", "simulated"]).default("gpio"),
+    // The GPIO chip by its label (Pi 5: pinctrl-rp1, Pi 4: pinctrl-bcm2711, Jetson Orin: tegra234-gpio),
+    // or its path (/dev/gpiochip0). Chip numbers change between kernels: prefer the label.
+    gpio_chip: z.string().min(1).nullable().default(null),
+    trigger: z
+      .strictObject({
+        // none: free-run, every decided frame is a part; gpio: a photo-eye; modbus: the PLC's trigger coil.
+        source: z.enum(["none", "gpio", "modbus"]).default("none"),
+        line: gpioLine,
+        edge: z.enum(["rising", "falling"]).default("rising"),
+        bias: z.enum(["as_is", "pull_up", "pull_down", "disabled"]).default("as_is"),
+        debounce_ms: z.number().min(0).max(10_000).default(5),
+        capture_delay_ms: z.number().min(0).max(10_000).default(0),
+      })
+      .prefault({}),
+    reject: z
+      .strictObject({
+        ...outputLineSchema.shape,
+        // From the trigger edge (free-run: the frame's capture) to the part reaching the actuator.
+        delay_ms: z.number().positive().max(600_000).default(300),
+        pulse_ms: z.number().positive().max(10_000).default(50),
+      })
+      .prefault({}),
+    fail_safe: z.enum(["reject", "pass"]).default("reject"),
+    ready: outputLineSchema.prefault({}),
+    heartbeat: z
+      .strictObject({ ...outputLineSchema.shape, period_ms: z.number().min(10).max(10_000).default(100) })
+      .prefault({}),
+    // The output thread's scheduling: realtime (SCHED_FIFO) or high (nice -20) need CAP_SYS_NICE.
+    output_priority: z.enum(["realtime", "high", "normal"]).default("realtime"),
+    modbus: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        // Loopback by default: the PLC network is a decision (host: 0.0.0.0).
+        host: z.string().min(1).default("127.0.0.1"),
+        // 502 is Modbus's port but needs privileges (CAP_NET_BIND_SERVICE); see docs/line-io.md.
+        port: z.number().int().min(0).max(65535).default(5020),
+        // 1-247; 255 answers any unit id.
+        unit_id: z.number().int().min(1).max(255).default(1),
+        // Results kept for a PLC that acknowledges each; 0: no handshake, the latest result only.
+        results_buffer: z.number().int().min(0).max(32).default(4),
+        max_clients: z.number().int().min(1).max(64).default(8),
+        // A client silent this long is disconnected (0: never).
+        idle_timeout_s: z.number().min(0).max(86_400).default(60),
+      })
+      .prefault({}),
+  })
+  .superRefine((l, ctx) => {
+    if (!l.enabled) return;
+    const gpio = l.backend === "gpio";
+    if (gpio && l.gpio_chip === null)
+      ctx.addIssue({
+        code: "custom",
+        path: ["gpio_chip"],
+        message: "line.enabled with backend gpio needs the chip: its label (e.g. pinctrl-rp1; `gpiodetect` lists them)",
+      });
+    if (gpio && l.reject.line === null)
+      ctx.addIssue({
+        code: "custom",
+        path: ["reject", "line"],
+        message: "line.enabled needs the reject output's GPIO line (name such as GPIO27, or offset)",
+      });
+    if (l.trigger.source === "gpio" && gpio && l.trigger.line === null)
+      ctx.addIssue({
+        code: "custom",
+        path: ["trigger", "line"],
+        message: "trigger.source gpio needs the photo-eye's GPIO line (name such as GPIO17, or offset)",
+      });
+    if (l.trigger.source !== "gpio" && l.trigger.line !== null)
+      ctx.addIssue({
+        code: "custom",
+        path: ["trigger", "line"],
+        message: `a trigger line is read only with trigger.source gpio (source is ${l.trigger.source})`,
+      });
+    if (l.trigger.source === "modbus" && !l.modbus.enabled)
+      ctx.addIssue({
+        code: "custom",
+        path: ["trigger", "source"],
+        message: "trigger.source modbus needs the Modbus server: set line.modbus.enabled: true",
+      });
+    if (l.reject.delay_ms <= l.trigger.capture_delay_ms)
+      ctx.addIssue({
+        code: "custom",
+        path: ["reject", "delay_ms"],
+        message: `must be longer than trigger.capture_delay_ms (${l.trigger.capture_delay_ms}) plus the time to decide a frame: the part would reach the actuator before its picture is taken`,
+      });
+    const used = new Map<string, string>();
+    const lines: [string, string | number | null][] = [
+      ["trigger.line", l.trigger.source === "gpio" ? l.trigger.line : null],
+      ["reject.line", l.reject.line],
+      ["ready.line", l.ready.line],
+      ["heartbeat.line", l.heartbeat.line],
+    ];
+    for (const [key, line] of lines) {
+      if (line === null) continue;
+      const other = used.get(String(line));
+      if (other)
+        ctx.addIssue({
+          code: "custom",
+          path: key.split("."),
+          message: `GPIO line ${line} is already ${other}: each function needs its own line`,
+        });
+      else used.set(String(line), key);
+    }
+  });
+
 export const logSchema = z.strictObject({
   level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
 });
@@ -514,6 +641,7 @@ export const configSchema = z.strictObject({
   drift: driftSchema.prefault({}),
   alerts: alertsSchema.prefault({}),
   http: httpSchema.prefault({}),
+  line: lineSchema.prefault({}),
   log: logSchema.prefault({}),
 });
 
@@ -522,6 +650,7 @@ export type CameraConfig = Config["camera"];
 export type LibcameraConfig = z.infer<typeof libcameraSchema>;
 export type GstreamerConfig = z.infer<typeof gstreamerSchema>;
 export type FfmpegConfig = z.infer<typeof ffmpegSchema>;
+export type LineConfig = z.infer<typeof lineSchema>;
 
 /** Keys that hold file paths, resolved against the config file's directory. */
 export const PATH_KEYS = [
