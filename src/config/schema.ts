@@ -506,7 +506,7 @@ export const httpSchema = z
 const gpioLine = z
   .union([
     z.number().int().min(0).max(4095),
-    z.string().regex(/^[A-Za-z0-9_.:\-\[\]/ ]{1,63}$/, "expected a line name as gpioinfo shows it (e.g. GPIO17)"),
+    z.string().regex(/^[A-Za-z0-9_.:\-[\]/ ]{1,63}$/, "expected a line name as gpioinfo shows it (e.g. GPIO17)"),
   ])
   .nullable()
   .default(null);

@@ -5,6 +5,7 @@
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import { RestartBackoff } from "../camera/restart-backoff.js";
+import { workerStarted } from "../worker-started.js";
 import { workerScriptUrl } from "../worker-url.js";
 import type { CatalogRequest, CatalogResponse, CatalogResults } from "./catalog-protocol.js";
 
@@ -175,28 +176,10 @@ async function startWorker(path: string, goodLabel: string): Promise<Worker> {
   const worker = new Worker(workerScriptUrl("http/catalog-worker.js", import.meta.url), {
     workerData: { path, goodLabel },
   });
-  await new Promise<void>((resolve, reject) => {
-    const onMessage = (m: CatalogResponse) => {
-      if (m.id !== 0) return;
-      cleanup();
-      resolve();
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(err);
-    };
-    const onExit = (code: number) => {
-      cleanup();
-      reject(new Error(`the catalog worker exited with code ${code} while starting`));
-    };
-    const cleanup = () => {
-      worker.off("message", onMessage);
-      worker.off("error", onError);
-      worker.off("exit", onExit);
-    };
-    worker.on("message", onMessage);
-    worker.on("error", onError);
-    worker.on("exit", onExit);
+  await workerStarted<CatalogResponse, void>(worker, {
+    settle: (m) => (m.id === 0 ? { value: undefined } : null),
+    failed: (err) => err,
+    exited: (code) => new Error(`the catalog worker exited with code ${code} while starting`),
   });
   return worker;
 }

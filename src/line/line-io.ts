@@ -8,7 +8,13 @@ import { type LatencySummary, LatencyWindow } from "../monitor/latency.js";
 import { workerScriptUrl } from "../worker-url.js";
 import { LineSetupError, type OutputLine } from "./backend.js";
 import { monoNowMs, perfToMonoMs } from "./mono-clock.js";
-import type { LineCounters, PartFate, PartTrackerOptions, Verdict } from "./part-tracker.js";
+import {
+  emptyLineCounters,
+  type LineCounters,
+  type PartFate,
+  type PartTrackerOptions,
+  type Verdict,
+} from "./part-tracker.js";
 import {
   type BackendSetup,
   FEED,
@@ -208,7 +214,7 @@ export class LineIo extends EventEmitter<LineIoEvents> {
   stats(): LineStats {
     this.drain();
     return {
-      counters: this.counters ?? emptyCounters(),
+      counters: this.counters ?? emptyLineCounters(),
       inFlight: this.partsInFlight.size,
       rejectsFired: this.rejectsFired,
       pulsesMerged: this.pulsesMerged,
@@ -303,22 +309,4 @@ export class LineIo extends EventEmitter<LineIoEvents> {
     this.options.logger?.error({ err }, "line output worker failed: outputs are no longer driven");
     if (this.listenerCount("failed") > 0) this.emit("failed", err);
   }
-}
-
-function emptyCounters(): LineCounters {
-  return {
-    triggers: 0,
-    debounced: 0,
-    overflow: 0,
-    parts: 0,
-    missed: 0,
-    ejected: 0,
-    passed: 0,
-    byDecision: 0,
-    failSafe: 0,
-    failSafeByCause: { no_frame: 0, no_decision: 0, failed: 0, paused: 0 },
-    lateDecisions: 0,
-    unmatchedDecisions: 0,
-    unassignedFrames: 0,
-  };
 }

@@ -88,10 +88,9 @@ export interface LineCounters {
 
 const GONE_KEPT = 256;
 
-export type TriggerResult = { part: Part } | { refused: "debounce" | "overflow" };
-
-export class PartTracker {
-  readonly counters: LineCounters = {
+/** Every counter at zero: a tracker's start, or what a report shows before the first part. */
+export function emptyLineCounters(): LineCounters {
+  return {
     triggers: 0,
     debounced: 0,
     overflow: 0,
@@ -106,6 +105,12 @@ export class PartTracker {
     unmatchedDecisions: 0,
     unassignedFrames: 0,
   };
+}
+
+export type TriggerResult = { part: Part } | { refused: "debounce" | "overflow" };
+
+export class PartTracker {
+  readonly counters: LineCounters = emptyLineCounters();
   /** Parts in flight, oldest first (edge order). */
   private readonly parts: Part[] = [];
   private nextId = 1;

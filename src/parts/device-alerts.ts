@@ -6,7 +6,7 @@ import type { CameraSource } from "../camera/source.js";
 import type { Config } from "../config/schema.js";
 import { DeviceMonitor } from "../monitor/device-monitor.js";
 import type { Pipeline } from "../pipeline/pipeline.js";
-import type { DaemonBus, Part } from "./part.js";
+import { type DaemonBus, type Part, whileInspecting } from "./part.js";
 
 export interface DeviceAlerts extends Part {
   readonly monitor: DeviceMonitor;
@@ -49,20 +49,13 @@ export function deviceAlerts(o: {
       });
     },
   });
-  let timer: NodeJS.Timeout | null = null;
-  const stopTimer = () => {
-    if (timer) clearInterval(timer);
-    timer = null;
-  };
+  let stopTimer = () => {};
   return {
     name,
     monitor,
     start() {
-      timer = setInterval(() => {
+      stopTimer = whileInspecting(bus, name, a.check_interval_s * 1000, () => {
         monitor.check().catch((err: unknown) => logger.error({ err }, "device check failed"));
-      }, a.check_interval_s * 1000);
-      bus.on(name, "pipeline-state", ({ state }) => {
-        if (state === "stopping") stopTimer();
       });
     },
     stop() {

@@ -12,7 +12,7 @@ import type { MqttStats } from "../mqtt/publisher.js";
 import type { Pipeline } from "../pipeline/pipeline.js";
 import type { StoreStats } from "../store/types.js";
 import type { DriftWatch } from "./drift-watch.js";
-import type { DaemonBus, Part } from "./part.js";
+import { type DaemonBus, type Part, whileInspecting } from "./part.js";
 
 export function healthReports(o: {
   bus: DaemonBus;
@@ -34,11 +34,7 @@ export function healthReports(o: {
   const { bus, pipeline, camera } = o;
   const name = "health";
   const health = new HealthReporter();
-  let timer: NodeJS.Timeout | null = null;
-  const stopTimer = () => {
-    if (timer) clearInterval(timer);
-    timer = null;
-  };
+  let stopTimer = () => {};
   const report = () => {
     const s = o.store.stats();
     const m = o.publisher.stats();
@@ -87,11 +83,8 @@ export function healthReports(o: {
   return {
     name,
     start() {
-      timer = setInterval(report, o.intervalS * 1000);
       // No report while stopping: the last one is made on stop, once the store is flushed.
-      bus.on(name, "pipeline-state", ({ state }) => {
-        if (state === "stopping") stopTimer();
-      });
+      stopTimer = whileInspecting(bus, name, o.intervalS * 1000, report);
     },
     stop() {
       stopTimer();

@@ -51,3 +51,20 @@ export async function startParts(parts: readonly Part[]): Promise<() => Promise<
   }
   return stopAll;
 }
+
+/**
+ * Calls `fn` every `ms` while the daemon inspects: the interval ends as soon as the pipeline
+ * says it is stopping (so no report or check runs during the shutdown), or when the returned
+ * function is called.
+ */
+export function whileInspecting(bus: DaemonBus, owner: string, ms: number, fn: () => void): () => void {
+  let timer: NodeJS.Timeout | null = setInterval(fn, ms);
+  const stop = () => {
+    if (timer) clearInterval(timer);
+    timer = null;
+  };
+  bus.on(owner, "pipeline-state", ({ state }) => {
+    if (state === "stopping") stop();
+  });
+  return stop;
+}

@@ -6,7 +6,7 @@ import type { CameraSource } from "../camera/source.js";
 import type { Pipeline } from "../pipeline/pipeline.js";
 import type { SdNotifier } from "../service/sd-notify.js";
 import { ProgressWatchdog, watchdogIntervalMs } from "../service/watchdog.js";
-import type { DaemonBus, Part } from "./part.js";
+import { type DaemonBus, type Part, whileInspecting } from "./part.js";
 
 export function serviceNotify(o: {
   bus: DaemonBus;
@@ -21,16 +21,11 @@ export function serviceNotify(o: {
   const { bus, notifier, pipeline, camera, logger } = o;
   const name = "service";
   let ready = false;
-  let timer: NodeJS.Timeout | null = null;
-  const stopTimer = () => {
-    if (timer) clearInterval(timer);
-    timer = null;
-  };
+  let stopTimer = () => {};
   return {
     name,
     start() {
       bus.on(name, "pipeline-state", ({ state }) => {
-        if (state === "stopping") stopTimer();
         if (state !== "running" || ready) return;
         ready = true;
         notifier.notify({ READY: 1, STATUS: "inspecting" });
@@ -50,14 +45,14 @@ export function serviceNotify(o: {
       const interval = watchdogIntervalMs(process.env, process.pid);
       if (!interval) return;
       const watchdog = new ProgressWatchdog(() => notifier.notify({ WATCHDOG: 1 }));
-      timer = setInterval(() => {
+      stopTimer = whileInspecting(bus, name, interval, () => {
         if (ready && !watchdog.check(pipeline.counters.decided, pipeline.paused)) {
           logger.warn(
             { camera: camera.state },
             "no frame decided since the last watchdog interval; not feeding the watchdog",
           );
         }
-      }, interval);
+      });
     },
     stop() {
       stopTimer();

@@ -4,6 +4,7 @@
 // samples are dropped and counted, instead of memory growing or frames waiting.
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
+import { workerStarted } from "../worker-started.js";
 import { workerScriptUrl } from "../worker-url.js";
 import { BoundedQueue } from "./bounded-queue.js";
 import { StoreOpenError } from "./errors.js";
@@ -78,45 +79,29 @@ export class SampleWriter {
     checkOptions(opts);
     const config: WorkerConfig = { path: opts.path, maxBytes: opts.maxBytes };
     const worker = new Worker(storeWorkerUrl(), { workerData: config });
-    const ready = await new Promise<Extract<FromWorker, { type: "ready" }>>((resolve, reject) => {
-      const fail = (err: StoreOpenError) => {
-        cleanup();
-        void worker.terminate();
-        reject(err);
-      };
-      const onMessage = (msg: FromWorker) => {
-        if (msg.type === "ready") {
-          cleanup();
-          resolve(msg);
-        } else if (msg.type === "open-failed") {
-          fail(new StoreOpenError(opts.path, msg.message));
-        }
-      };
+    const ready = await workerStarted<FromWorker, Extract<FromWorker, { type: "ready" }>>(worker, {
+      settle: (msg) =>
+        msg.type === "ready"
+          ? { value: msg }
+          : msg.type === "open-failed"
+            ? { error: new StoreOpenError(opts.path, msg.message) }
+            : null,
       // The worker itself failed to load: not a problem with the path.
-      const onError = (err: Error) =>
-        fail(
-          new StoreOpenError(
-            opts.path,
-            `cannot open the sample store at ${opts.path}: its worker failed to start (${err.message}). ` +
-              "Fix: reinstall linesight (npm ci); better-sqlite3's native module may be missing or built for another Node.js.",
-            err,
-          ),
-        );
-      const onExit = (code: number) =>
-        fail(
-          new StoreOpenError(
-            opts.path,
-            `cannot open the sample store at ${opts.path}: its worker exited (code ${code}) before opening it`,
-          ),
-        );
-      const cleanup = () => {
-        worker.off("message", onMessage);
-        worker.off("error", onError);
-        worker.off("exit", onExit);
-      };
-      worker.on("message", onMessage);
-      worker.on("error", onError);
-      worker.on("exit", onExit);
+      failed: (err) =>
+        new StoreOpenError(
+          opts.path,
+          `cannot open the sample store at ${opts.path}: its worker failed to start (${err.message}). ` +
+            "Fix: reinstall linesight (npm ci); better-sqlite3's native module may be missing or built for another Node.js.",
+          err,
+        ),
+      exited: (code) =>
+        new StoreOpenError(
+          opts.path,
+          `cannot open the sample store at ${opts.path}: its worker exited (code ${code}) before opening it`,
+        ),
+    }).catch((err: unknown) => {
+      void worker.terminate();
+      throw err;
     });
     const writer = new SampleWriter(worker, opts, ready.figures);
     writer.logger.info(

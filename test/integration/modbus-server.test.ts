@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { LineIo } from "../../src/line/line-io.js";
 import { ModbusServer, type ModbusServerOptions } from "../../src/line/modbus-server.js";
 import { monoNowMs } from "../../src/line/mono-clock.js";
-import type { PartFate } from "../../src/line/part-tracker.js";
+import { emptyLineCounters, type PartFate } from "../../src/line/part-tracker.js";
 import { COIL, INPUT, PlcRegisters, REG, RESULT_CODE } from "../../src/line/plc-registers.js";
 import { SimulatedWires } from "../../src/line/simulated-wires.js";
 import { freePort } from "../helpers/ports.js";
@@ -83,7 +83,7 @@ describe("Modbus TCP server", () => {
       busy: false,
       heartbeat: true,
       heartbeats: 12,
-      counters: { ...zeroCounters(), parts: 70_000, ejected: 41, missed: 2, failSafe: 3 },
+      counters: { ...emptyLineCounters(), parts: 70_000, ejected: 41, missed: 2, failSafe: 3 },
     });
     r.result(fate(7));
     r.result(fate(8, { eject: false, verdict: { action: "pass", score: 0.1, model: "m" } }));
@@ -272,21 +272,3 @@ describe("Modbus TCP server", () => {
     await expect(server({ port })).rejects.toThrow(/port \d+ is in use: set line\.modbus\.port/);
   });
 });
-
-function zeroCounters() {
-  return {
-    triggers: 0,
-    debounced: 0,
-    overflow: 0,
-    parts: 0,
-    missed: 0,
-    ejected: 0,
-    passed: 0,
-    byDecision: 0,
-    failSafe: 0,
-    failSafeByCause: { no_frame: 0, no_decision: 0, failed: 0, paused: 0 },
-    lateDecisions: 0,
-    unmatchedDecisions: 0,
-    unassignedFrames: 0,
-  };
-}

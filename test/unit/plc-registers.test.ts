@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { LineCounters, PartFate } from "../../src/line/part-tracker.js";
+import { emptyLineCounters, type LineCounters, type PartFate } from "../../src/line/part-tracker.js";
 import { COIL, INPUT, PlcRegisters, REG, RESULT_CODE, SCORE_NONE } from "../../src/line/plc-registers.js";
 
 function fate(partId: number, o: Partial<PartFate> = {}): PartFate {
@@ -16,22 +16,7 @@ function fate(partId: number, o: Partial<PartFate> = {}): PartFate {
   };
 }
 
-const counters = (o: Partial<LineCounters> = {}): LineCounters => ({
-  triggers: 0,
-  debounced: 0,
-  overflow: 0,
-  parts: 0,
-  missed: 0,
-  ejected: 0,
-  passed: 0,
-  byDecision: 0,
-  failSafe: 0,
-  failSafeByCause: { no_frame: 0, no_decision: 0, failed: 0, paused: 0 },
-  lateDecisions: 0,
-  unmatchedDecisions: 0,
-  unassignedFrames: 0,
-  ...o,
-});
+const counters = (o: Partial<LineCounters> = {}): LineCounters => ({ ...emptyLineCounters(), ...o });
 
 const shownPart = (p: PlcRegisters) => (p.readRegister(REG.partId) << 16) | p.readRegister(REG.partId + 1);
 
