@@ -9,7 +9,9 @@ import { FrameSlot } from "./camera/frame-slot.js";
 import type { LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { bandWarning } from "./decision/decide.js";
+import { UserFacingError } from "./errors.js";
 import { httpToken } from "./http/start.js";
+import { LINE_NOT_DRIVEN } from "./line/not-driven.js";
 import { startupModel } from "./model/startup-model.js";
 import { redactUrl } from "./mqtt/redact.js";
 import { version } from "./package-info.js";
@@ -29,6 +31,7 @@ import { EventBus } from "./pipeline/event-bus.js";
 import { Pipeline } from "./pipeline/pipeline.js";
 import { SnapshotRequests } from "./pipeline/snapshot-requests.js";
 import { SdNotifier } from "./service/sd-notify.js";
+import { waitForStopSignal } from "./service/stop-signal.js";
 import { SampleWriter } from "./store/sample-writer.js";
 
 export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<number> {
@@ -37,6 +40,8 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
   const notifier = new SdNotifier(process.env.NOTIFY_SOCKET, logger);
   const stopSignal = waitForStopSignal();
   logger.info({ version, config: loaded.source }, "linesight starting");
+  // Better no start than a reject output silently not driven (docs/line-io.md#not-built-yet).
+  if (config.line.enabled) throw new UserFacingError(LINE_NOT_DRIVEN);
 
   // Model first: without a valid model there is nothing to run.
   const model = await loadModel(config, logger);
@@ -182,16 +187,4 @@ function greet(
       "",
     ].join("\n") + "\n",
   );
-}
-
-function waitForStopSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (sig: NodeJS.Signals) => {
-      process.off("SIGTERM", on);
-      process.off("SIGINT", on);
-      resolve(sig);
-    };
-    process.on("SIGTERM", on);
-    process.on("SIGINT", on);
-  });
 }

@@ -11,6 +11,7 @@ import { grabFrame } from "../camera/grab-frame.js";
 import { listImages } from "../camera/replay-source.js";
 import type { LoadedConfig } from "../config/load.js";
 import { readSecret } from "../config/secrets.js";
+import { LINE_NOT_DRIVEN } from "../line/not-driven.js";
 import { Preprocessor } from "../model/preprocess.js";
 import { ModelSession } from "../model/session.js";
 import { startupModel } from "../model/startup-model.js";
@@ -103,6 +104,13 @@ export async function checkCommand(argv: string[]): Promise<number> {
           ? `broker ${redactUrl(mq.url)}`
           : `embedded broker on ${mq.embedded.host}:${mq.embedded.port} (${logins.embedded ? `login ${logins.embedded.username}` : "anonymous"})`;
         return `${where} (${extras.join(", ")}; outbox in ${outboxDir})`;
+      },
+    },
+    {
+      name: "line",
+      run: async () => {
+        if (config.line.enabled) throw new Error(LINE_NOT_DRIVEN);
+        return "line I/O off (decisions over MQTT only)";
       },
     },
     {
