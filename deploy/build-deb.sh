@@ -89,9 +89,9 @@ find "$APP/node_modules" \( -name '*.map' -o -name '*.ts' ! -name '*.d.ts' -o -n
   -prune -exec rm -rf {} +
 find "$APP/node_modules" -mindepth 2 -maxdepth 3 -type d \( -name test -o -name tests -o -name benchmarks \) -prune -exec rm -rf {} +
 rm -rf "$APP/node_modules/nan/tools"
-# modbus-serial's optional serial-port addon (linesight loads only its TCP server): this platform's prebuilds only.
-SP=$APP/node_modules/@serialport/bindings-cpp/prebuilds
-if [ -d "$SP" ]; then find "$SP" -mindepth 1 -maxdepth 1 ! -name "linux-$NODE_CPU" -exec rm -rf {} +; fi
+# modbus-serial's optional serial-port addon: linesight loads only its TCP server
+# (src/line/modbus-server.ts) and never opens a serial port, so its prebuilt binaries stay out.
+rm -rf "$APP/node_modules/@serialport/bindings-cpp/prebuilds"
 rm -f "$APP/.npmrc" "$APP/node_modules/.package-lock.json"
 case "$ARCH" in arm64) ELF_MACHINE=AArch64 ;; amd64) ELF_MACHINE=X86-64 ;; esac
 while IFS= read -r f; do
