@@ -66,6 +66,17 @@ async function mbpoll(port: number, args: string[]): Promise<number[]> {
   return [...stdout.matchAll(/^\[\d+\]:\s+(-?\d+)/gm)].map((m) => Number(m[1]));
 }
 
+/** mbpoll writes one coil (`-t 0`), as a PLC would. */
+async function writeCoil(port: number, coil: number, value: 0 | 1): Promise<void> {
+  await run(
+    "mbpoll",
+    ["-m", "tcp", "-p", String(port), "-a", "1", "-0", "-1", "-t", "0", "-r", String(coil), "127.0.0.1", String(value)],
+    {
+      timeout: 10_000,
+    },
+  );
+}
+
 async function nodeClient(port: number): Promise<Client> {
   const c = new ModbusRTU();
   await c.connectTCP("127.0.0.1", { port });
@@ -100,39 +111,9 @@ describe("Modbus TCP server", () => {
     expect(await mbpoll(m.port, ["-t", "4", "-r", String(REG.heartbeat), "-c", "1"])).toEqual([12]);
 
     // Acknowledge: set, then clear the ack coil; the next result is shown.
-    await run("mbpoll", [
-      "-m",
-      "tcp",
-      "-p",
-      String(m.port),
-      "-a",
-      "1",
-      "-0",
-      "-1",
-      "-t",
-      "0",
-      "-r",
-      "2",
-      "127.0.0.1",
-      "1",
-    ]);
+    await writeCoil(m.port, 2, 1);
     expect(r.readDiscrete(INPUT.resultsValid)).toBe(false);
-    await run("mbpoll", [
-      "-m",
-      "tcp",
-      "-p",
-      String(m.port),
-      "-a",
-      "1",
-      "-0",
-      "-1",
-      "-t",
-      "0",
-      "-r",
-      "2",
-      "127.0.0.1",
-      "0",
-    ]);
+    await writeCoil(m.port, 2, 0);
     expect(await mbpoll(m.port, ["-t", "3:int", "-B", "-r", String(REG.partId), "-c", "2"])).toEqual([8, 2]);
     expect(await mbpoll(m.port, ["-t", "1", "-r", String(INPUT.pass), "-c", "1"])).toEqual([1]);
   });

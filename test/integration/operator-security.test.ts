@@ -4,15 +4,15 @@
 // the X-Linesight-User name checked like a login name, the Secure cookie option.
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { pino } from "pino";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OperatorServer } from "../../src/http/operator-server.js";
 import { SampleStore } from "../../src/store/sample-store.js";
 import { makeSample } from "../fixtures/store-samples.js";
 import { launchChromium } from "../helpers/browser.js";
-import { cleanup, ROOT, tempDir } from "../helpers/daemon.js";
+import { cleanup, tempDir } from "../helpers/daemon.js";
 import { rawRequest } from "../helpers/http-raw.js";
+import { standaloneServerOptions } from "../helpers/operator-server.js";
 
 const TOKEN = "security-test-token-0123456789";
 let dir: string;
@@ -25,29 +25,14 @@ beforeAll(async () => {
   const store = SampleStore.open(join(dir, "s.db"));
   store.insertBatch(Array.from({ length: 5 }, (_, i) => makeSample(i)));
   store.close();
-  server = await OperatorServer.start({
-    host: "127.0.0.1",
-    port: 0,
-    token: TOKEN,
-    readOnlyOpen: true,
-    liveMaxRateHz: 10,
-    databasePath: join(dir, "s.db"),
-    labels: ["good", "defect"],
-    goodLabel: "good",
-    webDir: join(ROOT, "web"),
-    status: () => ({
-      camera: { state: "streaming", source: "replay" },
-      pipeline: "running",
-      model: { name: "m", version: "1", threshold: 0.5 },
-      drift: null,
-      broker: { connected: true, queued: 0 },
-      expectedRejectRate: null,
-      latency: null,
+  server = await OperatorServer.start(
+    standaloneServerOptions(join(dir, "s.db"), {
+      token: TOKEN,
+      readOnlyOpen: true,
+      allowedHosts: ["screen.example"],
+      secureCookie: true,
     }),
-    logger: pino({ level: "silent" }),
-    allowedHosts: ["screen.example"],
-    secureCookie: true,
-  });
+  );
   base = server.url;
   port = Number(new URL(base).port);
 });

@@ -1,12 +1,12 @@
 // The operator server on its own (real HTTP, real SQLite, the real catalog worker), for what
 // the browser test does not cover: viewing closed, caching and compression, bad requests.
 import { join } from "node:path";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OperatorServer } from "../../src/http/operator-server.js";
 import { SampleStore } from "../../src/store/sample-store.js";
 import { makeSample } from "../fixtures/store-samples.js";
-import { cleanup, DaemonProcess, FOOTAGE, MODEL, ROOT, tempDir, writeConfig } from "../helpers/daemon.js";
+import { cleanup, DaemonProcess, FOOTAGE, MODEL, tempDir, writeConfig } from "../helpers/daemon.js";
+import { standaloneServerOptions } from "../helpers/operator-server.js";
 import { freePort } from "../helpers/ports.js";
 
 const TOKEN = "server-test-token-0123456789";
@@ -18,27 +18,9 @@ beforeAll(async () => {
   const store = SampleStore.open(join(dir, "s.db"));
   store.insertBatch(Array.from({ length: 5 }, (_, i) => makeSample(i)));
   store.close();
-  server = await OperatorServer.start({
-    host: "127.0.0.1",
-    port: 0,
-    token: TOKEN,
-    readOnlyOpen: false,
-    liveMaxRateHz: 10,
-    databasePath: join(dir, "s.db"),
-    labels: ["good", "defect"],
-    goodLabel: "good",
-    webDir: join(ROOT, "web"),
-    status: () => ({
-      camera: { state: "streaming", source: "replay" },
-      pipeline: "running",
-      model: { name: "m", version: "1", threshold: 0.5 },
-      drift: null,
-      broker: { connected: true, queued: 0 },
-      expectedRejectRate: null,
-      latency: null,
-    }),
-    logger: pino({ level: "silent" }),
-  });
+  server = await OperatorServer.start(
+    standaloneServerOptions(join(dir, "s.db"), { token: TOKEN, readOnlyOpen: false }),
+  );
 });
 afterAll(async () => {
   await server?.close();
