@@ -7,8 +7,8 @@ const PAGE = 60;
 const GRID = 12;
 
 const state = {
-  labels: [],
-  keys: new Map(), // key -> label
+  choices: [], // [{ label, kind }]: the labels, then the defect label with each kind
+  keys: new Map(), // key -> choice
   queue: [], // samples in order
   pos: 0,
   total: null,
@@ -82,7 +82,7 @@ function show() {
       {},
       `#${s.id} · kept as ${s.reason} · ${new Date(s.captured_at).toLocaleString()} · ${s.model_name} ${s.model_version}`,
     ),
-    el("p", {}, s.label ? `Labeled ${s.label} by ${s.labeled_by}` : "Not labeled yet"),
+    el("p", {}, s.label ? `Labeled ${named(s.label, s.label_kind)} by ${s.labeled_by}` : "Not labeled yet"),
   );
 }
 
@@ -95,7 +95,11 @@ function showGrid() {
         "figure",
         cls ? { class: cls } : {},
         el("img", { src: imageUrl(s), alt: `sample ${s.id}` }),
-        el("figcaption", {}, `${s.predicted} ${s.score.toFixed(2)}${s.label ? ` · ${s.label}` : ""}`),
+        el(
+          "figcaption",
+          {},
+          `${s.predicted} ${s.score.toFixed(2)}${s.label ? ` · ${named(s.label, s.label_kind)}` : ""}`,
+        ),
       );
       f.dataset.id = String(s.id);
       f.onclick = () => toggle(s.id);
@@ -111,7 +115,13 @@ function toggle(id) {
   show();
 }
 
-async function label(name) {
+/** "defect (crack)", or the label alone. */
+function named(label, kind) {
+  return kind ? `${label} (${kind.replaceAll("_", " ")})` : label;
+}
+
+async function label(choice) {
+  const name = named(choice.label, choice.kind);
   let ids;
   if (state.mode === "grid") {
     const page = state.queue.slice(state.pos, state.pos + GRID);
@@ -122,9 +132,17 @@ async function label(name) {
   }
   if (ids.length === 0) return;
   try {
-    const r = await api("/api/labels", { sample_ids: ids, label: name });
+    const r = await api("/api/labels", {
+      sample_ids: ids,
+      label: choice.label,
+      ...(choice.kind ? { kind: choice.kind } : {}),
+    });
     state.undo.push({ sampleIds: ids, labelIds: r.label_ids, pos: state.pos });
-    for (const s of state.queue) if (ids.includes(s.id)) s.label = name;
+    for (const s of state.queue)
+      if (ids.includes(s.id)) {
+        s.label = choice.label;
+        s.label_kind = choice.kind;
+      }
     state.done += ids.length;
     message(`${ids.length === 1 ? `#${ids[0]}` : `${ids.length} samples`} labeled ${name}`);
     if (state.mode === "grid") {
@@ -152,7 +170,11 @@ async function undo() {
   try {
     await api("/api/labels/undo", { label_ids: last.labelIds });
     state.done -= last.sampleIds.length;
-    for (const s of state.queue) if (last.sampleIds.includes(s.id)) s.label = null;
+    for (const s of state.queue)
+      if (last.sampleIds.includes(s.id)) {
+        s.label = null;
+        s.label_kind = null;
+      }
     if (state.mode === "single") state.pos = last.pos;
     message(`undone: ${last.sampleIds.length} label(s)`);
     show();
@@ -214,6 +236,7 @@ async function refreshAccuracy() {
       row("accuracy", a.accuracy),
       row("false rejects", a.false_reject_rate),
       row("missed defects", a.missed_defect_rate),
+      ...Object.entries(a.recall_by_kind ?? {}).map(([kind, e]) => row(`caught: ${kind.replaceAll("_", " ")}`, e)),
     ),
   );
   box.dataset.samples = String(a.samples);
@@ -222,9 +245,9 @@ async function refreshAccuracy() {
 
 function keyLegend() {
   const rows = [];
-  for (const [i, l] of state.labels.entries()) {
-    const letters = [...state.keys].filter(([k, v]) => v === l && k !== String(i + 1)).map(([k]) => k);
-    rows.push(el("span", {}, el("kbd", {}, String(i + 1)), ...letters.map((k) => el("kbd", {}, k))), el("span", {}, l));
+  for (const c of state.choices) {
+    const keys = [...state.keys].filter(([, v]) => v === c).map(([k]) => k);
+    rows.push(el("span", {}, ...keys.map((k) => el("kbd", {}, k))), el("span", {}, named(c.label, c.kind)));
   }
   const pairs = [
     ["s / Space", "skip"],
@@ -249,8 +272,8 @@ function onKey(e) {
 function actionFor(e) {
   if (e.ctrlKey || e.metaKey || e.altKey) return (e.ctrlKey || e.metaKey) && e.key === "z" ? undo : null;
   const k = e.key.toLowerCase();
-  const l = state.keys.get(k);
-  if (l) return () => label(l);
+  const choice = state.keys.get(k);
+  if (choice) return () => label(choice);
   if (k === "u" || k === "backspace") return undo;
   if (k === "s" || k === " ") return state.mode === "grid" ? nextGridPage : () => move(1);
   if (k === "arrowright") return () => move(1);
@@ -291,12 +314,17 @@ async function start() {
     if (input) input.value = v;
   }
   const session = await api("/api/session");
-  state.labels = session.labels;
+  // Digits in order (good, defect, then the defect with each kind), and a letter where one is free.
+  const defect = session.labels.find((l) => l !== session.good_label);
+  state.choices = [
+    ...session.labels.map((l) => ({ label: l, kind: null })),
+    ...(session.defect_kinds ?? []).map((kind) => ({ label: defect, kind })),
+  ].slice(0, 9);
   const reserved = new Set(["s", "u", "v", "x"]);
-  session.labels.forEach((l, i) => {
-    state.keys.set(String(i + 1), l);
-    const first = l[0]?.toLowerCase();
-    if (first && !reserved.has(first) && !state.keys.has(first) && !/\d/.test(first)) state.keys.set(first, l);
+  state.choices.forEach((c, i) => {
+    state.keys.set(String(i + 1), c);
+    const first = (c.kind ?? c.label)[0]?.toLowerCase();
+    if (first && !reserved.has(first) && !state.keys.has(first) && !/\d/.test(first)) state.keys.set(first, c);
   });
   keyLegend();
   $("who").textContent = session.name ? `labeling as ${session.name}` : "not logged in";

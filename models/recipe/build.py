@@ -33,6 +33,7 @@ import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 import torch  # noqa: E402
 
+from conveyor import DEFECTS  # noqa: E402
 from net import Inspector, count_macs, count_params, prune_channels  # noqa: E402
 from quantize import export_fp32, export_qdq, finalize_int8, freeze_observers, prepare_qat  # noqa: E402
 from train import InputTransform, accuracy, fit, load_split  # noqa: E402
@@ -128,6 +129,7 @@ class Build:
             "task": "binary-classification",
             "labels": LABELS,
             "positive_label": "defect",
+            "defect_kinds": list(DEFECTS),
             "input": INPUT_SPEC,
             "output": {"name": "logits", "shape": [1, 2], "kind": "logits"},
             "decision": {"threshold": 0.5, "uncertain_band": 0.15, "policy": "not calibrated"},

@@ -6,7 +6,7 @@ import type { SampleFilter } from "../store/sample-filter.js";
 export type CatalogRequest =
   | { id: number; op: "list"; filter: SampleFilter; limit: number; before: number | null; withTotal: boolean }
   | { id: number; op: "image"; sampleId: number }
-  | { id: number; op: "label"; sampleIds: number[]; label: string; by: string }
+  | { id: number; op: "label"; sampleIds: number[]; label: string; kind: string | null; by: string }
   | { id: number; op: "undo"; labelIds: number[] }
   | { id: number; op: "audit" }
   | { id: number; op: "markExported"; sampleIds: number[] }

@@ -43,7 +43,11 @@ function serve(): void {
           break;
         }
         case "label":
-          res = { id: req.id, ok: true, value: catalog.addLabels(req.sampleIds, req.label, req.by) };
+          res = {
+            id: req.id,
+            ok: true,
+            value: catalog.addLabels(req.sampleIds, req.label, req.by, Date.now(), req.kind),
+          };
           break;
         case "undo":
           res = { id: req.id, ok: true, value: catalog.removeLabels(req.labelIds) };

@@ -30,6 +30,8 @@ export interface OperatorServerOptions {
   /** The model's labels (good first is not assumed) and which one is "good". */
   labels: readonly string[];
   goodLabel: string;
+  /** Kinds a defect can be labeled with (the manifest's defect_kinds, then "other"). */
+  defectKinds: readonly string[];
   webDir: string;
   status: () => BoardStatus;
   logger: Logger;
@@ -269,6 +271,7 @@ export class OperatorServer {
       read_open: this.opts.readOnlyOpen,
       labels: this.opts.labels,
       good_label: this.opts.goodLabel,
+      defect_kinds: this.opts.defectKinds,
     });
   }
 
@@ -354,9 +357,22 @@ export class OperatorServer {
       throw new HttpError(400, "sample_ids: expected a list of 1 to 500 sample ids");
     if (typeof label !== "string" || !this.opts.labels.includes(label))
       throw new HttpError(400, `label: expected one of ${this.opts.labels.join(", ")}`);
+    const kind = body.kind ?? null;
+    if (kind !== null && (label === this.opts.goodLabel || !this.opts.defectKinds.includes(kind as string)))
+      throw new HttpError(
+        400,
+        label === this.opts.goodLabel
+          ? `kind: only a ${this.opts.labels.find((l) => l !== this.opts.goodLabel)} label has a kind`
+          : `kind: expected one of ${this.opts.defectKinds.join(", ")}, or none`,
+      );
     let labelIds: number[];
     try {
-      labelIds = await this.catalog.call("label", { sampleIds: ids as number[], label, by: session.name });
+      labelIds = await this.catalog.call("label", {
+        sampleIds: ids as number[],
+        label,
+        kind: kind as string | null,
+        by: session.name,
+      });
     } catch (err) {
       if (err instanceof CatalogUnavailableError) throw err;
       throw new HttpError(409, (err as Error).message);

@@ -16,7 +16,7 @@ export { httpToken } from "./token.js";
 export interface OperatorParts {
   databasePath: string;
   /** What the labeling page offers; the live view follows the model now deciding (pipeline.model). */
-  labels: { labels: readonly string[]; goodLabel: string };
+  labels: { labels: readonly string[]; goodLabel: string; defectKinds: readonly string[] };
   camera: { readonly state: string; readonly kind: string };
   pipeline: {
     readonly model: { readonly identity: { name: string; version: string } };
@@ -89,6 +89,7 @@ async function start(http: Config["http"], parts: OperatorParts, token: TokenSou
     databasePath: parts.databasePath,
     labels: parts.labels.labels,
     goodLabel: parts.labels.goodLabel,
+    defectKinds: parts.labels.defectKinds,
     webDir: defaultWebDir(packageRoot),
     status,
     logger: parts.logger,

@@ -7,6 +7,17 @@ export const MANIFEST_SCHEMA_VERSION = 1;
 
 const rateSchema = z.number().min(0).max(1);
 
+/** A defect kind's name: safe as a key, a folder name and a CSV cell. */
+export const DEFECT_KIND = /^[a-z][a-z0-9_]{0,31}$/;
+/** The kind a labeler can always choose: a defect the manifest does not name. */
+export const OTHER_KIND = "other";
+
+/** The kinds offered when labeling a defect: the manifest's, then "other". */
+export function defectKinds(m: Pick<Manifest, "defect_kinds">): string[] {
+  const named = (m.defect_kinds ?? []).filter((k) => k !== OTHER_KIND);
+  return [...named, OTHER_KIND];
+}
+
 export const inputSpecSchema = z.strictObject({
   name: z.string().min(1),
   shape: z.array(z.number().int().positive()).length(4),
@@ -110,6 +121,12 @@ export const manifestSchema = z.strictObject({
   task: z.literal("binary-classification"),
   labels: z.array(z.string().min(1)).length(2),
   positive_label: z.string().min(1),
+  // What kinds of the positive label people can name when they label (e.g. crack, chip): the
+  // labeling page offers them, the audit reports recall per kind, retraining sees them.
+  defect_kinds: z
+    .array(z.string().regex(DEFECT_KIND, "lower-case letters, digits and '_', starting with a letter"))
+    .max(20)
+    .optional(),
   input: inputSpecSchema,
   output: outputSpecSchema,
   decision: z.strictObject({

@@ -12,6 +12,8 @@ export interface AuditCounts {
   trueNegative: number;
   /** Defective, passed: a missed defect. */
   falseNegative: number;
+  /** Defective parts whose labeler named the defect kind, by kind: how many the line caught and missed. */
+  byKind: Record<string, { caught: number; missed: number }>;
 }
 
 export interface RateEstimate {
@@ -32,6 +34,8 @@ export interface AuditAccuracy {
   false_reject_rate: RateEstimate;
   /** Share of defective parts passed. */
   missed_defect_rate: RateEstimate;
+  /** Share of each named defect kind the line rejected (kinds people named on audit samples). */
+  recall_by_kind: Record<string, RateEstimate>;
 }
 
 const Z95 = 1.959963984540054;
@@ -64,18 +68,33 @@ export function auditAccuracy(c: AuditCounts): AuditAccuracy {
     accuracy: wilson(c.truePositive + c.trueNegative, n),
     false_reject_rate: wilson(c.falsePositive, good),
     missed_defect_rate: wilson(c.falseNegative, defective),
+    recall_by_kind: Object.fromEntries(
+      Object.entries(c.byKind)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([kind, k]) => [kind, wilson(k.caught, k.caught + k.missed)]),
+    ),
   };
 }
 
 /**
- * Tallies labeled audit samples. `rejected`: what the line did; `label`: the person's answer.
+ * Tallies labeled audit samples. `rejected`: what the line did; `label`: the person's answer;
+ * `kind`: the defect kind they named, if any (recall per kind).
  * Every label other than the good (negative) one is a defect, so labelers may name defect
  * types and they all count as "should have been rejected".
  */
-export function tallyAudit(rows: Iterable<{ rejected: boolean; label: string }>, goodLabel: string): AuditCounts {
-  const c: AuditCounts = { truePositive: 0, falsePositive: 0, trueNegative: 0, falseNegative: 0 };
+export function tallyAudit(
+  rows: Iterable<{ rejected: boolean; label: string; kind?: string | null }>,
+  goodLabel: string,
+): AuditCounts {
+  const c: AuditCounts = { truePositive: 0, falsePositive: 0, trueNegative: 0, falseNegative: 0, byKind: {} };
   for (const r of rows) {
     const defective = r.label !== goodLabel;
+    if (defective && r.kind) {
+      const k = c.byKind[r.kind] ?? { caught: 0, missed: 0 };
+      c.byKind[r.kind] = k;
+      if (r.rejected) k.caught++;
+      else k.missed++;
+    }
     if (defective && r.rejected) c.truePositive++;
     else if (defective) c.falseNegative++;
     else if (r.rejected) c.falsePositive++;

@@ -106,6 +106,9 @@ export const auditAccuracySchema = z.strictObject({
   accuracy: rateEstimateSchema,
   false_reject_rate: rateEstimateSchema.describe("share of good parts the line rejected"),
   missed_defect_rate: rateEstimateSchema.describe("share of defective parts the line passed"),
+  recall_by_kind: z
+    .record(z.string(), rateEstimateSchema)
+    .describe("share of each defect kind the line rejected, for the kinds labelers named on audit samples"),
 });
 
 export const healthPayloadSchema = z.strictObject({

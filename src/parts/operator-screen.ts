@@ -7,6 +7,7 @@ import type { Config } from "../config/schema.js";
 import type { OperatorServerStats } from "../http/operator-server.js";
 import { type OperatorScreen, startOperatorScreen } from "../http/start.js";
 import type { TokenSource } from "../http/token.js";
+import { defectKinds } from "../model/manifest.js";
 import type { AuditAccuracy } from "../monitor/audit-accuracy.js";
 import type { Pipeline } from "../pipeline/pipeline.js";
 import type { DriftWatch } from "./drift-watch.js";
@@ -46,7 +47,11 @@ export function operatorScreen(o: {
     async start() {
       screen = await startOperatorScreen(o.http, o.token, {
         databasePath: o.databasePath,
-        labels: { labels: model.manifest.labels, goodLabel: model.negativeLabel },
+        labels: {
+          labels: model.manifest.labels,
+          goodLabel: model.negativeLabel,
+          defectKinds: defectKinds(model.manifest),
+        },
         camera: o.camera,
         pipeline: o.pipeline,
         drift: o.drift,

@@ -6,6 +6,7 @@ import Database from "better-sqlite3";
 import { type AuditCounts, tallyAudit } from "../monitor/audit-accuracy.js";
 import { StoreOpenError, storeOpenError } from "./errors.js";
 import { filterToSql, LATEST_LABEL_JOIN, type SampleFilter } from "./sample-filter.js";
+import { migrate } from "./schema.js";
 import type { SampleReason } from "./types.js";
 
 /** A sample without its image: what a list or a manifest line shows. */
@@ -28,11 +29,13 @@ export interface SampleSummary {
   label: string | null;
   labeled_by: string | null;
   labeled_at: number | null;
+  /** The defect kind the labeler named, if any. */
+  label_kind: string | null;
 }
 
 export const SUMMARY_COLUMNS = `s.id, s.captured_at, s.seq, s.reason, s.action, s.uncertain, s.predicted, s.score,
   s.threshold, s.model_name, s.model_version, s.width, s.height, s.image_bytes, s.exported_at,
-  l.label, l.labeled_by, l.labeled_at`;
+  l.label, l.labeled_by, l.labeled_at, l.kind AS label_kind`;
 
 type Row = Omit<SampleSummary, "uncertain"> & { uncertain: number };
 
@@ -43,7 +46,11 @@ export function toSummary(r: Row): SampleSummary {
 export class SampleCatalog {
   private constructor(readonly db: Database.Database) {}
 
-  /** Opens an existing database written by the daemon (never creates or migrates one). */
+  /**
+   * Opens an existing database written by the daemon (never creates one). Writable opens bring
+   * an older schema up to date (a database the previous release wrote, exported before the new
+   * daemon ever ran), as the daemon would.
+   */
   static open(path: string, opts: { readonly?: boolean } = {}): SampleCatalog {
     if (!existsSync(path))
       throw new StoreOpenError(
@@ -53,7 +60,10 @@ export class SampleCatalog {
     try {
       const db = new Database(path, { fileMustExist: true, readonly: opts.readonly ?? false });
       db.pragma("busy_timeout = 5000");
-      if (!opts.readonly) db.pragma("foreign_keys = ON");
+      if (!opts.readonly) {
+        db.pragma("foreign_keys = ON");
+        migrate(db);
+      }
       return new SampleCatalog(db);
     } catch (err) {
       throw storeOpenError(path, err);
@@ -86,15 +96,24 @@ export class SampleCatalog {
     return row?.image ?? null;
   }
 
-  /** One label row per sample, all in one transaction. Returns the label ids (for undo). */
-  addLabels(sampleIds: readonly number[], label: string, by: string, at = Date.now()): number[] {
+  /**
+   * One label row per sample, all in one transaction, with the defect kind when the labeler
+   * named one. Returns the label ids (for undo).
+   */
+  addLabels(
+    sampleIds: readonly number[],
+    label: string,
+    by: string,
+    at = Date.now(),
+    kind: string | null = null,
+  ): number[] {
     const insert = this.db.prepare(
-      "INSERT INTO labels (sample_id, label, labeled_by, labeled_at) SELECT id, ?, ?, ? FROM samples WHERE id = ?",
+      "INSERT INTO labels (sample_id, label, labeled_by, labeled_at, kind) SELECT id, ?, ?, ?, ? FROM samples WHERE id = ?",
     );
     return this.db.transaction(() => {
       const ids: number[] = [];
       for (const id of sampleIds) {
-        const r = insert.run(label, by, Math.round(at), id);
+        const r = insert.run(label, by, Math.round(at), kind, id);
         if (r.changes === 0) throw new CatalogError(`no sample with id ${id} (deleted by retention?)`);
         ids.push(Number(r.lastInsertRowid));
       }
@@ -112,13 +131,13 @@ export class SampleCatalog {
   auditCounts(goodLabel: string): AuditCounts {
     const rows = this.db
       .prepare(
-        `SELECT s.action = 'reject' AS rejected, l.label AS label FROM samples AS s ${LATEST_LABEL_JOIN}
+        `SELECT s.action = 'reject' AS rejected, l.label AS label, l.kind AS kind FROM samples AS s ${LATEST_LABEL_JOIN}
          WHERE s.reason = 'audit' AND l.id IS NOT NULL`,
       )
-      .iterate() as IterableIterator<{ rejected: number; label: string }>;
+      .iterate() as IterableIterator<{ rejected: number; label: string; kind: string | null }>;
     return tallyAudit(
       (function* () {
-        for (const r of rows) yield { rejected: r.rejected === 1, label: r.label };
+        for (const r of rows) yield { rejected: r.rejected === 1, label: r.label, kind: r.kind };
       })(),
       goodLabel,
     );

@@ -39,6 +39,7 @@ const CSV_COLUMNS = [
   "id",
   "file",
   "label",
+  "label_kind",
   "labeled_by",
   "labeled_at",
   "reason",
@@ -153,7 +154,12 @@ export function labelStudioTask(s: ExportedSample, prefix: string): string {
     data: { image: `${prefix}${s.file}`, sample_id: s.id },
     annotations: [
       {
-        result: [{ from_name: "label", to_name: "image", type: "choices", value: { choices: [s.label] } }],
+        result: [
+          { from_name: "label", to_name: "image", type: "choices", value: { choices: [s.label] } },
+          ...(s.label_kind
+            ? [{ from_name: "kind", to_name: "image", type: "choices", value: { choices: [s.label_kind] } }]
+            : []),
+        ],
         completed_by: { email: s.labeled_by },
       },
     ],

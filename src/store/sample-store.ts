@@ -168,11 +168,11 @@ export class SampleStore {
   }
 
   /** Records a label (a sample may be relabeled; the newest label wins). Returns the label id. */
-  addLabel(sampleId: number, label: string, by: string, at = Date.now()): number {
+  addLabel(sampleId: number, label: string, by: string, at = Date.now(), kind: string | null = null): number {
     try {
       const r = this.db
-        .prepare("INSERT INTO labels (sample_id, label, labeled_by, labeled_at) VALUES (?, ?, ?, ?)")
-        .run(sampleId, label, by, Math.round(at));
+        .prepare("INSERT INTO labels (sample_id, label, labeled_by, labeled_at, kind) VALUES (?, ?, ?, ?, ?)")
+        .run(sampleId, label, by, Math.round(at), kind);
       return Number(r.lastInsertRowid);
     } catch (err) {
       if ((err as { code?: string }).code === "SQLITE_CONSTRAINT_FOREIGNKEY") {

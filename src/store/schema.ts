@@ -57,6 +57,11 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX events_at ON events (at);
   `,
+  // v2. The defect kind a labeler named (crack, chip, ...; the manifest's defect_kinds or
+  // "other"): recall per kind in the audit, and retraining sees it. NULL: not named.
+  `
+  ALTER TABLE labels ADD COLUMN kind TEXT CHECK (kind IS NULL OR length(kind) BETWEEN 1 AND 32);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

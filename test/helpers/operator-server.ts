@@ -16,6 +16,7 @@ export function standaloneServerOptions(
     databasePath,
     labels: ["good", "defect"],
     goodLabel: "good",
+    defectKinds: ["crack", "chip", "other"],
     webDir: join(ROOT, "web"),
     status: () => ({
       camera: { state: "streaming", source: "replay" },

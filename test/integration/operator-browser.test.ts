@@ -181,14 +181,20 @@ describe("labeling page", () => {
     );
     await page.screenshot({ path: join(ARTIFACTS, "label.png") });
 
-    // A labeler who mostly agrees with the model: reads the picture, presses one key.
+    // The defect kinds from the model's manifest are offered, each on its own key.
+    expect(await page.locator("#keys").textContent()).toContain("defect (missing chunk)");
+    // A labeler who mostly agrees with the model: reads the picture, presses one key (naming
+    // the kind of every other defect: key 3 is the manifest's first kind, crack).
     const started = Date.now();
+    let cracks = 0;
     for (let i = 1; i <= 100; i++) {
       const predicted = await page.evaluate(() => {
         const s = (window as unknown as { labelState: { queue: { predicted: string }[]; pos: number } }).labelState;
         return s.queue[s.pos]?.predicted;
       });
-      await page.keyboard.press(predicted === "defect" ? "2" : "g");
+      const crack = predicted === "defect" && cracks * 2 < i;
+      if (crack) cracks++;
+      await page.keyboard.press(crack ? "3" : predicted === "defect" ? "2" : "g");
       await page.waitForFunction(
         (n) => (window as unknown as { labelState: { done: number } }).labelState.done === n,
         i,
@@ -199,16 +205,21 @@ describe("labeling page", () => {
     console.log(`100 samples labeled by keyboard in ${seconds.toFixed(1)} s`);
 
     const d = db();
-    const rows = d.prepare("SELECT label, labeled_by, labeled_at FROM labels").all() as {
+    const rows = d.prepare("SELECT label, labeled_by, labeled_at, kind FROM labels").all() as {
       label: string;
       labeled_by: string;
       labeled_at: number;
+      kind: string | null;
     }[];
     d.close();
     expect(rows).toHaveLength(100);
     expect(new Set(rows.map((r) => r.labeled_by))).toEqual(new Set([LABELER]));
     expect(rows.every((r) => r.labeled_at >= started - 1000 && r.labeled_at <= Date.now())).toBe(true);
     expect(new Set(rows.map((r) => r.label))).toEqual(new Set(["good", "defect"]));
+    // The kind is stored with the label, only on defects.
+    expect(cracks).toBeGreaterThan(0);
+    expect(rows.filter((r) => r.kind === "crack").length).toBe(cracks);
+    expect(rows.every((r) => r.kind === null || (r.kind === "crack" && r.label === "defect"))).toBe(true);
 
     // Undo takes the last label back; labeling it again restores the count.
     await page.keyboard.press("u");

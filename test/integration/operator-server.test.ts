@@ -71,6 +71,15 @@ describe("operator server", () => {
     expect((await post({ sample_ids: "1", label: "good" })).status).toBe(400);
     const ok = await post({ sample_ids: [1, 2], label: "good" });
     expect(((await ok.json()) as { label_ids: number[] }).label_ids).toHaveLength(2);
+    // A defect kind must be one the model names (or "other"), and only on a defect.
+    const kindError = async (body: unknown) => ((await (await post(body)).json()) as { error: string }).error;
+    expect(await kindError({ sample_ids: [3], label: "defect", kind: "dent" })).toMatch(
+      /kind: expected one of crack, chip, other, or none/,
+    );
+    expect(await kindError({ sample_ids: [3], label: "good", kind: "crack" })).toMatch(
+      /only a defect label has a kind/,
+    );
+    expect((await post({ sample_ids: [3], label: "defect", kind: "chip" })).status).toBe(200);
     expect((await fetch(`${server.url}api/labels`, { method: "DELETE" })).status).toBe(405);
   });
 });

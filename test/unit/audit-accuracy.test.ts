@@ -46,7 +46,7 @@ describe("audit accuracy", () => {
       { rejected: false, label: "scratch" }, // a named defect type, passed: missed
     ];
     const c = tallyAudit(rows, "good");
-    expect(c).toEqual({ truePositive: 1, falsePositive: 1, trueNegative: 2, falseNegative: 1 });
+    expect(c).toEqual({ truePositive: 1, falsePositive: 1, trueNegative: 2, falseNegative: 1, byKind: {} });
     const a = auditAccuracy(c);
     expect(a.samples).toBe(5);
     expect(a.accuracy).toMatchObject({ value: 0.6, n: 5 });
@@ -59,5 +59,27 @@ describe("audit accuracy", () => {
     const a = auditAccuracy(tallyAudit([{ rejected: false, label: "good" }], "good"));
     expect(a.missed_defect_rate).toEqual({ value: null, low: null, high: null, n: 0 });
     expect(a.accuracy.value).toBe(1);
+  });
+});
+
+describe("recall per defect kind", () => {
+  it("counts the defects people named by kind, caught and missed, with intervals", () => {
+    const rows = [
+      { rejected: true, label: "defect", kind: "crack" },
+      { rejected: true, label: "defect", kind: "crack" },
+      { rejected: false, label: "defect", kind: "crack" }, // a missed crack
+      { rejected: true, label: "defect", kind: "chip" },
+      { rejected: true, label: "defect", kind: null }, // a defect without a kind: overall only
+      { rejected: false, label: "good", kind: null },
+    ];
+    const c = tallyAudit(rows, "good");
+    expect(c.byKind).toEqual({ crack: { caught: 2, missed: 1 }, chip: { caught: 1, missed: 0 } });
+    const a = auditAccuracy(c);
+    expect(Object.keys(a.recall_by_kind)).toEqual(["chip", "crack"]);
+    expect(a.recall_by_kind.crack).toMatchObject({ n: 3 });
+    expect(a.recall_by_kind.crack?.value).toBeCloseTo(0.666667, 5);
+    expect(a.recall_by_kind.chip).toMatchObject({ value: 1, high: 1, n: 1 });
+    // Overall rates still count every defect, named or not.
+    expect(a.missed_defect_rate).toMatchObject({ n: 5 });
   });
 });

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { renderModelCard } from "../../src/model/card.js";
-import { parseManifest } from "../../src/model/manifest.js";
+import { defectKinds, parseManifest } from "../../src/model/manifest.js";
 
 const shipped = JSON.parse(readFileSync(join(import.meta.dirname, "../../models/round-parts/manifest.json"), "utf8"));
 
@@ -41,5 +41,27 @@ describe("footage metrics in the manifest and the card", () => {
   it("rejects footage metrics that do not say which frames they are from", () => {
     const { data: _data, ...anonymous } = footage;
     expect(() => parseManifest(withFootage(anonymous), "manifest.json")).toThrow(/metrics\.int8\.footage\.data/);
+  });
+});
+
+describe("defect kinds in the manifest", () => {
+  it("are offered when labeling, with 'other' last and once", () => {
+    expect(defectKinds(parseManifest(shipped, "manifest.json"))).toEqual([
+      "crack",
+      "chip",
+      "burn",
+      "missing_chunk",
+      "other",
+    ]);
+    expect(defectKinds({ defect_kinds: ["other", "dent"] })).toEqual(["dent", "other"]);
+    // A manifest that names none still lets labelers say "other".
+    expect(defectKinds({})).toEqual(["other"]);
+  });
+
+  it("must be safe names (keys, folder names, CSV cells)", () => {
+    const bad = { ...structuredClone(shipped), defect_kinds: ["crack", "Chip Edge"] };
+    expect(() => parseManifest(bad, "manifest.json")).toThrow(/defect_kinds\.1: lower-case letters/);
+    const proto = { ...structuredClone(shipped), defect_kinds: ["__proto__"] };
+    expect(() => parseManifest(proto, "manifest.json")).toThrow(/defect_kinds\.0/);
   });
 });

@@ -94,6 +94,21 @@ describe("labels", () => {
       falseNegative: audits.length - rejected,
       falsePositive: 0,
       trueNegative: 0,
+      byKind: {},
+    });
+  });
+
+  it("stores the defect kind with a label, lists it, and counts audit recall per kind", () => {
+    const audits = catalog.list(filter({ reason: "audit" }), 100);
+    const [first, ...rest] = audits.map((s) => s.id);
+    catalog.addLabels([first as number], "defect", "ann", Date.now(), "chip");
+    catalog.addLabels(rest, "good", "ann");
+    const listed = catalog.list(filter({ reason: "audit", labeled: "yes" }), 100);
+    expect(listed.find((s) => s.id === first)).toMatchObject({ label: "defect", label_kind: "chip" });
+    expect(listed.filter((s) => s.label_kind !== null)).toHaveLength(1);
+    const rejected = audits.find((s) => s.id === first)?.action === "reject";
+    expect(catalog.auditCounts("good").byKind).toEqual({
+      chip: { caught: rejected ? 1 : 0, missed: rejected ? 0 : 1 },
     });
   });
 });
@@ -102,7 +117,7 @@ describe("export", () => {
   it("writes exactly the labeled samples: a folder per label, manifests, Label Studio; marks them", async () => {
     const ids = catalog.list(NO_FILTER, 30).map((s) => s.id);
     catalog.addLabels(ids.slice(0, 4), "good", "ann");
-    catalog.addLabels(ids.slice(4, 6), "defect/crack", "ann");
+    catalog.addLabels(ids.slice(4, 6), "defect/crack", "ann", Date.now(), "crack");
     const out = join(dir, "out");
     const r = await exportSamples(catalog, NO_FILTER, { format: "folders", out });
     expect(r).toEqual({
@@ -122,6 +137,17 @@ describe("export", () => {
     const ls = JSON.parse(readFileSync(join(out, "label-studio.json"), "utf8"));
     expect(ls).toHaveLength(6);
     expect(ls[0].annotations[0].result[0].value.choices).toHaveLength(1);
+    // The defect kind travels with the label: a CSV column, a JSONL field, a Label Studio choice.
+    const csv = readFileSync(join(out, "manifest.csv"), "utf8").trim().split("\n");
+    const kindColumn = csv[0]?.split(",").indexOf("label_kind") as number;
+    expect(kindColumn).toBeGreaterThan(0);
+    expect(csv.slice(1).filter((l) => l.split(",")[kindColumn] === "crack")).toHaveLength(2);
+    expect(jsonl.filter((s) => s.label_kind === "crack")).toHaveLength(2);
+    const kinds = ls.flatMap(
+      (t: { annotations: { result: { from_name: string; value: { choices: string[] } }[] }[] }) =>
+        t.annotations[0]?.result.filter((r) => r.from_name === "kind").map((r) => r.value.choices[0]),
+    );
+    expect(kinds).toEqual(["crack", "crack"]);
     expect(catalog.count(filter({ not_exported: "yes", labeled: "yes" }))).toBe(0);
     // Exported images are the stored bytes.
     const one = jsonl[0];

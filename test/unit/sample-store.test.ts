@@ -5,6 +5,8 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BoundedQueue } from "../../src/store/bounded-queue.js";
 import { StoreOpenError } from "../../src/store/errors.js";
+import { SampleCatalog } from "../../src/store/sample-catalog.js";
+import { NO_FILTER } from "../../src/store/sample-filter.js";
 import { SampleStore } from "../../src/store/sample-store.js";
 import { MIGRATIONS, migrate, SCHEMA_VERSION, userVersion } from "../../src/store/schema.js";
 import type { SampleRecord } from "../../src/store/types.js";
@@ -58,6 +60,25 @@ describe("schema migrations", () => {
     expect(b.count()).toBe(3);
   });
 
+  it("bring a first-release database up to date, its labels kept (kind unnamed)", () => {
+    const path = join(dir, "v1.db");
+    const store = SampleStore.open(path);
+    store.insertBatch([makeSample(1)]);
+    const id = (store.db.prepare("SELECT id FROM samples").get() as { id: number }).id;
+    store.addLabel(id, "defect", "ann");
+    store.close();
+    // As the first release left it; then the labeling page or an export opens it before the
+    // new daemon has run: it is migrated.
+    const old = new Database(path);
+    old.pragma("user_version = 1");
+    old.exec("ALTER TABLE labels DROP COLUMN kind");
+    old.close();
+    const catalog = SampleCatalog.open(path);
+    expect(userVersion(catalog.db)).toBe(SCHEMA_VERSION);
+    expect(catalog.list(NO_FILTER, 10)).toMatchObject([{ id, label: "defect", label_kind: null }]);
+    catalog.close();
+  });
+
   it("apply each step in one transaction: a failing step leaves the previous version intact", () => {
     const db = new Database(":memory:");
     const steps = ["CREATE TABLE a (x INTEGER)", "CREATE TABLE b (y INTEGER); INSERT INTO nope VALUES (1)"];
@@ -80,7 +101,9 @@ describe("schema migrations", () => {
     }
     expect(err).toBeInstanceOf(StoreOpenError);
     expect((err as Error).message).toContain(path);
-    expect((err as Error).message).toMatch(/newer linesight .*version 2.*version 1.*upgrade/s);
+    expect((err as Error).message).toMatch(
+      new RegExp(`newer linesight .*version ${SCHEMA_VERSION + 1}.*version ${SCHEMA_VERSION}.*upgrade`, "s"),
+    );
   });
 
   it("ships at least one step and never an empty one", () => {
