@@ -1,6 +1,6 @@
 // Drift of the line against the reference of the model now deciding: observes every decided
 // frame, tells status changes once each (log + event + drift report), and starts afresh with
-// the new model's reference when the model changes.
+// the new model's reference when the model or its threshold changes.
 import type { Logger } from "pino";
 import type { Config } from "../config/schema.js";
 import { DriftDetector, type DriftReport } from "../monitor/drift-detector.js";
@@ -32,6 +32,8 @@ export function driftWatch(o: {
     start() {
       watch(o.model);
       bus.on(name, "model-changed", ({ model }) => watch(model));
+      // A new threshold changes the reject and uncertain rates to expect: start afresh against them.
+      bus.on(name, "policy-changed", ({ model }) => watch(model));
       bus.on(name, "decided", (r) => {
         if (!monitor) return;
         const { event, report } = monitor.observe(

@@ -41,6 +41,7 @@ export class ActiveModel {
     readonly driftReference: DriftReference | null,
     /** Feature ranges beyond which a frame is out of distribution; null like driftReference. */
     readonly ood: Record<FeatureName, OodBounds> | null,
+    private readonly drift: ActiveModelOptions["drift"],
   ) {
     const m = session.manifest;
     this.identity = { name: m.name, version: m.version, sha256: m.sha256 };
@@ -71,30 +72,45 @@ export class ActiveModel {
         positiveLabel: m.positive_label,
       };
       const reference = options.drift && m.reference ? m.reference : null;
-      const drift = reference
-        ? driftReference(reference, {
-            prevalence: options.drift?.prevalence ?? null,
-            threshold: policy.threshold,
-            uncertainBand: policy.uncertainBand,
-            uncertainAction: policy.uncertainAction,
-          })
-        : null;
       const ood = reference ? oodBounds(reference.features) : null;
       const preprocessor = new Preprocessor(m.input, options.roi);
       await session.run(new Float32Array(m.input.shape.reduce((a, b) => a * b, 1)));
-      return new ActiveModel(session, preprocessor, policy, drift, ood);
+      return new ActiveModel(
+        session,
+        preprocessor,
+        policy,
+        lineReference(m, options.drift, policy),
+        ood,
+        options.drift,
+      );
     } catch (err) {
       await session.release();
       throw err;
     }
   }
 
-  /** The same model deciding with another policy (a threshold changed remotely); shares the session. */
+  /**
+   * The same model deciding with another policy (a threshold changed remotely); shares the
+   * session. The drift reference follows: the expected reject and uncertain rates depend on the
+   * threshold.
+   */
   withPolicy(policy: DecisionPolicy): ActiveModel {
-    return new ActiveModel(this.session, this.preprocessor, policy, this.driftReference, this.ood);
+    const reference = lineReference(this.manifest, this.drift, policy);
+    return new ActiveModel(this.session, this.preprocessor, policy, reference, this.ood, this.drift);
   }
 
   release(): Promise<void> {
     return this.session.release();
   }
+}
+
+/** What the line should look like to this model at this policy; null when drift is off or the manifest has no reference. */
+function lineReference(m: Manifest, drift: ActiveModelOptions["drift"], policy: DecisionPolicy): DriftReference | null {
+  if (!drift || !m.reference) return null;
+  return driftReference(m.reference, {
+    prevalence: drift.prevalence,
+    threshold: policy.threshold,
+    uncertainBand: policy.uncertainBand,
+    uncertainAction: policy.uncertainAction,
+  });
 }

@@ -197,3 +197,17 @@ describe("swapping the active model in a running pipeline", () => {
     expect(loaded.map((m) => m.payload.data)).toEqual([a.identity, b.identity]);
   });
 });
+
+describe("a threshold changed on the running model", () => {
+  it("moves the drift reference's expected reject rate with it", async () => {
+    const a = await ActiveModel.load(MODEL, options(0.5));
+    const lower = a.withPolicy({ ...a.policy, threshold: 0.05 });
+    const higher = a.withPolicy({ ...a.policy, threshold: 0.99 });
+    // Same session (no reload), but what the line should look like follows the threshold.
+    expect(lower.session).toBe(a.session);
+    const rate = (m: ActiveModel) => m.driftReference?.rejectRate as number;
+    expect(rate(lower)).toBeGreaterThan(rate(a));
+    expect(rate(higher)).toBeLessThan(rate(a));
+    await a.release();
+  });
+});
