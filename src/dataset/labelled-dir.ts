@@ -9,7 +9,7 @@ export interface LabelledFrame {
   file: string;
   /** Product decision label, e.g. good | defect. */
   label: string;
-  /** Finer ground truth, e.g. good | crack | chip | burn | missing_chunk. */
+  /** Finer ground truth, e.g. good | crack | chip | burn | missing_chunk; the label when none is named. */
   kind: string;
 }
 
@@ -23,7 +23,9 @@ export function parseLabelsCsv(text: string, source: string): Omit<LabelledFrame
   }
   const header = (rows.shift() ?? []).map((h) => h.trim());
   const col = (name: string) => header.indexOf(name);
-  const [fileCol, labelCol, kindCol] = [col("file"), col("label"), col("defect")];
+  // The simulator's labels.csv names the kind "defect"; an export's manifest.csv "label_kind".
+  const kindCol = col("defect") >= 0 ? col("defect") : col("label_kind");
+  const [fileCol, labelCol] = [col("file"), col("label")];
   if (fileCol < 0 || labelCol < 0) {
     throw new Error(`${source}: header must have "file" and "label" columns, found [${header.join(", ")}]`);
   }

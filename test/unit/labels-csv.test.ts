@@ -23,6 +23,13 @@ describe("labelled frames' CSV", () => {
     expect(parseLabelsCsv("file,label,defect\na.jpg,defect,chip\n", "labels.csv")).toEqual([
       { file: "a.jpg", label: "defect", kind: "chip" },
     ]);
+    // An export's manifest.csv: the labeler's defect kind, when named.
+    expect(
+      parseLabelsCsv("id,file,label,label_kind\n1,defect/1.jpg,defect,burn\n2,defect/2.jpg,defect,\n", "manifest.csv"),
+    ).toEqual([
+      { file: "defect/1.jpg", label: "defect", kind: "burn" },
+      { file: "defect/2.jpg", label: "defect", kind: "defect" },
+    ]);
     expect(() => parseLabelsCsv("name,class\n", "x.csv")).toThrow(/header must have "file" and "label" columns/);
     expect(() => parseLabelsCsv("file,label\na.jpg,\n", "x.csv")).toThrow(/row 2: missing file or label/);
   });
