@@ -10,6 +10,10 @@
   npm run model:build -- --quick    a few minutes; writes build/model-quick/ and fails unless the
                                     quick model clearly beats a trivial baseline (CI runs this)
   npm run model:build -- --footage-only   only the bundled footage (footage.py explains the choice)
+  npm run model:build -- --from-export DIR [DIR ...]
+                                    retrain on the simulated data mixed with labeled device samples
+                                    (`linesight samples export` folders or .tar files); holds out a
+                                    share of them for evaluation; writes build/model-retrained/
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import collections
 import datetime
 import hashlib
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -34,9 +39,10 @@ import onnx  # noqa: E402
 import torch  # noqa: E402
 
 from conveyor import DEFECTS  # noqa: E402
+from device_data import DataError, describe, holdout_split, read_exports, write_labelled_dir  # noqa: E402
 from net import Inspector, count_macs, count_params, prune_channels  # noqa: E402
 from quantize import export_fp32, export_qdq, finalize_int8, freeze_observers, prepare_qat  # noqa: E402
-from train import InputTransform, accuracy, fit, load_split  # noqa: E402
+from train import InputTransform, Split, accuracy, fit, load_split  # noqa: E402
 
 NAME = "round-parts"
 VERSION = "1.0.0"
@@ -45,6 +51,7 @@ HEIGHT, WIDTH = 120, 160
 KEEP_FRACTION = 0.5
 MAX_MISSED = 0.01  # default threshold: miss at most 1% of defects on validation data
 PREVALENCE = 0.02  # assumed share of defective parts on a line, for rejects per 1000
+DEVICE_SHARE = 0.3  # share of each training epoch drawn from device samples (repeated as needed)
 
 FULL = dict(train=12000, val=2000, test=6000, footage=200, epochs=18, finetune=8, qat=4)
 QUICK = dict(train=3000, val=500, test=600, footage=0, epochs=6, finetune=2, qat=1)
@@ -86,6 +93,14 @@ CARD = {
 }
 
 
+def next_version(version: str) -> str:
+    """1.0.0 -> 1.1.0: a retrained model is a new minor version of the one it came from."""
+    parts = version.split("-")[0].split(".")
+    if len(parts) < 2 or not all(p.isdigit() for p in parts):
+        raise DataError(f"the base model's version '{version}' is not MAJOR.MINOR[.PATCH]: give --base a model this recipe built")
+    return f"{parts[0]}.{int(parts[1]) + 1}.0"
+
+
 def sha256(path: str) -> str:
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -96,7 +111,13 @@ class Build:
         self.args = args
         self.plan = QUICK if args.quick else FULL
         self.work = os.path.abspath(args.work or os.path.join(ROOT, "build", "recipe-quick" if args.quick else "recipe"))
-        self.out = os.path.abspath(args.out or os.path.join(ROOT, "build/model-quick" if args.quick else "models", NAME))
+        default_out = os.path.join(ROOT, "build/model-quick" if args.quick else "models", NAME)
+        if args.from_export:
+            default_out = os.path.join(ROOT, "build", "model-retrained")
+        self.out = os.path.abspath(args.out or default_out)
+        self.version = VERSION
+        self.device_held: str | None = None  # labelled folder of held-out device samples
+        self.device_info: dict | None = None
         self.lines: list[str] = []
         self.t0 = time.time()
 
@@ -122,7 +143,7 @@ class Build:
         return {
             "schema_version": 1,
             "name": NAME,
-            "version": VERSION,
+            "version": self.version,
             "created": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
             "file": file,
             "sha256": digest,
@@ -219,6 +240,8 @@ class Build:
         data = self.pack()
         tf = InputTransform(INPUT_SPEC)
         train, val = data["train"], data["val"]
+        if a.from_export:
+            train = self.with_device_samples(train)
         art = os.path.join(self.work, "onnx")
         os.makedirs(art, exist_ok=True)
 
@@ -276,7 +299,7 @@ class Build:
         out = self.out
         shutil.rmtree(out, ignore_errors=True)
         training = {
-            "recipe": "models/recipe/build.py" + (" --quick" if a.quick else ""),
+            "recipe": "models/recipe/build.py" + (" --quick" if a.quick else "") + (" --from-export" if a.from_export else ""),
             "seed": a.seed,
             "frames": {k: self.plan[k] for k in ("train", "val", "test")},
             "epochs": {"fp32": self.plan["epochs"], "finetune": self.plan["finetune"], "qat": qat_epochs},
@@ -294,6 +317,7 @@ class Build:
                   "--calibration", os.path.join(self.work, "data", "val"), "--max-missed", str(MAX_MISSED),
                   "--prevalence", str(PREVALENCE), "--metrics-key", "int8")
         self.footage_metrics(out)
+        self.device_metrics(out)
 
         m = json.load(open(mpath))
         m["metrics"]["int8"].update(description="int8 QDQ, pruned (shipped)", macs=count_macs(pruned, HEIGHT, WIDTH),
@@ -310,6 +334,53 @@ class Build:
         if a.quick:
             self.check_quick(m)
         self.log(f"done: {out}")
+
+    def with_device_samples(self, train: Split) -> Split:
+        """The simulated training split plus the device samples' training share, repeated so they
+        make about DEVICE_SHARE of every epoch (a few hundred labeled frames would otherwise vanish
+        in thousands of simulated ones, and the simulated ones keep the old line from being forgotten)."""
+        a = self.args
+        base = json.load(open(os.path.join(os.path.abspath(a.base), "manifest.json")))
+        self.version = next_version(base["version"])
+        device = read_exports(a.from_export, self.work, model_name=NAME, labels=LABELS, kinds=list(DEFECTS))
+        for problem in device.skipped:
+            self.log(f"skipped (corrupt or missing image): {problem}")
+        dtrain, dheld = holdout_split(device.samples, LABELS, a.seed)
+        self.device_info = describe(device, dtrain, dheld)
+        root = os.path.join(self.work, "device")
+        shutil.rmtree(root, ignore_errors=True)
+        self.device_held = write_labelled_dir(dheld, os.path.join(root, "held-out"))
+        packed = self.pack_dir(write_labelled_dir(dtrain, os.path.join(root, "train")), "device-train")
+        reps = max(1, min(50, math.ceil(DEVICE_SHARE * len(train) / ((1 - DEVICE_SHARE) * len(packed)))))
+        self.log(f"device samples from {len(a.from_export)} export(s): {len(dtrain)} for training (x{reps} per epoch), "
+                 f"{len(dheld)} held out; {self.device_info['train']['by_kind']}; version {base['version']} -> {self.version}")
+        return Split(np.concatenate([train.pixels] + [packed.pixels] * reps),
+                     np.concatenate([train.labels] + [packed.labels] * reps),
+                     train.kinds + packed.kinds * reps)
+
+    def pack_dir(self, frames: str, name: str) -> Split:
+        spec_dir = self.write_model_dir(os.path.join(self.work, "spec"), os.devnull, dict(pruning={}, quantization={}, training={}))
+        prefix = os.path.join(self.work, "packed", name)
+        os.makedirs(os.path.dirname(prefix), exist_ok=True)
+        self.node("dataset", "pack", "--data", frames, "--model", spec_dir, "--out", prefix)
+        return load_split(prefix, LABELS)
+
+    def device_metrics(self, model_dir: str) -> None:
+        """The retrained model on the device samples it never saw (the held-out share), at its
+        own threshold, and what it was trained on."""
+        if not self.device_held:
+            return
+        mpath = os.path.join(model_dir, "manifest.json")
+        m = json.load(open(mpath))
+        f = json.loads(self.node("model", "eval", model_dir, "--data", self.device_held, "--json", capture=True))
+        m["metrics"]["int8"]["device"] = {"data": "held-out device samples", **f}
+        m["training"]["device_data"] = self.device_info
+        with open(mpath, "w") as out:
+            json.dump(m, out, indent=2, ensure_ascii=False)
+            out.write("\n")
+        self.log(f"int8 on {f['samples']} held-out device samples at threshold {f['threshold']}: accuracy "
+                 f"{f['accuracy'] * 100:.2f}%, false rejects {f['false_reject_rate'] * 100:.2f}%, missed defects "
+                 f"{f['missed_defect_rate'] * 100:.2f}%, recall " + ", ".join(f"{k} {v * 100:.1f}%" for k, v in f["per_defect_recall"].items()))
 
     def footage_metrics(self, model_dir: str) -> None:
         """Records in the manifest what the model decides on the bundled footage, evaluated like
@@ -364,7 +435,16 @@ def main(argv: list[str]) -> None:
     p.add_argument("--out", help="model directory to write")
     p.add_argument("--work", help="scratch directory (frames, packed tensors, intermediate ONNX)")
     p.add_argument("--footage-only", action="store_true", help="only (re)make the bundled footage")
-    Build(p.parse_args(argv)).run()
+    p.add_argument("--from-export", nargs="+", metavar="EXPORT",
+                   help="labeled device samples to retrain on: folders or .tar files from `linesight samples export`")
+    p.add_argument("--base", default=os.path.join(ROOT, "models", NAME),
+                   help="the model being retrained (its version is bumped); default the shipped one")
+    args = p.parse_args(argv)
+    try:
+        Build(args).run()
+    except DataError as err:
+        print(f"model:build: {err}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -87,6 +87,16 @@ export function renderModelCard(m: Manifest): string {
       "",
     );
     for (const [key, a] of Object.entries(m.metrics)) {
+      const d = a.device;
+      if (d)
+        out.push(
+          `On ${d.samples} labeled device samples held out of its training (${d.data}), **${key}** at threshold ` +
+            `${d.threshold}: accuracy ${pct(d.accuracy)}, false rejects ${pct(d.false_reject_rate)}, missed defects ` +
+            `${pct(d.missed_defect_rate)}; recall by kind ${Object.entries(d.per_defect_recall)
+              .map(([k, v]) => `${k} ${pct(v)}`)
+              .join(", ")}.`,
+          "",
+        );
       const f = a.footage;
       if (!f) continue;
       const wrong = Math.round((1 - f.accuracy) * f.samples);

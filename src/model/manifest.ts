@@ -63,6 +63,9 @@ export const artifactMetricsSchema = z.strictObject({
   // The same metrics on the frames shipped with the model for its demo (the recipe's bundled
   // footage), so what the demo shows and what the tests assert are recorded with the model.
   footage: classMetricsSchema.extend({ data: z.string().min(1) }).optional(),
+  // A model retrained on device samples (`model:build --from-export`): the same metrics on the
+  // share of them held out of training.
+  device: classMetricsSchema.extend({ data: z.string().min(1) }).optional(),
 });
 export type ArtifactMetrics = z.infer<typeof artifactMetricsSchema>;
 
