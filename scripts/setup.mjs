@@ -31,6 +31,11 @@ const DEBIAN = {
     { pkg: "chromium", check: () => has("chromium", "/usr/bin/chromium") },
     // The PLC's Modbus server is tested with an independent client.
     { pkg: "mbpoll", check: () => has("mbpoll", "/usr/bin/mbpoll") },
+    // The retraining recipe's export reader (models/recipe/device_data.py) is tested on real exports.
+    {
+      pkg: "python3-pil",
+      check: () => spawnSync("/usr/bin/python3", ["-c", "import PIL"]).status === 0,
+    },
   ],
   model: [
     {

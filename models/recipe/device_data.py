@@ -222,3 +222,36 @@ def describe(data: DeviceData, train: list[DeviceSample], held: list[DeviceSampl
         "held_out": counts(held),
         "skipped": len(data.skipped),
     }
+
+
+def main(argv: list[str]) -> int:
+    """`python3 models/recipe/device_data.py EXPORT...`: checks exports as --from-export would and
+    prints what retraining would use (JSON), or the refusal (exit 2)."""
+    import argparse
+    import json
+    import sys
+    import tempfile
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("exports", nargs="+")
+    p.add_argument("--model", default="round-parts")
+    p.add_argument("--labels", default="good,defect")
+    p.add_argument("--kinds", default="crack,chip,burn,missing_chunk")
+    p.add_argument("--seed", type=int, default=7)
+    a = p.parse_args(argv)
+    labels = a.labels.split(",")
+    with tempfile.TemporaryDirectory() as work:
+        try:
+            data = read_exports(a.exports, work, model_name=a.model, labels=labels, kinds=a.kinds.split(","))
+            train, held = holdout_split(data.samples, labels, a.seed)
+        except DataError as err:
+            print(f"device_data: {err}", file=sys.stderr)
+            return 2
+        print(json.dumps({**describe(data, train, held), "skipped_files": data.skipped}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))
