@@ -106,6 +106,7 @@ export function classMetrics(samples: readonly ScoredSample[], threshold: number
   for (const [kind, k] of [...perKind].sort(([a], [b]) => a.localeCompare(b))) {
     per_defect_recall[kind] = ratio(k.caught, k.n);
   }
+  const per_defect_samples = Object.fromEntries(Object.keys(per_defect_recall).map((k) => [k, perKind.get(k)?.n ?? 0]));
   return {
     samples: samples.length,
     accuracy: ratio(samples.length - c.falseRejects - c.missed, samples.length),
@@ -114,6 +115,7 @@ export function classMetrics(samples: readonly ScoredSample[], threshold: number
     missed_defect_rate: ratio(c.missed, c.defects),
     roc_auc: rocAuc(samples),
     per_defect_recall,
+    per_defect_samples,
   };
 }
 

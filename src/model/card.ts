@@ -1,5 +1,6 @@
 // MODEL_CARD.md rendered from manifest.json, so the card can never disagree with the manifest. Pure.
-import type { ArtifactMetrics, Manifest } from "./manifest.js";
+import { wilson } from "../monitor/audit-accuracy.js";
+import type { ArtifactMetrics, ClassMetrics, Manifest } from "./manifest.js";
 
 const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
@@ -7,6 +8,32 @@ const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 function table(header: string[], rows: (string | number)[][]): string {
   const line = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
   return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+/** Metrics on data the recipe never tuned on, with 95% intervals where the counts are recorded. */
+function unseenData(key: string, d: ClassMetrics & { data: string }, what: string): string[] {
+  const interval = (rate: number, n: number | undefined) => {
+    if (n === undefined) return pct(rate);
+    const e = wilson(Math.round(rate * n), n);
+    return `${pct(rate)} (${pct(e.low ?? 0, 1)}–${pct(e.high ?? 1, 1)}, n=${n})`;
+  };
+  const n = d.per_defect_samples;
+  const defects = n ? Object.values(n).reduce((a, b) => a + b, 0) : undefined;
+  const goods = defects === undefined ? undefined : d.samples - defects;
+  return [
+    `On ${d.samples} ${what} (${d.data}), **${key}** at threshold ${d.threshold}, with 95% intervals:`,
+    "",
+    table(
+      ["measure", "value"],
+      [
+        ["accuracy", interval(d.accuracy, d.samples)],
+        ["false rejects", interval(d.false_reject_rate, goods)],
+        ["missed defects", interval(d.missed_defect_rate, defects)],
+        ...Object.entries(d.per_defect_recall).map(([k, v]): [string, string] => [`recall: ${k}`, interval(v, n?.[k])]),
+      ],
+    ),
+    "",
+  ];
 }
 
 function metricsTable(metrics: Record<string, ArtifactMetrics>): string {
@@ -87,16 +114,11 @@ export function renderModelCard(m: Manifest): string {
       "",
     );
     for (const [key, a] of Object.entries(m.metrics)) {
-      const d = a.device;
-      if (d)
-        out.push(
-          `On ${d.samples} labeled device samples held out of its training (${d.data}), **${key}** at threshold ` +
-            `${d.threshold}: accuracy ${pct(d.accuracy)}, false rejects ${pct(d.false_reject_rate)}, missed defects ` +
-            `${pct(d.missed_defect_rate)}; recall by kind ${Object.entries(d.per_defect_recall)
-              .map(([k, v]) => `${k} ${pct(v)}`)
-              .join(", ")}.`,
-          "",
-        );
+      for (const [data, what] of [
+        [a.fresh, "frames rendered with a seed neither training nor the footage used"],
+        [a.device, "labeled device samples held out of its training"],
+      ] as const)
+        if (data) out.push(...unseenData(key, data, what));
       const f = a.footage;
       if (!f) continue;
       const wrong = Math.round((1 - f.accuracy) * f.samples);

@@ -51,6 +51,8 @@ export const classMetricsSchema = z.strictObject({
   missed_defect_rate: rateSchema,
   roc_auc: rateSchema,
   per_defect_recall: z.record(z.string(), rateSchema),
+  // Defective frames of each kind behind per_defect_recall (for its confidence interval).
+  per_defect_samples: z.record(z.string(), z.number().int().nonnegative()).optional(),
 });
 export type ClassMetrics = z.infer<typeof classMetricsSchema>;
 
@@ -66,6 +68,9 @@ export const artifactMetricsSchema = z.strictObject({
   // A model retrained on device samples (`model:build --from-export`): the same metrics on the
   // share of them held out of training.
   device: classMetricsSchema.extend({ data: z.string().min(1) }).optional(),
+  // Frames rendered with a seed neither training nor the footage used: the honest figure for a
+  // model whose recipe was tuned while looking at its test split.
+  fresh: classMetricsSchema.extend({ data: z.string().min(1) }).optional(),
 });
 export type ArtifactMetrics = z.infer<typeof artifactMetricsSchema>;
 

@@ -65,3 +65,28 @@ describe("defect kinds in the manifest", () => {
     expect(() => parseManifest(proto, "manifest.json")).toThrow(/defect_kinds\.0/);
   });
 });
+
+describe("metrics on data the recipe never tuned on", () => {
+  it("show in the card with 95% intervals per defect kind", () => {
+    const m = structuredClone(shipped);
+    m.metrics.int8.fresh = {
+      data: "fresh renders, seed 4242",
+      samples: 1000,
+      accuracy: 0.98,
+      threshold: 0.88,
+      false_reject_rate: 0.01,
+      missed_defect_rate: 0.03,
+      roc_auc: 0.998,
+      per_defect_recall: { chip: 0.96, crack: 0.98 },
+      per_defect_samples: { chip: 250, crack: 250 },
+    };
+    const card = renderModelCard(parseManifest(m, "manifest.json"));
+    expect(card).toContain(
+      "On 1000 frames rendered with a seed neither training nor the footage used (fresh renders, seed 4242)",
+    );
+    // 240 of 250 chips caught: Wilson 92.8%–97.8%.
+    expect(card).toMatch(/\| recall: chip \| 96\.00% \(92\.8%–97\.8%, n=250\) \|/);
+    // False rejects among the 500 good frames.
+    expect(card).toMatch(/\| false rejects \| 1\.00% \([\d.]+%–[\d.]+%, n=500\) \|/);
+  });
+});
