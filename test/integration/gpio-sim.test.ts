@@ -1,0 +1,145 @@
+// The GPIO backend against a real kernel: a minimal kernel with gpio-sim (deploy/gpio-sim/) boots
+// under QEMU with this machine's filesystem as root; inside, the real chardev backend runs behind
+// the real LineIo and output worker (deploy/gpio-sim/scenario.mjs). The photo-eye is gpio-sim's
+// pull, the outputs are read from gpio-sim's value files. Builds the kernel on first run (minutes,
+// cached in build/gpio-sim/); fails when qemu or the kernel source is missing.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+
+interface Change {
+  line: "reject" | "ready" | "heartbeat";
+  level: boolean;
+  timeMs: number;
+}
+interface Fate {
+  partId: number;
+  edgeMs: number;
+  ejectAtMs: number;
+  eject: boolean;
+  cause: string;
+}
+interface Results {
+  steps: {
+    chips: { path: string; label: string; lines: number }[];
+    lineInfos: { offset: number; name: string }[];
+    missingChip: string | null;
+    missingLine: string | null;
+    busy: string | null;
+    checkFree: string;
+    checkBusy: string;
+    line: {
+      triggers: { before: number; after: number }[];
+      parts: { partId: number; edgeMs: number }[];
+      fates: Fate[];
+      sampled: { changes: Change[]; samplePeriodMs: number };
+      stats: { rejectsFired: number };
+    };
+    sigkill: { killedAt: number; changes: Change[] };
+    done: boolean;
+  };
+}
+
+let r: Results["steps"];
+
+beforeAll(() => {
+  // The scenario imports the compiled modules (the VM runs plain node): `npm test` builds dist first.
+  for (const f of ["dist/src/line/gpio-backend.js", "native/gpio-chardev/build/Release/gpio_chardev.node"])
+    if (!existsSync(join(ROOT, f)))
+      throw new Error(`${f} missing: run \`node scripts/setup.mjs --for test\` and \`npm run build\``);
+  execFileSync(join(ROOT, "deploy/gpio-sim/build-kernel.sh"), { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  const out = mkdtempSync(join(ROOT, "build/gpio-sim/run-"));
+  const vm = spawnSync(join(ROOT, "deploy/gpio-sim/run-vm.sh"), [out, `node deploy/gpio-sim/scenario.mjs ${out}`], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
+  const log = existsSync(join(out, "job.log")) ? readFileSync(join(out, "job.log"), "utf8") : "";
+  if (vm.status !== 0) throw new Error(`the VM run failed (${vm.status}): ${vm.stderr}\n${log.slice(-3000)}`);
+  r = (JSON.parse(readFileSync(join(out, "results.json"), "utf8")) as Results).steps;
+}, 30 * 60_000);
+
+/** arr[i], failing the test if it is not there. */
+function nth<T>(arr: readonly T[], i: number): T {
+  const v = arr[i];
+  if (v === undefined) throw new Error(`no element ${i} (of ${arr.length})`);
+  return v;
+}
+
+const rising = (changes: Change[], line: Change["line"]) => changes.filter((c) => c.line === line && c.level);
+
+describe("GPIO character-device backend on a gpio-sim chip (QEMU)", () => {
+  it("finds the chip by its label and lists its named lines", () => {
+    expect(r.chips).toEqual([{ path: "/dev/gpiochip0", name: "gpiochip0", label: "linesight-sim", lines: 5 }]);
+    expect(r.lineInfos.map((l) => l.name)).toEqual(["trigger", "reject", "ready", "heartbeat", "spare"]);
+  });
+
+  it("refuses a chip label that is not there, a line that is not there, and a busy line, naming the key", () => {
+    expect(r.missingChip).toMatch(
+      /^LineSetupError: line\.gpio_chip: no GPIO chip labelled "pinctrl-rp1"; chips here: \/dev\/gpiochip0 "linesight-sim"/,
+    );
+    expect(r.missingLine).toMatch(/^LineSetupError: line\.reject\.line: no line "GPIO27" on .*named trigger, reject/);
+    expect(r.busy).toMatch(/^LineSetupError: .*line\.reject\.line reject \(offset 1\) is in use by "other-app"/);
+  });
+
+  it("linesight check lists the configured lines and whether they can be requested", () => {
+    expect(r.checkFree).toContain('✓ gpio lines: chip "linesight-sim" -> /dev/gpiochip0 (5 lines)');
+    expect(r.checkFree).toContain("trigger: trigger (offset 0), input, rising edge: free, can be requested");
+    expect(r.checkFree).toContain("heartbeat: heartbeat (offset 3), output: free, can be requested");
+    expect(r.checkBusy).toContain('✗ gpio lines: chip "linesight-sim"');
+    expect(r.checkBusy).toContain('reject: reject (offset 1), output: in use by "other-app": cannot be requested');
+  });
+
+  it("stamps each trigger edge with the kernel's monotonic timestamp", () => {
+    const { parts, triggers } = r.line;
+    expect(parts.map((p) => p.partId)).toEqual([1, 2, 3, 4, 5]);
+    parts.forEach((p, i) => {
+      // The edge happened during the write to gpio-sim's pull: between the times around it.
+      expect(p.edgeMs).toBeGreaterThanOrEqual(nth(triggers, i).before);
+      expect(p.edgeMs).toBeLessThanOrEqual(nth(triggers, i).after);
+    });
+  });
+
+  it("gives each part its fate and fires the reject output at its eject time, through real chardev writes", () => {
+    const { fates, sampled } = r.line;
+    expect(fates.map((f) => [f.partId, f.eject, f.cause])).toEqual([
+      [1, true, "decision"],
+      [2, false, "decision"],
+      [3, true, "no_decision"], // no verdict by the deadline: fail-safe reject
+      [4, true, "failed"],
+      [5, false, "decision"],
+    ]);
+    const ejected = fates.filter((f) => f.eject);
+    const pulses = rising(sampled.changes, "reject");
+    expect(pulses).toHaveLength(ejected.length);
+    // The sampler reads the value file every samplePeriodMs (slow under TCG): allow that plus slack.
+    const slack = 15 + 2 * sampled.samplePeriodMs;
+    pulses.forEach((p, i) => {
+      expect(p.timeMs).toBeGreaterThanOrEqual(nth(ejected, i).ejectAtMs - 1);
+      expect(p.timeMs - nth(ejected, i).ejectAtMs).toBeLessThan(slack);
+      const off = sampled.changes.find((c) => c.line === "reject" && !c.level && c.timeMs > p.timeMs);
+      expect(off).toBeDefined();
+      expect((off as Change).timeMs - p.timeMs).toBeGreaterThan(40 - slack);
+      expect((off as Change).timeMs - p.timeMs).toBeLessThan(40 + slack);
+    });
+    expect(r.line.stats.rejectsFired).toBe(3);
+  });
+
+  it("holds ready on and toggles the heartbeat while running", () => {
+    const { changes } = r.line.sampled;
+    expect(rising(changes, "ready").length).toBeGreaterThanOrEqual(1);
+    // ~3 s at a 50 ms period: dozens of toggles.
+    expect(changes.filter((c) => c.line === "heartbeat").length).toBeGreaterThan(20);
+  });
+
+  it("after kill -9 of the process holding the lines, heartbeat and ready stop within two periods", () => {
+    const { killedAt, changes } = r.sigkill;
+    const before = changes.filter((c) => c.line === "heartbeat" && c.timeMs < killedAt);
+    expect(before.length).toBeGreaterThan(3);
+    const late = changes.filter((c) => c.timeMs > killedAt + 100);
+    expect(late).toEqual([]);
+    expect(r.done).toBe(true);
+  });
+});
