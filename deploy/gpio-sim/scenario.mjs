@@ -16,7 +16,10 @@ const OUT = process.argv[2];
 const HOLD = process.argv[3] === "--hold";
 const LABEL = "linesight-sim";
 const NAMES = ["trigger", "reject", "ready", "heartbeat", "spare"];
-const results = { steps: {} };
+const DELAY_MS = 1500;
+const PULSE_MS = 150;
+const HEARTBEAT_MS = 200;
+const results = { steps: { config: { delayMs: DELAY_MS, pulseMs: PULSE_MS, heartbeatMs: HEARTBEAT_MS } } };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const record = (name, value) => {
   results.steps[name] = value;
@@ -30,10 +33,11 @@ const lineConfig = (over = {}) =>
       enabled: true,
       backend: "gpio",
       gpio_chip: LABEL,
+      // Times for an emulated CPU (TCG) on a loaded machine: everything is slow, so long.
       trigger: { source: "gpio", line: "trigger", edge: "rising", debounce_ms: 2 },
-      reject: { line: "reject", delay_ms: 300, pulse_ms: 40 },
+      reject: { line: "reject", delay_ms: DELAY_MS, pulse_ms: PULSE_MS },
       ready: { line: "ready" },
-      heartbeat: { line: "heartbeat", period_ms: 50 },
+      heartbeat: { line: "heartbeat", period_ms: HEARTBEAT_MS },
       output_priority: "normal",
       ...over,
     },
@@ -80,7 +84,7 @@ async function startError(over) {
 // 2. A chip label that is not there.
 record("missingChip", await startError({ gpio_chip: "pinctrl-rp1" }));
 // 3. A line name that is not there.
-record("missingLine", await startError({ reject: { line: "GPIO27", delay_ms: 300, pulse_ms: 40 } }));
+record("missingLine", await startError({ reject: { line: "GPIO27", delay_ms: DELAY_MS } }));
 
 // 4. A line held by another program: start fails naming it; check says so.
 const cfgPath = join(OUT, "vm-config.yaml");
@@ -105,14 +109,17 @@ record("checkBusy", check());
 gpioChardev().release(other);
 
 // 5. The line: heartbeat, ready, parts with decisions, pulses sampled from the value files.
-function startSampler() {
+async function startSampler() {
   const stop = new SharedArrayBuffer(4);
   const worker = new Worker(
     `const { parentPort, workerData } = require("node:worker_threads");
      const { readFileSync } = require("node:fs");
      const stop = new Int32Array(workerData.stop);
      const last = {}; const changes = []; let samples = 0;
+     const nap = new Int32Array(new SharedArrayBuffer(4));
      while (Atomics.load(stop, 0) === 0) {
+       if (samples === 1) parentPort.postMessage("started");
+       Atomics.wait(nap, 0, 0, 1); // not a busy loop: the VM has one (emulated) CPU
        for (const [name, path] of Object.entries(workerData.files)) {
          const v = readFileSync(path, "utf8").trim() === "1";
          if (last[name] !== v) { changes.push({ line: name, level: v, timeMs: Number(process.hrtime.bigint()) / 1e6 }); last[name] = v; }
@@ -122,6 +129,7 @@ function startSampler() {
      parentPort.postMessage({ changes, samples });`,
     { eval: true, workerData: { stop, files: { reject: sim(1, "value"), ready: sim(2, "value"), heartbeat: sim(3, "value") } } },
   );
+  await new Promise((r) => worker.once("message", r));
   const t0 = monoNowMs();
   return async () => {
     const done = new Promise((r) => worker.once("message", r));
@@ -131,7 +139,7 @@ function startSampler() {
   };
 }
 
-const stopSampler = startSampler();
+const stopSampler = await startSampler();
 const line = await Line.start(lineConfig(), { wires: null });
 const parts = [];
 const fates = [];
@@ -148,18 +156,17 @@ for (const what of plan) {
   pull(0, true);
   const after = monoNowMs();
   triggers.push({ before, after });
-  await sleep(20);
-  pull(0, false);
+  // The part's frame, captured just after the edge, and its decision (or none, or a failure).
   seq++;
   const captured = monoToPerfMs(after + 1);
   line.io.frame(seq, captured);
-  await sleep(30);
   if (what === "failure") line.io.failure(seq, captured);
   else if (what !== "none")
     line.io.decision(seq, { action: what, score: what === "reject" ? 0.9 : 0.1, model: "vm" }, captured);
-  await sleep(130);
+  pull(0, false);
+  await sleep(600);
 }
-await sleep(700);
+await sleep(DELAY_MS + PULSE_MS + 1000);
 const stats = line.io.stats();
 await line.stop();
 const sampled = await stopSampler();
@@ -168,12 +175,12 @@ record("line", { plan, triggers, parts, fates, stats, sampled });
 // 6. kill -9 the process holding the lines: ready and heartbeat stop changing.
 const child = spawn(process.execPath, [new URL(import.meta.url).pathname, OUT, "--hold"], { stdio: ["ignore", "pipe", "inherit"] });
 await new Promise((r) => child.stdout.once("data", r));
-const stopKillSampler = startSampler();
-await sleep(500);
+const stopKillSampler = await startSampler();
+await sleep(5 * HEARTBEAT_MS);
 const killedAt = monoNowMs();
 child.kill("SIGKILL");
 await new Promise((r) => child.once("exit", r));
-await sleep(500);
+await sleep(5 * HEARTBEAT_MS);
 record("sigkill", { killedAt, ...(await stopKillSampler()) });
 record("done", true);
 }

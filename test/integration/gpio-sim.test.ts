@@ -24,6 +24,7 @@ interface Fate {
 }
 interface Results {
   steps: {
+    config: { delayMs: number; pulseMs: number; heartbeatMs: number };
     chips: { path: string; label: string; lines: number }[];
     lineInfos: { offset: number; name: string }[];
     missingChip: string | null;
@@ -36,9 +37,9 @@ interface Results {
       parts: { partId: number; edgeMs: number }[];
       fates: Fate[];
       sampled: { changes: Change[]; samplePeriodMs: number };
-      stats: { rejectsFired: number };
+      stats: { rejectsFired: number; pulseError: { p50: number; p99: number; max: number; count: number } };
     };
-    sigkill: { killedAt: number; changes: Change[] };
+    sigkill: { killedAt: number; changes: Change[]; samplePeriodMs: number };
     done: boolean;
   };
 }
@@ -103,7 +104,8 @@ describe("GPIO character-device backend on a gpio-sim chip (QEMU)", () => {
   });
 
   it("gives each part its fate and fires the reject output at its eject time, through real chardev writes", () => {
-    const { fates, sampled } = r.line;
+    const { sampled } = r.line;
+    const fates = [...r.line.fates].sort((a, b) => a.partId - b.partId);
     expect(fates.map((f) => [f.partId, f.eject, f.cause])).toEqual([
       [1, true, "decision"],
       [2, false, "decision"],
@@ -111,35 +113,45 @@ describe("GPIO character-device backend on a gpio-sim chip (QEMU)", () => {
       [4, true, "failed"],
       [5, false, "decision"],
     ]);
-    const ejected = fates.filter((f) => f.eject);
+    const ejected = fates.filter((f) => f.eject).sort((a, b) => a.ejectAtMs - b.ejectAtMs);
+    const pulseMs = r.config.pulseMs;
     const pulses = rising(sampled.changes, "reject");
     expect(pulses).toHaveLength(ejected.length);
-    // The sampler reads the value file every samplePeriodMs (slow under TCG): allow that plus slack.
-    const slack = 15 + 2 * sampled.samplePeriodMs;
+    // An emulated CPU on a loaded machine, and a sampler that reads the value files every
+    // samplePeriodMs: "at the right time" within 100 ms plus three sample periods (pulses: 150 ms).
+    const slack = 100 + 3 * sampled.samplePeriodMs;
     pulses.forEach((p, i) => {
       expect(p.timeMs).toBeGreaterThanOrEqual(nth(ejected, i).ejectAtMs - 1);
       expect(p.timeMs - nth(ejected, i).ejectAtMs).toBeLessThan(slack);
       const off = sampled.changes.find((c) => c.line === "reject" && !c.level && c.timeMs > p.timeMs);
       expect(off).toBeDefined();
-      expect((off as Change).timeMs - p.timeMs).toBeGreaterThan(40 - slack);
-      expect((off as Change).timeMs - p.timeMs).toBeLessThan(40 + slack);
+      expect(Math.abs((off as Change).timeMs - p.timeMs - pulseMs)).toBeLessThan(slack);
     });
     expect(r.line.stats.rejectsFired).toBe(3);
+    // Timing under TCG emulation means little; printed for docs/line-io.md, not asserted.
+    const seen = pulses.map((p, i) => (p.timeMs - nth(ejected, i).ejectAtMs).toFixed(2));
+    console.log(
+      `gpio-sim VM: pulse start error (output thread, after the ioctl) ${JSON.stringify(r.line.stats.pulseError)} ms; ` +
+        `seen in sim_gpio1/value ${seen.join(", ")} ms after the eject time (sampled every ${sampled.samplePeriodMs.toFixed(2)} ms)`,
+    );
   });
 
   it("holds ready on and toggles the heartbeat while running", () => {
     const { changes } = r.line.sampled;
     expect(rising(changes, "ready").length).toBeGreaterThanOrEqual(1);
-    // ~3 s at a 50 ms period: dozens of toggles.
-    expect(changes.filter((c) => c.line === "heartbeat").length).toBeGreaterThan(20);
+    // Several seconds at a 200 ms period: dozens of toggles.
+    expect(changes.filter((c) => c.line === "heartbeat").length).toBeGreaterThan(10);
   });
 
   it("after kill -9 of the process holding the lines, heartbeat and ready stop within two periods", () => {
-    const { killedAt, changes } = r.sigkill;
+    const { killedAt, changes, samplePeriodMs } = r.sigkill;
     const before = changes.filter((c) => c.line === "heartbeat" && c.timeMs < killedAt);
     expect(before.length).toBeGreaterThan(3);
-    const late = changes.filter((c) => c.timeMs > killedAt + 100);
+    const late = changes.filter((c) => c.timeMs > killedAt + 2 * r.config.heartbeatMs + samplePeriodMs);
     expect(late).toEqual([]);
+    // The kernel released the lines: gpio-sim returns them to their pull (down), so ready drops.
+    const lastReady = changes.filter((c) => c.line === "ready").at(-1);
+    expect(lastReady?.level).toBe(false);
     expect(r.done).toBe(true);
   });
 });
