@@ -3,9 +3,10 @@
 // the real LineIo and output worker (deploy/gpio-sim/scenario.mjs). The photo-eye is gpio-sim's
 // pull, the outputs are read from gpio-sim's value files. Builds the kernel on first run (minutes,
 // cached in build/gpio-sim/); fails when qemu or the kernel source is missing.
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -46,19 +47,25 @@ interface Results {
 
 let r: Results["steps"];
 
-beforeAll(() => {
+// Asynchronous: a test worker whose event loop is blocked for minutes loses its link to vitest.
+const run = promisify(execFile);
+
+beforeAll(async () => {
   // The scenario imports the compiled modules (the VM runs plain node): `npm test` builds dist first.
   for (const f of ["dist/src/line/gpio-backend.js", "native/gpio-chardev/build/Release/gpio_chardev.node"])
     if (!existsSync(join(ROOT, f)))
       throw new Error(`${f} missing: run \`node scripts/setup.mjs --for test\` and \`npm run build\``);
-  execFileSync(join(ROOT, "deploy/gpio-sim/build-kernel.sh"), { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  await run(join(ROOT, "deploy/gpio-sim/build-kernel.sh"), { cwd: ROOT });
+  mkdirSync(join(ROOT, "build/gpio-sim"), { recursive: true });
   const out = mkdtempSync(join(ROOT, "build/gpio-sim/run-"));
-  const vm = spawnSync(join(ROOT, "deploy/gpio-sim/run-vm.sh"), [out, `node deploy/gpio-sim/scenario.mjs ${out}`], {
-    cwd: ROOT,
-    encoding: "utf8",
-  });
-  const log = existsSync(join(out, "job.log")) ? readFileSync(join(out, "job.log"), "utf8") : "";
-  if (vm.status !== 0) throw new Error(`the VM run failed (${vm.status}): ${vm.stderr}\n${log.slice(-3000)}`);
+  try {
+    await run(join(ROOT, "deploy/gpio-sim/run-vm.sh"), [out, `node deploy/gpio-sim/scenario.mjs ${out}`], {
+      cwd: ROOT,
+    });
+  } catch (err) {
+    const log = existsSync(join(out, "job.log")) ? readFileSync(join(out, "job.log"), "utf8") : "";
+    throw new Error(`the VM run failed: ${(err as { stderr?: string }).stderr ?? err}\n${log.slice(-3000)}`);
+  }
   r = (JSON.parse(readFileSync(join(out, "results.json"), "utf8")) as Results).steps;
 }, 30 * 60_000);
 

@@ -94,9 +94,9 @@ describe("line from configuration", () => {
   });
 
   it("on a machine without the GPIO chip, the gpio backend fails at start naming the key and the label", async () => {
-    // This machine has no /dev/gpiochip* (the gpio-sim VM test has one: test/integration/gpio-sim.test.ts).
+    // CI machines have no /dev/gpiochip* (the gpio-sim VM test has one: test/integration/gpio-sim.test.ts).
     await expect(
-      Line.start(config({ enabled: true, gpio_chip: "pinctrl-rp1", reject: { line: "GPIO27" } }), { wires: null }),
-    ).rejects.toThrow(/line\.gpio_chip: no GPIO chip on this machine .*"pinctrl-rp1"/);
+      Line.start(config({ enabled: true, gpio_chip: "no-such-chip", reject: { line: "GPIO27" } }), { wires: null }),
+    ).rejects.toThrow(/line\.gpio_chip: no GPIO chip (on this machine .*|labelled )"no-such-chip"/);
   });
 });

@@ -1,6 +1,9 @@
 // The GPIO backend's pure parts (which lines the config asks for, how they resolve on a chip, the
 // messages a user sees) and the addon on a machine without GPIO chips. The backend against a real
 // kernel chip: test/integration/gpio-sim.test.ts.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { findChip, type GpioLineInfo, gpioChardev, gpioSetupError, listChips } from "../../src/line/gpio-chardev.js";
@@ -136,9 +139,10 @@ describe("the GPIO addon on a machine without GPIO chips", () => {
   });
 
   it("finds no chip and says so, naming the label", () => {
-    expect(listChips()).toEqual({ chips: [], unreadable: [] });
-    expect(() => findChip("pinctrl-rp1")).toThrow(
-      /^line\.gpio_chip: no GPIO chip on this machine \(no \/dev\/gpiochip\*\), so none labelled "pinctrl-rp1"/,
+    const dev = mkdtempSync(join(tmpdir(), "dev-")); // a /dev without GPIO chips, as on this machine
+    expect(listChips(dev)).toEqual({ chips: [], unreadable: [] });
+    expect(() => findChip("pinctrl-rp1", dev)).toThrow(
+      /^line\.gpio_chip: no GPIO chip on this machine \(no \/.*\/gpiochip\*\), so none labelled "pinctrl-rp1"/,
     );
     expect(() => findChip("/dev/gpiochip9")).toThrow(/^line\.gpio_chip: \/dev\/gpiochip9: no such GPIO chip/);
   });
