@@ -77,6 +77,20 @@ for mod in better-sqlite3 unix-dgram; do
   rm -rf "$APP/node_modules/$mod/deps" "$APP/node_modules/$mod/src" "$APP/node_modules/$mod/test"
 done
 
+# linesight's own addon: the GPIO character device (line.backend: gpio), loaded from
+# <package root>/native/gpio-chardev/build/Release/ as in a checkout.
+step "compiling the gpio-chardev addon for $ARCH"
+GPIO_SRC=$WORK/gpio-chardev
+mkdir -p "$GPIO_SRC"
+cp native/gpio-chardev/binding.gyp native/gpio-chardev/gpio_chardev.c "$GPIO_SRC/"
+if ! (cd "$GPIO_SRC" && node "$NODE_GYP" rebuild --release --arch="$GYP_ARCH" --nodedir="$NODE_DIR" -j 2 >"$WORK/gyp-gpio-chardev.log" 2>&1); then
+  tail -40 "$WORK/gyp-gpio-chardev.log" >&2
+  echo "build-deb: compiling the gpio-chardev addon failed (whole log: $WORK/gyp-gpio-chardev.log)" >&2
+  exit 1
+fi
+install -D -m 0644 "$GPIO_SRC/build/Release/gpio_chardev.node" "$APP/native/gpio-chardev/build/Release/gpio_chardev.node"
+rm -rf "$GPIO_SRC"
+
 # 4. Drop what the target never loads: other platforms' onnxruntime builds, TypeScript sources,
 #    source maps, docs. Then check every ELF file is for the target.
 ORT=$APP/node_modules/onnxruntime-node/bin
@@ -100,7 +114,7 @@ while IFS= read -r f; do
     *"$ELF_MACHINE"*) ;;
     *) echo "build-deb: $f is for '$machine', not $ARCH" >&2; exit 1 ;;
   esac
-done < <(find "$APP/node_modules" -type f \( -name '*.node' -o -name '*.so*' \))
+done < <(find "$APP/node_modules" "$APP/native" -type f \( -name '*.node' -o -name '*.so*' \))
 
 # 5. The application, Node.js, data, unit, config, docs.
 mkdir -p "$APP/dist" && cp -r dist/src "$APP/dist/"

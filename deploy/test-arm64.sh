@@ -130,6 +130,22 @@ write_test_config
 
 NODE=/usr/lib/linesight/node/bin/node
 MAIN=/usr/lib/linesight/dist/src/cli/main.js
+
+# The GPIO addon (arm64, in the package) loads and lists the chips; this machine has none, so
+# looking up the Pi 5's chip must give the clear error, not a crash.
+if [ "$binfmt_ok" = yes ]; then GPIO_APP=/usr/lib/linesight; else GPIO_APP=$ROOTFS/usr/lib/linesight; fi
+GPIO_JS="const m = await import('$GPIO_APP/dist/src/line/gpio-chardev.js');
+console.log('gpio addon functions: ' + Object.keys(m.gpioChardev()).join(' '));
+console.log('gpio chips: ' + JSON.stringify(m.listChips().chips));
+try { m.findChip('pinctrl-rp1'); console.log('found a chip labelled pinctrl-rp1?'); process.exit(1); }
+catch (e) { console.log(e.name + ': ' + e.message); }"
+say "GPIO addon: load and list chips"
+gpio_out=$(in_root "$NODE" --input-type=module -e "$GPIO_JS")
+echo "$gpio_out"
+grep -q '^gpio addon functions: chipInfo lineInfos request' <<<"$gpio_out" ||
+  { echo "test-arm64: the GPIO addon did not load" >&2; exit 1; }
+grep -q '^LineSetupError: line.gpio_chip: no GPIO chip on this machine' <<<"$gpio_out" ||
+  { echo "test-arm64: no clear 'no GPIO chip' error from the arm64 GPIO backend" >&2; exit 1; }
 if [ "$binfmt_ok" = yes ]; then
   say "linesight check (installed /etc/linesight/config.yaml, as the linesight user)"
   in_root "${RUN_AS[@]}" /usr/bin/linesight check --config /etc/linesight/config.yaml

@@ -3,7 +3,7 @@
 // npm packages, the TypeScript build, and the Debian packages each needs (installed when run as
 // root, otherwise the exact command is printed). Idempotent and quick when nothing is missing.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -36,6 +36,18 @@ const DEBIAN = {
       pkg: "python3-pil",
       check: () => spawnSync("/usr/bin/python3", ["-c", "import PIL"]).status === 0,
     },
+    // The gpio-sim VM test builds a minimal kernel from Debian's source and boots it under QEMU
+    // (deploy/gpio-sim/).
+    {
+      pkg: "linux-source-6.1 qemu-system-x86 bc flex bison libelf-dev",
+      check: () =>
+        existsSync("/usr/src/linux-source-6.1.tar.xz") &&
+        has("qemu-system-x86_64", "/usr/bin/qemu-system-x86_64") &&
+        has("bc", "/usr/bin/bc") &&
+        has("flex", "/usr/bin/flex") &&
+        has("bison", "/usr/bin/bison") &&
+        existsSync("/usr/include/libelf.h"),
+    },
   ],
   model: [
     {
@@ -54,9 +66,14 @@ function run(cmd, args, opts = {}) {
   execFileSync(cmd, args, { stdio: "inherit", cwd: root, ...opts });
 }
 
-function newestMtime(dir) {
+function whichNpm() {
+  return execFileSync("sh", ["-c", "command -v npm"], { encoding: "utf8" }).trim();
+}
+
+function newestMtime(dir, skip = null) {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === skip) continue;
     const p = join(dir, entry.name);
     newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
   }
@@ -84,6 +101,24 @@ const lock = join(root, "package-lock.json");
 const installed = join(root, "node_modules", ".package-lock.json");
 if (!existsSync(installed) || statSync(lock).mtimeMs > statSync(installed).mtimeMs) {
   run("npm", ["ci", "--no-audit", "--no-fund"]);
+}
+
+// The GPIO character-device addon (line.backend: gpio), built against this machine's Node headers.
+const addonDir = join(root, "native", "gpio-chardev");
+const addon = join(addonDir, "build", "Release", "gpio_chardev.node");
+if (!existsSync(addon) || newestMtime(addonDir, "build") > statSync(addon).mtimeMs) {
+  const npmGyp = join(
+    dirname(dirname(realpathSync(process.env.npm_execpath ?? whichNpm()))),
+    "node_modules/node-gyp/bin/node-gyp.js",
+  );
+  const gyp = existsSync(npmGyp) ? ["node", [npmGyp]] : ["node-gyp", []];
+  // Against the running Node's own headers (its install prefix), never a download.
+  const prefix = process.env.npm_config_nodedir ?? dirname(dirname(process.execPath));
+  const nodedir = existsSync(join(prefix, "include", "node", "node_api.h")) ? [`--nodedir=${prefix}`] : [];
+  run(gyp[0], [...gyp[1], "rebuild", "--release", "--loglevel=warn", "-j", "2", ...nodedir], {
+    cwd: addonDir,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
 }
 
 const stamp = join(root, "dist", "src", "cli", "main.js");

@@ -113,6 +113,10 @@ export async function checkCommand(argv: string[]): Promise<number> {
         return "line I/O off (decisions over MQTT only)";
       },
     },
+    // The GPIO lines as configured, whenever a chip is (also before line.enabled is switched on).
+    ...(config.line.backend === "gpio" && config.line.gpio_chip !== null
+      ? [{ name: "gpio lines", run: async () => (await import("../line/gpio-check.js")).checkGpioLines(config.line) }]
+      : []),
     {
       name: "http",
       run: async () => {

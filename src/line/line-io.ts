@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import { type LatencySummary, LatencyWindow } from "../monitor/latency.js";
 import { workerScriptUrl } from "../worker-url.js";
 import { LineSetupError, type OutputLine } from "./backend.js";
+import type { GpioSetup } from "./gpio-lines.js";
 import { monoNowMs, perfToMonoMs } from "./mono-clock.js";
 import {
   emptyLineCounters,
@@ -36,7 +37,7 @@ export interface LineIoOptions {
   pulseMs: number;
   heartbeatMs: number;
   outputs: Record<OutputLine, OutputSetup | null>;
-  backend: { kind: "simulated"; wires: SimulatedWires };
+  backend: { kind: "simulated"; wires: SimulatedWires } | { kind: "gpio"; gpio: GpioSetup };
   /** The output thread's scheduling: realtime (SCHED_FIFO), high (nice -20) or normal. Default realtime. */
   priority?: PriorityWish;
   logger?: Logger;
@@ -141,8 +142,9 @@ export class LineIo extends EventEmitter<LineIoEvents> {
     // Atomics.wait takes too, so a main thread preempted inside notify would hold up the output
     // thread (priority inversion). The worker polls instead (POLL_MS in output-worker.ts).
     const wake = () => Atomics.store(wakeArray, WAKE, 1);
-    const rings = options.backend.wires.connect(wake);
-    const backend: BackendSetup = { kind: "simulated", rings, failOpen: options.backend.wires.failOpen };
+    const b = options.backend;
+    const backend: BackendSetup =
+      b.kind === "gpio" ? b : { kind: "simulated", rings: b.wires.connect(wake), failOpen: b.wires.failOpen };
     const setup: WorkerSetup = {
       tracker: options.tracker,
       triggerEdge: options.triggerEdge,

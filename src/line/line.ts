@@ -4,6 +4,7 @@
 import type { Logger } from "pino";
 import type { LineConfig } from "../config/schema.js";
 import { LineSetupError } from "./backend.js";
+import { gpioSetup } from "./gpio-lines.js";
 import { LineIo, type LineIoOptions } from "./line-io.js";
 import { ModbusServer } from "./modbus-server.js";
 import { PlcRegisters } from "./plc-registers.js";
@@ -14,10 +15,8 @@ export const COMMIT_LEAD_MS = 1;
 
 /** LineIo's options from the `line:` section (pure). `wires` for backend: simulated. */
 export function lineIoOptions(c: LineConfig, wires: SimulatedWires | null, logger?: Logger): LineIoOptions {
-  if (c.backend !== "simulated" || !wires)
-    throw new LineSetupError(
-      "line.backend gpio: the GPIO character-device backend is not built yet; use line.backend: simulated",
-    );
+  if (c.backend === "simulated" && !wires)
+    throw new LineSetupError("line.backend simulated needs the simulated line (--simulate-line)");
   const out = (o: { line: string | number | null; active_low: boolean }, wired: boolean) =>
     wired ? { activeLow: o.active_low } : null;
   // On the simulated line every output exists; on GPIO only those with a line.
@@ -39,7 +38,7 @@ export function lineIoOptions(c: LineConfig, wires: SimulatedWires | null, logge
       ready: out(c.ready, sim || c.ready.line !== null),
       heartbeat: out(c.heartbeat, sim || c.heartbeat.line !== null),
     },
-    backend: { kind: "simulated", wires },
+    backend: sim && wires ? { kind: "simulated", wires } : { kind: "gpio", gpio: gpioSetup(c) },
     priority: c.output_priority,
     ...(logger ? { logger } : {}),
   };

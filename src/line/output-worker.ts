@@ -6,6 +6,7 @@
 // timers. If the main thread hangs, parts still get their fail-safe here, on time.
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import type { LineBackend, LineEdge, OutputLine } from "./backend.js";
+import { GpioBackend } from "./gpio-backend.js";
 import { monoNowMs } from "./mono-clock.js";
 import { Heartbeat, PulseSchedule } from "./output-schedule.js";
 import { type PartFate, PartTracker } from "./part-tracker.js";
@@ -32,6 +33,8 @@ function createBackend(): LineBackend {
   switch (setup.backend.kind) {
     case "simulated":
       return new SimulatedBackend(setup.backend.rings, setup.backend.failOpen);
+    case "gpio":
+      return new GpioBackend(setup.backend.gpio);
   }
 }
 

@@ -1,5 +1,6 @@
 // Messages between the main thread (LineIo) and the output worker. Times are on the line clock.
 import type { OutputLine } from "./backend.js";
+import type { GpioSetup } from "./gpio-lines.js";
 import type { LineCounters, PartFate, PartTrackerOptions, Verdict } from "./part-tracker.js";
 import type { SimulatedRings } from "./simulated-backend.js";
 import type { PriorityResult, PriorityWish } from "./thread-priority.js";
@@ -10,12 +11,14 @@ export const WAKE = 0;
 export const FEED = 1;
 export const SIGNAL_SLOTS = 2;
 
-export type BackendSetup = {
-  kind: "simulated";
-  rings: SimulatedRings;
-  /** Make open() fail with this message (tests of the setup error path). */
-  failOpen: string | null;
-};
+export type BackendSetup =
+  | {
+      kind: "simulated";
+      rings: SimulatedRings;
+      /** Make open() fail with this message (tests of the setup error path). */
+      failOpen: string | null;
+    }
+  | { kind: "gpio"; gpio: GpioSetup };
 
 export interface OutputSetup {
   activeLow: boolean;
