@@ -11,7 +11,7 @@ describe("model store configuration", () => {
       trusted_keys: [],
       allow_unsigned: false,
       keep_versions: 3,
-      max_bundle_mb: 32,
+      max_bundle_mb: 7,
     });
     expect(model.gate).toEqual({
       max_missed_defect_increase: 0.005,
@@ -20,6 +20,7 @@ describe("model store configuration", () => {
       min_defects: 30,
       min_good: 100,
       too_few_labels: "refuse",
+      max_samples: 5000,
     });
   });
 

@@ -9,6 +9,7 @@ import {
   redactedConfig,
   responseTopicAllowed,
 } from "../../src/mqtt/commands.js";
+import { modelCommandHandlers } from "../../src/mqtt/model-commands.js";
 import { commandReplyPayloadSchema } from "../../src/mqtt/payload-schemas.js";
 import { topicMatches } from "../../src/mqtt/publisher.js";
 
@@ -30,6 +31,7 @@ function handlers(calls: string[] = []): CommandHandlers {
       calls.push("snapshot");
       throw new CommandError("paused", "inspection is paused");
     },
+    ...modelCommandHandlers(null),
   };
 }
 
