@@ -312,4 +312,34 @@ describe("the model lifecycle on a running daemon", () => {
     expect((await store.verify(null)).problems).toEqual([]);
     expect(readdirSync(join(storeDir, ".staging"))).toEqual([]);
   }, 180_000);
+
+  it("kill -9 in the middle of a promotion leaves the old or the new model, and a clean start on it", async () => {
+    expect(errorCode(await install(await variant("1.5.0", 0.88)))).toBe("ok");
+    for (const delayMs of [0, 30, 120]) {
+      const s = (await ModelStore.open(storeDir, { keep: 5 })).state;
+      if (!s.candidate) expect(errorCode(await install(await variant("1.5.0", 0.88)))).toBe("ok");
+      await client.publishAsync(`${PREFIX}/cmd/model_promote`, JSON.stringify({ force: true }), { qos: 1 });
+      await new Promise((r) => setTimeout(r, delayMs));
+      daemon?.kill("SIGKILL");
+      await daemon?.exited;
+      const store = await ModelStore.open(storeDir, { keep: 5 });
+      expect(await store.verify(null)).toMatchObject({ ok: true, problems: [] });
+      expect(["round-parts@1.0.0", "round-parts@1.5.0"]).toContain(store.state.active);
+      expect(readdirSync(join(storeDir, ".staging"))).toEqual([]);
+      const d = startDaemon();
+      await running(d);
+      await rec.waitFor(
+        (m) =>
+          m.topic === `${PREFIX}/model` &&
+          (body(m).running as string) === store.state.active &&
+          (body(m).store as { active: string }).active === store.state.active,
+        20_000,
+        "the restarted daemon on the store's active model",
+      );
+      if (store.state.active === "round-parts@1.5.0") {
+        expect(errorCode(await request("model_rollback"))).toBe("ok");
+        expect(errorCode(await install(await variant("1.5.0", 0.88)))).toBe("ok");
+      }
+    }
+  }, 240_000);
 });

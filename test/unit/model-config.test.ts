@@ -47,3 +47,22 @@ describe("model store configuration", () => {
     );
   });
 });
+
+describe("model bundles over MQTT", () => {
+  const base = { device: { id: "a" }, model: { store: "/s", allow_unsigned: true } };
+  it("refuses an mqtt.max_message_kb too small for model.max_bundle_mb, naming both keys", () => {
+    expect(configProblems({ ...base, model: { ...base.model, max_bundle_mb: 32 } })).toEqual([
+      expect.stringMatching(
+        /^mqtt\.max_message_kb: 8192 KiB is too small for a model bundle of model\.max_bundle_mb \(32 MB\).*at least 32772/,
+      ),
+    ]);
+    expect(
+      configProblems({ ...base, model: { ...base.model, max_bundle_mb: 32 }, mqtt: { max_message_kb: 32772 } }),
+    ).toEqual([]);
+  });
+
+  it("the defaults fit, and without a store nothing is checked", () => {
+    expect(configProblems(base)).toEqual([]);
+    expect(configProblems({ device: { id: "a" }, model: { max_bundle_mb: 100 } })).toEqual([]);
+  });
+});
