@@ -3,9 +3,12 @@
 // once), the gate on the device's own labeled samples refusing a worse model with the numbers,
 // forced promotion between two frames, rollback by hand and by probation, and the restart loop
 // that makes the daemon start on `previous`.
+
+import { execFile } from "node:child_process";
 import { createHash, type KeyObject } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { connect, type MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,9 +21,10 @@ import { generateKeyPair, loadPrivateKey, loadPublicKey } from "../../src/model/
 import { commandReplyPayloadSchema, parseWirePayload } from "../../src/mqtt/payload-schemas.js";
 import type { CommandReplyPayload, ModelPayload } from "../../src/mqtt/payloads.js";
 import { withManifest } from "../helpers/bundles.js";
-import { cleanup, DaemonProcess, FOOTAGE, MODEL, tempDir, writeConfig } from "../helpers/daemon.js";
+import { CLI, cleanup, DaemonProcess, FOOTAGE, MODEL, tempDir, writeConfig } from "../helpers/daemon.js";
 import { Mosquitto, type RecordedMessage, TopicRecorder } from "../helpers/mosquitto.js";
 
+const run = promisify(execFile);
 const ID = "lifecycle-1";
 const PREFIX = `linesight/${ID}`;
 const GROUP = "linesight/lifecycle-fleet";
@@ -153,6 +157,36 @@ describe("the model lifecycle on a running daemon", () => {
     const m = rec.messages.find((x) => x.topic === `${PREFIX}/model`) as RecordedMessage;
     expect(parseWirePayload("model", m.payload).success, m.payload).toBe(true);
   });
+
+  it("the CLI talks to the running daemon: status, install, discard; --offline reads the store", async () => {
+    const cli = async (...args: string[]) => {
+      try {
+        const { stdout, stderr } = await run(process.execPath, [CLI, "model", ...args, "--config", configPath]);
+        return { code: 0, out: stdout + stderr };
+      } catch (err) {
+        const e = err as { code: number; stdout: string; stderr: string };
+        return { code: e.code, out: e.stdout + e.stderr };
+      }
+    };
+    expect(await cli("status")).toMatchObject({ code: 0, out: expect.stringMatching(/running: round-parts@1\.0\.0/) });
+    const file = join(dir, "cli-1.0.1.lsm");
+    writeFileSync(file, await variant("1.0.1", 0.88));
+    const installed = await cli("install", file);
+    expect(installed).toMatchObject({
+      code: 0,
+      out: expect.stringMatching(/running daemon: round-parts@1\.0\.1 installed as candidate/),
+    });
+    expect(body(events("model_installed").at(-1) as RecordedMessage).message).toMatch(/round-parts@1\.0\.1/);
+    expect(await cli("discard")).toMatchObject({
+      code: 0,
+      out: expect.stringMatching(/discarded round-parts@1\.0\.1/),
+    });
+    expect(await cli("rollback")).toMatchObject({ code: 1, out: expect.stringMatching(/refused \(no_previous\)/) });
+    expect(await cli("status", "--offline")).toMatchObject({
+      code: 0,
+      out: expect.stringMatching(/active: round-parts@1\.0\.0 +previous: none +candidate: none/),
+    });
+  }, 120_000);
 
   it("refuses promote with no candidate and rollback with no previous, with reason codes", async () => {
     expect(errorCode(await request("model_promote"))).toBe("no_candidate");
