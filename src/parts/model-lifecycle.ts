@@ -106,8 +106,23 @@ export function modelLifecycle(o: {
     }
   };
 
-  const load = (dir: string) =>
-    ActiveModel.load(dir, {
+  // onnxruntime creates a session on the main thread (5-40 ms here): started right after a
+  // frame is decided, that falls in the idle time before the next frame instead of delaying one.
+  let waits = 0;
+  const betweenFrames = () =>
+    new Promise<void>((resolve) => {
+      const owner = `${name}-idle-${++waits}`;
+      const done = () => {
+        clearTimeout(timer);
+        bus.off(owner);
+        resolve();
+      };
+      const timer = setTimeout(done, 200); // paused or stalled: no frame to wait for
+      bus.on(owner, "decided", () => setImmediate(done));
+    });
+  const load = async (dir: string) => {
+    await betweenFrames();
+    return ActiveModel.load(dir, {
       threads: cfg.threads,
       ...(config.camera.roi ? { roi: config.camera.roi } : {}),
       decision: {
@@ -117,6 +132,7 @@ export function modelLifecycle(o: {
       },
       drift: config.drift.enabled ? { prevalence: config.drift.defect_prevalence } : null,
     });
+  };
 
   /** Hands a freshly loaded candidate to shadow mode (which owns it from then on). */
   const shadowCandidate = async () => {
