@@ -30,7 +30,7 @@ import { sampleKeeper } from "./parts/sample-keeper.js";
 import { serviceNotify } from "./parts/service-notify.js";
 import { noShadow } from "./parts/shadow-control.js";
 import { homeAssistantAnnouncements, telemetry } from "./parts/telemetry.js";
-import { ActiveModel } from "./pipeline/active-model.js";
+import { ActiveModel, type ActiveModelOptions } from "./pipeline/active-model.js";
 import { EventBus } from "./pipeline/event-bus.js";
 import { Pipeline } from "./pipeline/pipeline.js";
 import { SnapshotRequests } from "./pipeline/snapshot-requests.js";
@@ -85,6 +85,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
         store: modelStore,
         pipeline,
         shadow: noShadow,
+        modelOptions: modelOptions(config),
         databasePath: config.storage.path,
         publish: (r) => publisher.publish("model", { schema: 1, ...r }),
       })
@@ -179,7 +180,17 @@ async function loadModel(
   if (probation.message) logger[probation.rolledBack ? "warn" : "info"]({ probation: probation.message }, "probation");
   // The model store's recorded active version when a store is configured, else model.path.
   const start = await startupModel(config.model);
-  const model = await ActiveModel.load(start.dir, {
+  const model = await ActiveModel.load(start.dir, modelOptions(config));
+  const { identity, policy } = model;
+  logger.info({ ...identity, input: model.manifest.input.shape, from: start.id ?? start.dir }, "model loaded");
+  const bandProblem = bandWarning(policy);
+  if (bandProblem) logger.warn({ threshold: policy.threshold, uncertainBand: policy.uncertainBand }, bandProblem);
+  return { model, modelStore: start.store };
+}
+
+/** How every model is loaded, at start and when the model lifecycle swaps one in. */
+function modelOptions(config: Config): ActiveModelOptions {
+  return {
     threads: config.model.threads,
     ...(config.camera.roi ? { roi: config.camera.roi } : {}),
     decision: {
@@ -188,12 +199,7 @@ async function loadModel(
       uncertainAction: config.decision.uncertain_action,
     },
     drift: config.drift.enabled ? { prevalence: config.drift.defect_prevalence } : null,
-  });
-  const { identity, policy } = model;
-  logger.info({ ...identity, input: model.manifest.input.shape, from: start.id ?? start.dir }, "model loaded");
-  const bandProblem = bandWarning(policy);
-  if (bandProblem) logger.warn({ threshold: policy.threshold, uncertainBand: policy.uncertainBand }, bandProblem);
-  return { model, modelStore: start.store };
+  };
 }
 
 /** Where to look, once inspection runs: a log line, and for a person at a terminal (npm start) a banner. */

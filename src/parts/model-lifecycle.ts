@@ -12,6 +12,7 @@ import { BundleRefusedError } from "../model/bundle-index.js";
 import { bufferSource } from "../model/byte-source.js";
 import { CandidateRefusedError, checkCandidate } from "../model/candidate-check.js";
 import { replaceFileAtomic } from "../model/durable-fs.js";
+import { gateLimits } from "../model/gate.js";
 import { readManifest } from "../model/model-file.js";
 import { type ModelStore, StoreError } from "../model/model-store.js";
 import { judgeProbation, type ProbationRecord, type ProbationVerdict } from "../model/probation.js";
@@ -23,7 +24,7 @@ import { StoreStateError } from "../model/store-state.js";
 import { CommandError, type CommandErrorCode, type InstallArgs } from "../mqtt/commands.js";
 import type { ModelCommands } from "../mqtt/model-commands.js";
 import type { ModelPayload } from "../mqtt/payloads.js";
-import { ActiveModel } from "../pipeline/active-model.js";
+import { ActiveModel, type ActiveModelOptions } from "../pipeline/active-model.js";
 import type { Pipeline } from "../pipeline/pipeline.js";
 import { type DaemonBus, type Part, whileInspecting } from "./part.js";
 import type { ShadowControl } from "./shadow-control.js";
@@ -45,6 +46,8 @@ export function modelLifecycle(o: {
   store: ModelStore;
   pipeline: Pipeline;
   shadow: ShadowControl;
+  /** How every model is loaded (the daemon's own options: threads, ROI, decision overrides, drift). */
+  modelOptions: ActiveModelOptions;
   databasePath: string;
   /** Publishes the model report (retained `<p>/model`). */
   publish: (r: ModelLifecycleReport) => void;
@@ -122,16 +125,7 @@ export function modelLifecycle(o: {
     });
   const load = async (dir: string) => {
     await betweenFrames();
-    return ActiveModel.load(dir, {
-      threads: cfg.threads,
-      ...(config.camera.roi ? { roi: config.camera.roi } : {}),
-      decision: {
-        threshold: config.decision.threshold,
-        uncertainBand: config.decision.uncertain_band,
-        uncertainAction: config.decision.uncertain_action,
-      },
-      drift: config.drift.enabled ? { prevalence: config.drift.defect_prevalence } : null,
-    });
+    return ActiveModel.load(dir, o.modelOptions);
   };
 
   /** Hands a freshly loaded candidate to shadow mode (which owns it from then on). */
@@ -162,14 +156,7 @@ export function modelLifecycle(o: {
       },
       maxSamples: g.max_samples,
       ...(config.camera.roi ? { roi: config.camera.roi } : {}),
-      gate: {
-        maxMissedDefectIncrease: g.max_missed_defect_increase,
-        maxFalseRejectIncrease: g.max_false_reject_increase,
-        significance: g.significance,
-        minDefects: g.min_defects,
-        minGood: g.min_good,
-        tooFewLabels: g.too_few_labels,
-      },
+      gate: gateLimits(g),
     });
     lastGate = r;
     await replaceFileAtomic(join(store.dir, GATE_FILE), `${JSON.stringify(r, null, 2)}\n`).catch((err: unknown) =>
