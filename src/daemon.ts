@@ -7,26 +7,30 @@ import { createCameraSource, describeCamera, readCameraSecrets } from "./camera/
 import { FrameJpegEncoder } from "./camera/frame-jpeg.js";
 import { FrameSlot } from "./camera/frame-slot.js";
 import type { LoadedConfig } from "./config/load.js";
-import type { Config } from "./config/schema.js";
+import { type Config, modelInstallMaxRawBytes } from "./config/schema.js";
 import { bandWarning } from "./decision/decide.js";
 import { UserFacingError } from "./errors.js";
 import { httpToken } from "./http/start.js";
 import { LINE_NOT_DRIVEN } from "./line/not-driven.js";
+import type { ModelStore } from "./model/model-store.js";
 import { startupModel } from "./model/startup-model.js";
+import { countProbationStart } from "./model/startup-probation.js";
 import { redactUrl } from "./mqtt/redact.js";
 import { version } from "./package-info.js";
 import { deviceAlerts } from "./parts/device-alerts.js";
 import { driftWatch } from "./parts/drift-watch.js";
 import { healthReports } from "./parts/health-reports.js";
 import { inspection } from "./parts/inspection.js";
+import { type ModelLifecycle, modelLifecycle } from "./parts/model-lifecycle.js";
 import { type MqttLink, openMqttLink } from "./parts/mqtt-link.js";
 import { operatorScreen } from "./parts/operator-screen.js";
 import { type DaemonEvents, type Part, startParts } from "./parts/part.js";
 import { remoteCommands } from "./parts/remote-commands.js";
 import { sampleKeeper } from "./parts/sample-keeper.js";
 import { serviceNotify } from "./parts/service-notify.js";
+import { noShadow } from "./parts/shadow-control.js";
 import { homeAssistantAnnouncements, telemetry } from "./parts/telemetry.js";
-import { ActiveModel } from "./pipeline/active-model.js";
+import { ActiveModel, type ActiveModelOptions } from "./pipeline/active-model.js";
 import { EventBus } from "./pipeline/event-bus.js";
 import { Pipeline } from "./pipeline/pipeline.js";
 import { SnapshotRequests } from "./pipeline/snapshot-requests.js";
@@ -44,7 +48,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
   if (config.line.enabled) throw new UserFacingError(LINE_NOT_DRIVEN);
 
   // Model first: without a valid model there is nothing to run.
-  const model = await loadModel(config, logger);
+  const { model, modelStore } = await loadModel(config, logger);
   const store = await SampleWriter.open({
     path: config.storage.path,
     maxBytes: config.storage.max_mb * 1024 * 1024,
@@ -74,6 +78,18 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     storage: config.storage,
     oodSamplesPerMinute: config.drift.ood_samples_per_minute,
   });
+  const lifecycle: ModelLifecycle | null = modelStore
+    ? modelLifecycle({
+        ...common,
+        config,
+        store: modelStore,
+        pipeline,
+        shadow: noShadow,
+        modelOptions: modelOptions(config),
+        databasePath: config.storage.path,
+        publish: (r) => publisher.publish("model", { schema: 1, ...r }),
+      })
+    : null;
   const alerts = deviceAlerts({ ...common, config, slot, camera, pipeline });
   const screen = pageToken
     ? operatorScreen({
@@ -121,7 +137,21 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     drift,
     samples,
     alerts,
-    remoteCommands({ ...common, config, version, monoStartedAt, publisher, prefix, pipeline, snapshots, store }),
+    ...(lifecycle ? [lifecycle] : []),
+    remoteCommands({
+      ...common,
+      config,
+      version,
+      monoStartedAt,
+      publisher,
+      prefix,
+      pipeline,
+      snapshots,
+      store,
+      models: lifecycle?.commands ?? null,
+      // A bundle as raw bytes or base64 in a JSON envelope (4/3 larger).
+      installMaxBytes: Math.ceil((modelInstallMaxRawBytes(config.model.max_bundle_mb) * 4) / 3),
+    }),
     inspection({ ...common, camera, slot, pipeline }),
   ];
 
@@ -141,10 +171,26 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
   return 0;
 }
 
-async function loadModel(config: Config, logger: Logger): Promise<ActiveModel> {
+async function loadModel(
+  config: Config,
+  logger: Logger,
+): Promise<{ model: ActiveModel; modelStore: ModelStore | null }> {
+  // A start during a promoted model's probation is counted; too many start on `previous`.
+  const probation = await countProbationStart(config.model);
+  if (probation.message) logger[probation.rolledBack ? "warn" : "info"]({ probation: probation.message }, "probation");
   // The model store's recorded active version when a store is configured, else model.path.
   const start = await startupModel(config.model);
-  const model = await ActiveModel.load(start.dir, {
+  const model = await ActiveModel.load(start.dir, modelOptions(config));
+  const { identity, policy } = model;
+  logger.info({ ...identity, input: model.manifest.input.shape, from: start.id ?? start.dir }, "model loaded");
+  const bandProblem = bandWarning(policy);
+  if (bandProblem) logger.warn({ threshold: policy.threshold, uncertainBand: policy.uncertainBand }, bandProblem);
+  return { model, modelStore: start.store };
+}
+
+/** How every model is loaded, at start and when the model lifecycle swaps one in. */
+function modelOptions(config: Config): ActiveModelOptions {
+  return {
     threads: config.model.threads,
     ...(config.camera.roi ? { roi: config.camera.roi } : {}),
     decision: {
@@ -153,12 +199,7 @@ async function loadModel(config: Config, logger: Logger): Promise<ActiveModel> {
       uncertainAction: config.decision.uncertain_action,
     },
     drift: config.drift.enabled ? { prevalence: config.drift.defect_prevalence } : null,
-  });
-  const { identity, policy } = model;
-  logger.info({ ...identity, input: model.manifest.input.shape, from: start.id ?? start.dir }, "model loaded");
-  const bandProblem = bandWarning(policy);
-  if (bandProblem) logger.warn({ threshold: policy.threshold, uncertainBand: policy.uncertainBand }, bandProblem);
-  return model;
+  };
 }
 
 /** Where to look, once inspection runs: a log line, and for a person at a terminal (npm start) a banner. */

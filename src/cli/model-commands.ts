@@ -30,8 +30,8 @@ export const MODEL_HELP = `Usage:
       Renders DIR/MODEL_CARD.md from DIR/manifest.json.
   linesight model keygen|pack|verify ...
       Signed model bundles: 'linesight model pack --help'.
-  linesight model install|status|promote|rollback ...
-      The model store on a device: 'linesight model install --help'.
+  linesight model install|status|promote|rollback|discard ...
+      The model store on a device (through the running daemon when it runs): 'linesight model install --help'.
   linesight model gate CANDIDATE --active DIR --data FRAMES
       Would the candidate replace the active model? 'linesight model gate --help'.`;
 
@@ -58,7 +58,7 @@ async function framesOf(dir: string | undefined, flag: string): Promise<Labelled
 }
 
 const BUNDLE_COMMANDS = new Set(["keygen", "pack", "verify"]);
-const STORE_COMMANDS = new Set(["install", "status", "promote", "rollback"]);
+const STORE_COMMANDS = new Set(["install", "status", "promote", "rollback", "discard"]);
 
 export async function modelCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;

@@ -4,7 +4,7 @@ import { basename, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { readLabelledDir } from "../dataset/labelled-dir.js";
 import { evaluateFrames } from "../model/evaluate.js";
-import { formatGateReport, gate, type PairedScore } from "../model/gate.js";
+import { formatGateReport, gate, gateLimits, type PairedScore } from "../model/gate.js";
 import { ModelSession } from "../model/session.js";
 import { resolveConfig } from "./config-source.js";
 import { UsageError } from "./usage.js";
@@ -64,12 +64,7 @@ export async function gateCommand(argv: string[]): Promise<number> {
   const report = gate(paired, {
     activeThreshold: active.manifest.decision.threshold,
     candidateThreshold: candidate.manifest.decision.threshold,
-    maxMissedDefectIncrease: g.max_missed_defect_increase,
-    maxFalseRejectIncrease: g.max_false_reject_increase,
-    significance: g.significance,
-    minDefects: g.min_defects,
-    minGood: g.min_good,
-    tooFewLabels: g.too_few_labels,
+    ...gateLimits(g),
   });
   const names = {
     active: `${active.manifest.name}@${active.manifest.version}`,

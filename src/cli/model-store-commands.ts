@@ -1,5 +1,6 @@
 // `linesight model install|status|promote|rollback`: the model store on a device whose daemon is
 // stopped (the running daemon will take these over MQTT; docs/models.md).
+import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Config } from "../config/schema.js";
@@ -10,8 +11,10 @@ import type { Manifest } from "../model/manifest.js";
 import { readManifest } from "../model/model-file.js";
 import { ModelStore } from "../model/model-store.js";
 import type { StoreState } from "../model/store-state.js";
+import type { CommandReplyPayload } from "../mqtt/payloads.js";
 import { resolveConfig } from "./config-source.js";
 import { loadTrust } from "./model-bundle-commands.js";
+import { type RunningDaemon, runningDaemon } from "./model-remote.js";
 import { UsageError } from "./usage.js";
 
 export const STORE_HELP = `Usage:
@@ -27,8 +30,13 @@ export const STORE_HELP = `Usage:
       The candidate becomes active, the active one previous.
   linesight model rollback [--store DIR] [--config FILE]
       The previous model becomes active again.
-  DIR defaults to model.store in the configuration. Use these while the daemon is stopped: it
-  reads the active model when it starts.`;
+  linesight model discard [--config FILE]
+      Forgets the candidate.
+  DIR defaults to model.store in the configuration. While the daemon runs (its retained status
+  on the configured broker says online) these go to it over MQTT, so it makes the change and
+  swaps the model between two frames: install checks the bundle on the device, promote runs the
+  gate on its labeled samples first (--force skips it), and the replies are printed. --offline
+  changes the store directly (only while the daemon is stopped: it reads the store at start).`;
 
 /** The region of the frame the model sees (camera.roi, or a real camera's capture size). Pure. */
 export function cameraRegion(camera: Config["camera"]): { width: number; height: number } | null {
@@ -63,6 +71,59 @@ async function activeManifest(store: ModelStore, config: Config): Promise<Manife
   return readManifest(dir).catch(() => null);
 }
 
+/** One store command sent to the running daemon; prints its reply. */
+async function viaDaemon(
+  daemon: RunningDaemon,
+  sub: string,
+  positionals: string[],
+  values: { json?: boolean; force?: boolean; "allow-downgrade"?: boolean },
+): Promise<number> {
+  const TIMEOUT = 300_000; // a gate over thousands of samples takes minutes on a Pi
+  let reply: CommandReplyPayload;
+  switch (sub) {
+    case "install": {
+      const file = positionals[0];
+      if (!file) throw new UsageError(`linesight model install needs a bundle FILE\n\n${STORE_HELP}`);
+      reply = await daemon.install(await readFile(resolve(file)), values["allow-downgrade"] ?? false, TIMEOUT);
+      break;
+    }
+    case "status":
+      reply = await daemon.request("model_status", {}, TIMEOUT);
+      break;
+    case "promote":
+      reply = await daemon.request("model_promote", values.force ? { force: true } : {}, TIMEOUT);
+      break;
+    case "rollback":
+      reply = await daemon.request("model_rollback", {}, TIMEOUT);
+      break;
+    case "discard":
+      reply = await daemon.request("model_discard", {}, TIMEOUT);
+      break;
+    default:
+      throw new UsageError(`unknown command "model ${sub}"\n\n${STORE_HELP}`);
+  }
+  if (values.json) console.log(JSON.stringify(reply, null, 2));
+  else if (!reply.ok) console.error(`refused (${reply.error.code}): ${reply.error.message}`);
+  else {
+    const r = reply.result as { store?: StoreState; running?: string } & Record<string, unknown>;
+    const what = r.installed
+      ? `${String(r.installed)} installed as ${String(r.role)}`
+      : r.promoted
+        ? `promoted ${String(r.promoted)}${r.forced ? " (FORCED: no gate)" : ""}`
+        : r.rolled_back_to
+          ? `rolled back to ${String(r.rolled_back_to)}`
+          : r.discarded
+            ? `discarded ${String(r.discarded)}`
+            : null;
+    if (what) console.log(`running daemon: ${what}`);
+    if (r.store)
+      console.log(
+        `active: ${r.store.active ?? "none"}   previous: ${r.store.previous ?? "none"}   candidate: ${r.store.candidate ?? "none"}   running: ${r.running}`,
+      );
+  }
+  return reply.ok ? 0 : 1;
+}
+
 export async function storeCommand(sub: string, argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -74,6 +135,8 @@ export async function storeCommand(sub: string, argv: string[]): Promise<number>
       "allow-downgrade": { type: "boolean" },
       "allow-unsigned": { type: "boolean" },
       json: { type: "boolean" },
+      force: { type: "boolean" },
+      offline: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -82,6 +145,17 @@ export async function storeCommand(sub: string, argv: string[]): Promise<number>
     return 0;
   }
   const { config } = await resolveConfig(values.config);
+  if (!values.offline && !values.store) {
+    const daemon = await runningDaemon(config);
+    if (daemon) {
+      try {
+        return await viaDaemon(daemon, sub, positionals, values);
+      } finally {
+        await daemon.close();
+      }
+    }
+  }
+  if (sub === "discard") throw new UsageError("linesight model discard needs the running daemon");
   const dir = values.store ? resolve(values.store) : config.model.store;
   if (!dir)
     throw new UsageError(

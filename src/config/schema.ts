@@ -228,6 +228,34 @@ export const modelGateSchema = z.strictObject({
   min_good: z.number().int().min(0).default(100),
   // With fewer labeled frames than that: refuse, or accept on the evidence there is.
   too_few_labels: z.enum(["refuse", "accept"]).default("refuse"),
+  // On the device: the newest labeled samples both models are run on (bounds the gate's time).
+  max_samples: z.number().int().min(1).default(5000),
+});
+
+// After a promotion: what is watched, and for how long, before the new model is trusted (docs/models.md).
+export const modelProbationSchema = z.strictObject({
+  // How long the promoted model is watched; 0: no probation.
+  duration_s: z.number().min(0).default(600),
+  // Frames decided before the rates are judged (fewer say too little).
+  min_frames: z.number().int().min(1).default(300),
+  // Roll back when the reject rate exceeds the model's expected rate by more than this (absolute).
+  max_reject_rate_increase: z.number().gt(0).max(1).default(0.1),
+  // Roll back when more than this share of frames is out of the model's reference range.
+  max_ood_rate: z.number().gt(0).max(1).default(0.2),
+  // Roll back when the median frame-to-decision time exceeds this; null: model.latency_budget_ms.
+  max_latency_ms: z.number().positive().nullable().default(null),
+  // Starts during probation after which the daemon starts on the previous model (a crash loop).
+  max_restarts: z.number().int().min(1).default(3),
+});
+
+// Promotion without a command, when the candidate has shown it is at least as good (off by default).
+export const modelAutoPromoteSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  // Live frames the candidate decided in shadow mode, and the share it agreed on.
+  min_frames: z.number().int().min(1).default(5000),
+  min_agreement: z.number().min(0).max(1).default(0.98),
+  // How often the criteria are looked at.
+  check_interval_s: z.number().min(1).default(60),
 });
 
 export const modelSchema = z
@@ -240,12 +268,16 @@ export const modelSchema = z
     // Public keys (PEM files from `linesight model keygen`) whose signed bundles are accepted; several for rotation.
     trusted_keys: z.array(path).default([]),
     allow_unsigned: z.boolean().default(false),
-    max_bundle_mb: z.number().min(1).max(1024).default(32),
+    // Largest bundle accepted (file, CLI or MQTT). A bundle over MQTT must also fit in
+    // mqtt.max_message_kb (checked below); 7 MiB fits the default 8 MiB with room to spare.
+    max_bundle_mb: z.number().min(1).max(1024).default(7),
     // How far a golden frame's score on this device may be from the one recorded at packing.
     golden_tolerance: z.number().min(0).max(1).default(0.02),
     // A candidate whose median inference time on this device exceeds this is refused; null: no limit.
     latency_budget_ms: z.number().positive().nullable().default(33),
     gate: modelGateSchema.prefault({}),
+    probation: modelProbationSchema.prefault({}),
+    auto_promote: modelAutoPromoteSchema.prefault({}),
   })
   .superRefine((m, ctx) => {
     if (m.store && m.trusted_keys.length === 0 && !m.allow_unsigned)
@@ -631,19 +663,35 @@ export const logSchema = z.strictObject({
   level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
 });
 
-export const configSchema = z.strictObject({
-  device: deviceSchema,
-  camera: cameraSchema.prefault({}),
-  model: modelSchema.prefault({}),
-  decision: decisionSchema.prefault({}),
-  storage: storageSchema.prefault({}),
-  mqtt: mqttSchema.prefault({}),
-  drift: driftSchema.prefault({}),
-  alerts: alertsSchema.prefault({}),
-  http: httpSchema.prefault({}),
-  line: lineSchema.prefault({}),
-  log: logSchema.prefault({}),
-});
+export const configSchema = z
+  .strictObject({
+    device: deviceSchema,
+    camera: cameraSchema.prefault({}),
+    model: modelSchema.prefault({}),
+    decision: decisionSchema.prefault({}),
+    storage: storageSchema.prefault({}),
+    mqtt: mqttSchema.prefault({}),
+    drift: driftSchema.prefault({}),
+    alerts: alertsSchema.prefault({}),
+    http: httpSchema.prefault({}),
+    line: lineSchema.prefault({}),
+    log: logSchema.prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    // A model store takes bundles over MQTT: the largest bundle must get through the transport.
+    const need = modelInstallMaxRawBytes(c.model.max_bundle_mb);
+    if (c.model.store && c.mqtt.max_message_kb * 1024 < need)
+      ctx.addIssue({
+        code: "custom",
+        path: ["mqtt", "max_message_kb"],
+        message: `${c.mqtt.max_message_kb} KiB is too small for a model bundle of model.max_bundle_mb (${c.model.max_bundle_mb} MB) sent over MQTT: raise mqtt.max_message_kb to at least ${Math.ceil(need / 1024)} or lower model.max_bundle_mb`,
+      });
+  });
+
+/** Largest raw model_install message: the bundle plus room for the topic and MQTT headers. */
+export function modelInstallMaxRawBytes(maxBundleMb: number): number {
+  return Math.ceil(maxBundleMb * 1048576) + 4096;
+}
 
 export type Config = z.infer<typeof configSchema>;
 export type CameraConfig = Config["camera"];

@@ -25,6 +25,25 @@ export interface GateOptions {
   tooFewLabels: "refuse" | "accept";
 }
 
+/** model.gate (configuration keys) as the gate's limits; the thresholds come from the models. */
+export function gateLimits(g: {
+  max_missed_defect_increase: number;
+  max_false_reject_increase: number;
+  significance: number;
+  min_defects: number;
+  min_good: number;
+  too_few_labels: "refuse" | "accept";
+}): Omit<GateOptions, "activeThreshold" | "candidateThreshold"> {
+  return {
+    maxMissedDefectIncrease: g.max_missed_defect_increase,
+    maxFalseRejectIncrease: g.max_false_reject_increase,
+    significance: g.significance,
+    minDefects: g.min_defects,
+    minGood: g.min_good,
+    tooFewLabels: g.too_few_labels,
+  };
+}
+
 export interface ModelErrors {
   threshold: number;
   missed_defects: number;

@@ -13,6 +13,7 @@ import {
   redactedConfig,
   responseTopicAllowed,
 } from "./commands.js";
+import { type ModelCommands, modelCommandHandlers } from "./model-commands.js";
 import type { CommandReplyPayload, HealthPayload } from "./payloads.js";
 import type { CommandResponseTo, MqttPublisher } from "./publisher.js";
 
@@ -34,6 +35,8 @@ export interface DaemonControls {
   setPaused(paused: boolean): boolean;
   nextFrame(timeoutMs: number): Promise<TakenFrame | null>;
   sampleId(seq: number, timeoutMs: number): Promise<number | null>;
+  /** The model-lifecycle part; null without a model store. */
+  models: ModelCommands | null;
   /** A command changed something: log it and publish a `command` event. */
   announce(command: string, id: string | null, args: object, result: object, message: string): void;
 }
@@ -43,6 +46,7 @@ export function commandHandlers(d: DaemonControls): CommandHandlers {
     if (d.stopping()) throw new CommandError("unavailable", "the daemon is stopping");
   };
   return {
+    ...modelCommandHandlers(d.models),
     ping: () => ({ uptime_s: d.uptimeS(), version: d.version }),
     get_config: () => redactedConfig(d.config),
     get_stats: () => ({ health: d.latestHealth() }),
@@ -118,10 +122,10 @@ export function commandHandlers(d: DaemonControls): CommandHandlers {
 export function listenForCommands(
   publisher: MqttPublisher,
   handlers: CommandHandlers,
-  opts: { prefix: string; groupPrefix: string | null; logger: Logger },
+  opts: { prefix: string; groupPrefix: string | null; logger: Logger; installMaxBytes?: number },
 ): void {
   const { prefix, groupPrefix, logger } = opts;
-  const router = new CommandRouter(handlers);
+  const router = new CommandRouter(handlers, opts.installMaxBytes ? { installMaxBytes: opts.installMaxBytes } : {});
   const filters = [`${prefix}/cmd/+`, ...(groupPrefix ? [`${groupPrefix}/cmd/+`] : [])];
   const answer = (name: string, reply: CommandReplyPayload, responseTo: CommandResponseTo | null) => {
     // Refusals at debug level: a flood of bad requests must not flood the journal either.

@@ -33,14 +33,45 @@ export const COMMAND_ARGS = {
   pause: noArgs,
   resume: noArgs,
   snapshot: noArgs,
+  // A JSON envelope for small bundles; the usual payload is the raw .lsm bytes (see installRequest).
+  model_install: z.strictObject({
+    id,
+    bundle_base64: z.string().min(1).describe("the .lsm bundle, base64"),
+    allow_downgrade: z.boolean().optional().describe("install a version older than the active one"),
+  }),
+  model_status: noArgs,
+  model_gate: noArgs,
+  model_promote: z.strictObject({
+    id,
+    force: z.boolean().optional().describe("promote even when the gate refuses (said in the event)"),
+  }),
+  model_rollback: noArgs,
+  model_discard: noArgs,
 } as const;
 
 export type CommandName = keyof typeof COMMAND_ARGS;
 export const COMMAND_NAMES = Object.keys(COMMAND_ARGS) as CommandName[];
 /** Commands that change what the device does: logged and announced as `command` events. */
-export const MUTATING_COMMANDS: ReadonlySet<CommandName> = new Set(["set_threshold", "pause", "resume", "snapshot"]);
+export const MUTATING_COMMANDS: ReadonlySet<CommandName> = new Set([
+  "set_threshold",
+  "pause",
+  "resume",
+  "snapshot",
+  "model_install",
+  "model_promote",
+  "model_rollback",
+  "model_discard",
+]);
 
-export type CommandArgs<K extends CommandName> = Omit<z.infer<(typeof COMMAND_ARGS)[K]>, "id">;
+/** model_install's arguments as the handler gets them, from raw bytes or the JSON envelope. */
+export interface InstallArgs {
+  bundle: Uint8Array;
+  allow_downgrade: boolean;
+}
+
+export type CommandArgs<K extends CommandName> = K extends "model_install"
+  ? InstallArgs
+  : Omit<z.infer<(typeof COMMAND_ARGS)[K]>, "id">;
 
 /** A handler's refusal with a reason the caller can act on (e.g. `paused`). */
 export class CommandError extends Error {
@@ -59,6 +90,8 @@ export type CommandHandlers = {
 
 export interface CommandRouterOptions {
   maxBytes?: number;
+  /** model_install's own limit (a bundle, not a command); default maxBytes. */
+  installMaxBytes?: number;
   ratePerS?: number;
   burst?: number;
   /** Monotonic milliseconds. Default performance.now(). */
@@ -74,6 +107,7 @@ export class CommandRouter {
   private tokens: number;
   private last: number;
   private readonly maxBytes: number;
+  private readonly installMaxBytes: number;
   private readonly ratePerS: number;
   private readonly burst: number;
   private readonly now: () => number;
@@ -84,6 +118,7 @@ export class CommandRouter {
     opts: CommandRouterOptions = {},
   ) {
     this.maxBytes = opts.maxBytes ?? MAX_COMMAND_BYTES;
+    this.installMaxBytes = opts.installMaxBytes ?? this.maxBytes;
     this.ratePerS = opts.ratePerS ?? COMMAND_RATE_PER_S;
     this.burst = opts.burst ?? COMMAND_BURST;
     this.now = opts.now ?? (() => performance.now());
@@ -99,13 +134,17 @@ export class CommandRouter {
         if (payload.byteLength <= ID_ECHO_MAX_BYTES) requestId = idOf(this.decode(payload));
         return fail(requestId, command, "rate_limited", `more than ${this.ratePerS} commands per second; try again`);
       }
-      if (payload.byteLength > this.maxBytes) {
-        return fail(
-          null,
-          command,
-          "too_large",
-          `request of ${payload.byteLength} bytes; the limit is ${this.maxBytes}`,
-        );
+      const limit = command === "model_install" ? this.installMaxBytes : this.maxBytes;
+      if (payload.byteLength > limit) {
+        const key = command === "model_install" ? " (model.max_bundle_mb)" : "";
+        return fail(null, command, "too_large", `request of ${payload.byteLength} bytes; the limit is ${limit}${key}`);
+      }
+      if (command === "model_install" && !isJsonObject(payload)) {
+        // The raw .lsm bytes: no id in the payload (MQTT 5 correlation data still pairs the reply).
+        if (payload.byteLength === 0)
+          return fail(null, command, "invalid_args", "empty payload: send the .lsm bundle's bytes");
+        const result = await this.handlers.model_install({ bundle: payload, allow_downgrade: false }, { id: null });
+        return { schema: 1, id: null, command, ok: true, result: result as Record<string, unknown> };
       }
       const decoded = this.decode(payload);
       if (!decoded.ok) return fail(null, command, "bad_json", decoded.error);
@@ -116,7 +155,8 @@ export class CommandRouter {
       const name = command as CommandName;
       const parsed = COMMAND_ARGS[name].safeParse(decoded.value);
       if (!parsed.success) return fail(requestId, command, "invalid_args", z.prettifyError(parsed.error));
-      const { id: _, ...args } = parsed.data;
+      const { id: _, ...rest } = parsed.data;
+      const args = name === "model_install" ? installArgs(rest as { bundle_base64: string }) : rest;
       const handler = this.handlers[name] as (a: object, r: { id: string | null }) => object | Promise<object>;
       const result = await handler(args, { id: requestId });
       return { schema: 1, id: requestId, command, ok: true, result: result as Record<string, unknown> };
@@ -164,6 +204,21 @@ export class CommandRouter {
       return { ok: false, error: `not JSON: ${(err as Error).message}` };
     }
   }
+}
+
+/** A JSON envelope starts with "{" (after blanks); a bundle starts with its first file's name. */
+function isJsonObject(payload: Uint8Array): boolean {
+  for (const b of payload) {
+    if (b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09) continue;
+    return b === 0x7b;
+  }
+  return false;
+}
+
+function installArgs(a: { bundle_base64: string; allow_downgrade?: boolean }): InstallArgs {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(a.bundle_base64))
+    throw new CommandError("invalid_args", "bundle_base64 is not base64");
+  return { bundle: Buffer.from(a.bundle_base64, "base64"), allow_downgrade: a.allow_downgrade ?? false };
 }
 
 function idOf(decoded: { ok: boolean; value?: unknown }): string | null {

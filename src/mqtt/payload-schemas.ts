@@ -306,6 +306,28 @@ export const commandErrorCodeSchema = z.enum([
   "timeout",
   "unavailable",
   "internal",
+  // model commands (docs/models.md): a bundle refused, and why
+  "truncated",
+  "corrupt",
+  "invalid_index",
+  "unsigned",
+  "unknown_key",
+  "bad_signature",
+  "hash_mismatch",
+  "invalid_manifest",
+  "downgrade",
+  "conflict",
+  "incompatible",
+  "session",
+  "golden",
+  "latency",
+  // model commands: the store's state or the gate says no
+  "no_store",
+  "no_candidate",
+  "no_previous",
+  "busy",
+  "gate_refused",
+  "store_error",
 ]);
 
 const replyBase = {
@@ -329,6 +351,71 @@ export const commandReplyPayloadSchema = z
   ])
   .describe("reply to a request on <prefix>/cmd/<name> (or the group topic); not retained, QoS 1");
 
+// --- model (the model store on the device: docs/models.md) ------------------------------------------
+
+const modelErrorsSchema = z.looseObject({
+  threshold: z.number(),
+  missed_defects: count,
+  false_rejects: count,
+  missed_defect_rate: rateEstimateSchema,
+  false_reject_rate: rateEstimateSchema,
+});
+
+export const gateReportSchema = z
+  .looseObject({
+    schema: schemaVersion,
+    at: isoTime,
+    verdict: z.enum(["pass", "refuse"]),
+    reasons: z.array(z.string()).describe("why refused, one sentence each with the numbers; empty on pass"),
+    notes: z.array(z.string()),
+    active_model: z.string().describe("name@version"),
+    candidate_model: z.string().describe("name@version"),
+    samples: z.looseObject({
+      used: count.describe("labeled samples both models were run on"),
+      unreadable: count,
+      by_reason: z.record(z.string(), count),
+    }),
+    labels: z.looseObject({ defects: count, good: count, missing_defects: count, missing_good: count }),
+    active: modelErrorsSchema,
+    candidate: modelErrorsSchema,
+    missed_defects: z
+      .looseObject({ p_worse: fraction, p_two_sided: fraction })
+      .describe("paired comparison on defects"),
+    false_rejects: z
+      .looseObject({ p_worse: fraction, p_two_sided: fraction })
+      .describe("paired comparison on good parts"),
+  })
+  .describe("the gate's report (the same as linesight model gate --json, plus what was compared)");
+
+export const modelPayloadSchema = z
+  .strictObject({
+    schema: schemaVersion,
+    store: z.strictObject({
+      active: z.string().nullable().describe("name@version the daemon starts on; null: model.path"),
+      previous: z.string().nullable().describe("where a rollback goes"),
+      candidate: z.string().nullable().describe("installed, waiting for the gate and promotion"),
+      installed: z.array(z.string()),
+      dir: z.string(),
+    }),
+    running: z.string().describe("name@version deciding frames now"),
+    probation: z
+      .strictObject({
+        id: z.string(),
+        previous: z.string().nullable(),
+        started_at: isoTime,
+        until: isoTime,
+        starts: count.describe("daemon starts since the promotion (model.probation.max_restarts)"),
+        frames: count,
+        rejects: count,
+        ood: count,
+        status: z.enum(["watching", "passed", "failed"]),
+      })
+      .nullable()
+      .describe("the promoted model under watch; null when none"),
+    gate: gateReportSchema.nullable().describe("the last gate report; null before the first"),
+  })
+  .describe("the model store, probation and the last gate report; retained, on every change");
+
 // --- the map -------------------------------------------------------------------------------------
 
 export const PAYLOAD_SCHEMAS = {
@@ -338,6 +425,7 @@ export const PAYLOAD_SCHEMAS = {
   drift: driftPayloadSchema,
   event: eventPayloadSchema,
   decision: decisionPayloadSchema,
+  model: modelPayloadSchema,
 } as const;
 
 /** The published topic names; topics.ts checks that its map has exactly these. */

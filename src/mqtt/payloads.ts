@@ -12,6 +12,7 @@ import type {
   eventSeveritySchema,
   healthPayloadSchema,
   latencyStatsSchema,
+  modelPayloadSchema,
   pipelineStateSchema,
   statePayloadSchema,
   statusPayloadSchema,
@@ -44,3 +45,6 @@ export type DecisionPayload = z.infer<typeof decisionPayloadSchema>;
 
 /** Reply to a remote command, on <prefix>/cmd/<name>/reply; not retained, QoS 1. */
 export type CommandReplyPayload = z.infer<typeof commandReplyPayloadSchema>;
+
+/** The model store, probation and the last gate report; retained, on every change. */
+export type ModelPayload = z.infer<typeof modelPayloadSchema>;

@@ -7,6 +7,7 @@ import type {
   DriftPayload,
   EventPayload,
   HealthPayload,
+  ModelPayload,
   StatePayload,
   StatusPayload,
 } from "./payloads.js";
@@ -39,6 +40,7 @@ export const TOPICS = {
   drift: topic<DriftPayload>(true, 1, "queue"),
   event: topic<EventPayload>(false, 1, "queue"),
   decision: topic<DecisionPayload>(false, 0, "drop"),
+  model: topic<ModelPayload>(true, 1, "queue"),
 } as const;
 
 export type Topics = typeof TOPICS;

@@ -4,6 +4,7 @@ import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import type { Config } from "../config/schema.js";
 import { commandHandlers, listenForCommands } from "../mqtt/command-handlers.js";
+import type { ModelCommands } from "../mqtt/model-commands.js";
 import type { HealthPayload } from "../mqtt/payloads.js";
 import type { MqttPublisher } from "../mqtt/publisher.js";
 import type { Pipeline } from "../pipeline/pipeline.js";
@@ -21,6 +22,10 @@ export function remoteCommands(o: {
   pipeline: Pipeline;
   snapshots: SnapshotRequests;
   store: SampleWriter;
+  /** The model-lifecycle part's commands; null without a model store. */
+  models: ModelCommands | null;
+  /** model_install's size limit (from model.max_bundle_mb). */
+  installMaxBytes: number;
   logger: Logger;
 }): Part {
   const { bus, pipeline, logger } = o;
@@ -44,12 +49,18 @@ export function remoteCommands(o: {
         setPaused: (paused) => pipeline.setPaused(paused),
         nextFrame: (ms) => o.snapshots.next(ms),
         sampleId: (seq, ms) => o.store.idOf(seq, ms),
+        models: o.models,
         announce: (command, id, args, result, message) => {
           logger.info({ command, id, args, result }, message);
           bus.emit("notice", { type: "command", severity: "info", message, data: { command, id, args, result } });
         },
       });
-      listenForCommands(o.publisher, handlers, { prefix: o.prefix, groupPrefix: o.config.mqtt.group_prefix, logger });
+      listenForCommands(o.publisher, handlers, {
+        prefix: o.prefix,
+        groupPrefix: o.config.mqtt.group_prefix,
+        logger,
+        installMaxBytes: o.installMaxBytes,
+      });
     },
     stop() {
       bus.off(name);

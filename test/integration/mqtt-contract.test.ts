@@ -19,6 +19,7 @@ const EXPECTED: Record<TopicName, { retain: boolean; qos: number }> = {
   drift: { retain: true, qos: 1 },
   event: { retain: false, qos: 1 },
   decision: { retain: false, qos: 0 },
+  model: { retain: true, qos: 1 },
 };
 
 let broker: Mosquitto;
@@ -69,7 +70,8 @@ describe("MQTT contract of the running daemon", () => {
       device: { id: ID, site: "plant-a", line: "7" },
       // Lights dim by 20% from frame 300: drift goes from ok to alarm within a few hundred frames.
       camera: { replay: { path: FOOTAGE, fps: 100, drift: { kind: "brightness", amount: -0.2, from_frame: 300 } } },
-      model: { path: MODEL },
+      // A model store (empty: the daemon runs model.path) makes the model topic appear.
+      model: { path: MODEL, store: join(dir, "models"), allow_unsigned: true },
       storage: { path: join(dir, "linesight.db"), audit_fraction: 0 },
       mqtt: { url: broker.url, health_interval_s: 1 },
       // The bundled footage is 40% defects (footage/round-parts/labels.csv).

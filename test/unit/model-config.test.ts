@@ -11,7 +11,7 @@ describe("model store configuration", () => {
       trusted_keys: [],
       allow_unsigned: false,
       keep_versions: 3,
-      max_bundle_mb: 32,
+      max_bundle_mb: 7,
     });
     expect(model.gate).toEqual({
       max_missed_defect_increase: 0.005,
@@ -20,6 +20,7 @@ describe("model store configuration", () => {
       min_defects: 30,
       min_good: 100,
       too_few_labels: "refuse",
+      max_samples: 5000,
     });
   });
 
@@ -44,5 +45,24 @@ describe("model store configuration", () => {
     expect(configProblems({ device: { id: "a" }, model: { gate: { too_few_labels: "maybe" } } })[0]).toMatch(
       /^model\.gate\.too_few_labels: /,
     );
+  });
+});
+
+describe("model bundles over MQTT", () => {
+  const base = { device: { id: "a" }, model: { store: "/s", allow_unsigned: true } };
+  it("refuses an mqtt.max_message_kb too small for model.max_bundle_mb, naming both keys", () => {
+    expect(configProblems({ ...base, model: { ...base.model, max_bundle_mb: 32 } })).toEqual([
+      expect.stringMatching(
+        /^mqtt\.max_message_kb: 8192 KiB is too small for a model bundle of model\.max_bundle_mb \(32 MB\).*at least 32772/,
+      ),
+    ]);
+    expect(
+      configProblems({ ...base, model: { ...base.model, max_bundle_mb: 32 }, mqtt: { max_message_kb: 32772 } }),
+    ).toEqual([]);
+  });
+
+  it("the defaults fit, and without a store nothing is checked", () => {
+    expect(configProblems(base)).toEqual([]);
+    expect(configProblems({ device: { id: "a" }, model: { max_bundle_mb: 100 } })).toEqual([]);
   });
 });

@@ -9,6 +9,7 @@ import {
   redactedConfig,
   responseTopicAllowed,
 } from "../../src/mqtt/commands.js";
+import { modelCommandHandlers } from "../../src/mqtt/model-commands.js";
 import { commandReplyPayloadSchema } from "../../src/mqtt/payload-schemas.js";
 import { topicMatches } from "../../src/mqtt/publisher.js";
 
@@ -30,6 +31,7 @@ function handlers(calls: string[] = []): CommandHandlers {
       calls.push("snapshot");
       throw new CommandError("paused", "inspection is paused");
     },
+    ...modelCommandHandlers(null),
   };
 }
 
@@ -202,5 +204,55 @@ describe("requests above mqtt.max_message_kb", () => {
     expect(topicMatches("linesight/all/cmd/+", "linesight/all/cmd")).toBe(false);
     expect(topicMatches("linesight/#", "linesight/x/cmd/ping")).toBe(true);
     expect(topicMatches("linesight/d1/cmd/+", "linesight/d2/cmd/ping")).toBe(false);
+  });
+});
+
+describe("model_install", () => {
+  const seen: { bytes: number; first: number; downgrade: boolean }[] = [];
+  function installRouter(installMaxBytes: number) {
+    const h = handlers();
+    h.model_install = async (a) => {
+      seen.push({ bytes: a.bundle.byteLength, first: a.bundle[0] ?? -1, downgrade: a.allow_downgrade });
+      return { installed: "m@1.0.0" };
+    };
+    return new CommandRouter(h, { installMaxBytes });
+  }
+
+  it("takes the raw bundle bytes above the 64 KiB command limit, up to its own limit", async () => {
+    const r = installRouter(200_000);
+    const bundle = Buffer.alloc(150_000, 0x62); // a tar starts with its first file's name ("bundle.json")
+    expect(await r.handle("model_install", bundle)).toMatchObject({
+      ok: true,
+      id: null,
+      result: { installed: "m@1.0.0" },
+    });
+    expect(seen.at(-1)).toEqual({ bytes: 150_000, first: 0x62, downgrade: false });
+    const over = await r.handle("model_install", Buffer.alloc(200_001, 0x62));
+    expect(over).toMatchObject({ ok: false, error: { code: "too_large" } });
+    expect(!over.ok && over.error.message).toMatch(/model\.max_bundle_mb/);
+    // Other commands keep the 64 KiB limit.
+    expect(await r.handle("ping", Buffer.alloc(70_000, 0x20))).toMatchObject({ error: { code: "too_large" } });
+  });
+
+  it("takes a JSON envelope with the bundle in base64, its id and allow_downgrade", async () => {
+    const r = installRouter(200_000);
+    const reply = await r.handle(
+      "model_install",
+      enc({ id: "i-1", bundle_base64: Buffer.from("bundle").toString("base64"), allow_downgrade: true }),
+    );
+    expect(reply).toMatchObject({ ok: true, id: "i-1" });
+    expect(seen.at(-1)).toEqual({ bytes: 6, first: 0x62, downgrade: true });
+    expect(await r.handle("model_install", enc({ id: "i-2", bundle_base64: "not base64!" }))).toMatchObject({
+      id: "i-2",
+      error: { code: "invalid_args" },
+    });
+    expect(await r.handle("model_install", new Uint8Array())).toMatchObject({ error: { code: "invalid_args" } });
+  });
+
+  it("every model command is refused with no_store on a device without a model store", async () => {
+    const { r } = router();
+    for (const name of ["model_status", "model_gate", "model_promote", "model_rollback", "model_discard"])
+      expect(await r.handle(name, enc({ id: name }))).toMatchObject({ id: name, error: { code: "no_store" } });
+    expect(await r.handle("model_install", Buffer.from("bundle.json"))).toMatchObject({ error: { code: "no_store" } });
   });
 });

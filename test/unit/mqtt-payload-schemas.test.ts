@@ -3,7 +3,13 @@
 import { describe, expect, it } from "vitest";
 import type { DriftReport, FeatureDrift } from "../../src/monitor/drift-detector.js";
 import { PAYLOAD_SCHEMAS, parseWirePayload } from "../../src/mqtt/payload-schemas.js";
-import type { DecisionPayload, EventPayload, HealthPayload, StatePayload } from "../../src/mqtt/payloads.js";
+import type {
+  DecisionPayload,
+  EventPayload,
+  HealthPayload,
+  ModelPayload,
+  StatePayload,
+} from "../../src/mqtt/payloads.js";
 import type { TopicName } from "../../src/mqtt/topics.js";
 
 const TIME = "2026-11-24T13:03:07.190Z";
@@ -109,7 +115,31 @@ const decision: DecisionPayload = {
   latency_ms: 6.02,
 };
 
-const GOOD: Record<Exclude<TopicName, "status">, unknown> = { state, health, drift, event, decision };
+const model: ModelPayload = {
+  schema: 1,
+  store: {
+    active: "round-parts@1.1.0",
+    previous: "round-parts@1.0.0",
+    candidate: null,
+    installed: ["round-parts@1.0.0", "round-parts@1.1.0"],
+    dir: "/var/lib/linesight/models",
+  },
+  running: "round-parts@1.1.0",
+  probation: {
+    id: "round-parts@1.1.0",
+    previous: "round-parts@1.0.0",
+    started_at: TIME,
+    until: TIME,
+    starts: 0,
+    frames: 120,
+    rejects: 3,
+    ood: 0,
+    status: "watching",
+  },
+  gate: null,
+};
+
+const GOOD: Record<Exclude<TopicName, "status">, unknown> = { state, health, drift, event, decision, model };
 
 const DELETE = Symbol("delete");
 
