@@ -11,7 +11,7 @@ import type { Config } from "./config/schema.js";
 import { bandWarning } from "./decision/decide.js";
 import { UserFacingError } from "./errors.js";
 import { httpToken } from "./http/start.js";
-import { LINE_NOT_DRIVEN } from "./line/not-driven.js";
+import { LINE_GPIO_NOT_BUILT } from "./line/not-driven.js";
 import { startupModel } from "./model/startup-model.js";
 import { redactUrl } from "./mqtt/redact.js";
 import { version } from "./package-info.js";
@@ -19,6 +19,8 @@ import { deviceAlerts } from "./parts/device-alerts.js";
 import { driftWatch } from "./parts/drift-watch.js";
 import { healthReports } from "./parts/health-reports.js";
 import { inspection } from "./parts/inspection.js";
+import { lineControl } from "./parts/line-control.js";
+import { lineRig, lineSimulation } from "./parts/line-simulation.js";
 import { type MqttLink, openMqttLink } from "./parts/mqtt-link.js";
 import { operatorScreen } from "./parts/operator-screen.js";
 import { type DaemonEvents, type Part, startParts } from "./parts/part.js";
@@ -41,7 +43,8 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
   const stopSignal = waitForStopSignal();
   logger.info({ version, config: loaded.source }, "linesight starting");
   // Better no start than a reject output silently not driven (docs/line-io.md#not-built-yet).
-  if (config.line.enabled) throw new UserFacingError(LINE_NOT_DRIVEN);
+  if (config.line.enabled && config.line.backend === "gpio") throw new UserFacingError(LINE_GPIO_NOT_BUILT);
+  const rig = lineRig(config);
 
   // Model first: without a valid model there is nothing to run.
   const model = await loadModel(config, logger);
@@ -58,12 +61,16 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
 
   const bus = new EventBus<DaemonEvents>(logger);
   const slot = new FrameSlot();
-  const camera = createCameraSource(config.camera, { logger, secrets: await readCameraSecrets(config.camera) });
+  const camera =
+    rig.camera ?? createCameraSource(config.camera, { logger, secrets: await readCameraSecrets(config.camera) });
   const pipeline = new Pipeline(slot, model, bus, logger);
   const snapshots = new SnapshotRequests();
   // Raw frames have no JPEG: the samples kept and the frames shown get one, made off-thread.
   const jpegs = new FrameJpegEncoder();
   const common = { bus, logger };
+  const line = config.line.enabled
+    ? lineControl({ ...common, config: config.line, wires: rig.wires, slot, pipeline })
+    : null;
 
   const drift = driftWatch({ ...common, model, options: config.drift });
   const samples = sampleKeeper({
@@ -86,12 +93,13 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
         drift,
         publisher,
         jpegs,
+        ...(line ? { line: () => line.status() } : {}),
       })
     : null;
   const parts: Part[] = [
     { name: "model", stop: () => pipeline.model.release() },
     mqtt,
-    telemetry({ bus, publisher, config, prefix, version, camera, pipeline }),
+    telemetry({ bus, publisher, config, prefix, version, camera, pipeline, ...(line ? { partOf: line.partOf } : {}) }),
     serviceNotify({
       ...common,
       notifier,
@@ -114,6 +122,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
       samplesLost: () => samples.lost,
       operator: () => screen?.stats() ?? null,
       audit: () => screen?.audit() ?? null,
+      line: () => line?.health() ?? null,
     }),
     { name: "store", stop: () => store.close() },
     { name: "jpegs", stop: () => jpegs.close() }, // closed before the store: samples being made JPEG reach it
@@ -122,7 +131,11 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     samples,
     alerts,
     remoteCommands({ ...common, config, version, monoStartedAt, publisher, prefix, pipeline, snapshots, store }),
+    ...(line ? [line] : []),
     inspection({ ...common, camera, slot, pipeline }),
+    ...(line
+      ? [lineSimulation({ ...common, rig, control: line, config: config.line, goodLabel: model.negativeLabel })]
+      : []),
   ];
 
   const stopParts = await startParts(parts).catch(async (err: unknown) => {

@@ -244,15 +244,17 @@ describe("bad input", () => {
     return d.stderr;
   }
 
-  it("refuses to start with line I/O enabled, which it cannot drive yet, rather than ignore it", async () => {
+  it("refuses to start with line I/O on GPIO, which it cannot drive yet, rather than ignore it", async () => {
     const dir = newDir();
-    const cfg = config(dir, { line: { enabled: true, backend: "simulated" } });
+    const cfg = config(dir, {
+      line: { enabled: true, backend: "gpio", gpio_chip: "pinctrl-rp1", reject: { line: 27 } },
+    });
     const d = start(dir, cfg);
     expect(await d.exited).toBe(1);
-    expect(d.stderr).toMatch(/line\.enabled is true, but this version of the daemon does not drive line I\/O yet/);
+    expect(d.stderr).toMatch(/line\.backend is gpio, but this version of the daemon has no GPIO backend yet/);
     const check = new DaemonProcess(["check", "--config", writeConfig(dir, cfg)]);
     expect(await check.exited).toBe(1);
-    expect(check.logs.map((l) => l.msg).join("\n")).toMatch(/✗ line: line\.enabled is true, but this version/);
+    expect(check.logs.map((l) => l.msg).join("\n")).toMatch(/✗ line: line\.backend is gpio, but this version/);
   });
 
   it("refuses a missing model file", async () => {
