@@ -59,15 +59,18 @@ export class TriggeredReplaySource
     this.setState("streaming", `triggered by the simulated line, ${files.length} frames from ${this.path}`);
   }
 
-  /** Takes a picture now: footage frame `index` (wrapping). */
-  capture(index: number): void {
+  /**
+   * Delivers footage frame `index` (wrapping), taken at `takenMono` (performance.now() clock; default
+   * now): a hardware-triggered camera stamps the exposure, however late its frame is read.
+   */
+  capture(index: number, takenMono = performance.now()): void {
     const f = this.footage[index % this.footage.length];
     if (!this.slot || !f) return;
     this.slot.put({
       seq: this.frames++,
       data: f.data,
-      capturedAt: Date.now(),
-      capturedMono: performance.now(),
+      capturedAt: Date.now() - (performance.now() - takenMono),
+      capturedMono: takenMono,
       origin: f.file,
     });
   }

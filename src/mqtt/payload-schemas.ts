@@ -138,6 +138,7 @@ export const lineSimulationSchema = z.strictObject({
   passed_with_pulse: count.describe("must be 0"),
   pulses_without_part: count.describe("must be 0"),
   pulse_start_error_max_ms: ms.describe("largest distance of a pulse start from its part's eject time"),
+  late_pulses: count.describe("pulses that started more than 5 ms after their part's eject time"),
   truth: z
     .strictObject({
       defects_ejected: count,

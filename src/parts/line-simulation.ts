@@ -44,7 +44,7 @@ export function lineSimulation(o: {
     start() {
       const { wires, camera } = o.rig;
       if (!wires || !camera) return; // PLC-triggered or free-run: the wires only record what the outputs do
-      const s = new LineSimulator(o.config, wires, camera, o.goodLabel, o.logger);
+      const s = new LineSimulator(o.config, wires, camera, o.goodLabel, o.logger, () => o.control.line?.io.stats());
       sim = s;
       o.control.onFate = (f) => s.fate(f);
       o.control.simulation = () => s.summary();

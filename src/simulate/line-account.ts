@@ -24,8 +24,10 @@ export interface FateSeen {
 export interface AccountOptions {
   ejectDelayMs: number;
   pulseMs: number;
-  /** A pulse counts as the part's when it starts within this of the eject time. */
+  /** A pulse is on time when it starts within this of the eject time. */
   toleranceMs: number;
+  /** A pulse starting up to this late still counts as the part's (and as late). */
+  lateMs: number;
   /** How long after a part's pulse would end it is closed (reports arrive with some delay). */
   graceMs: number;
 }
@@ -53,6 +55,8 @@ export interface LineAccountSummary {
   pulses_without_part: number;
   /** Pulse start against the part's eject time, ms (parts that got a pulse of their own). */
   pulse_start_error_max_ms: number;
+  /** Pulses that started more than the tolerance late (still the part's; timing is a benchmark's business). */
+  late_pulses: number;
   /** Against the true labels (the footage's labels.csv); unknown labels are not counted. */
   truth: { defects_ejected: number; defects_passed: number; good_ejected: number; good_passed: number };
   /** Every closed part had one fate and the ejector agreed with every fate. */
@@ -92,6 +96,7 @@ export class LineAccount {
     passed_with_pulse: 0,
     pulses_without_part: 0,
     pulse_start_error_max_ms: 0,
+    late_pulses: 0,
     truth: { defects_ejected: 0, defects_passed: 0, good_ejected: 0, good_passed: 0 },
     ok: true,
   };
@@ -137,7 +142,7 @@ export class LineAccount {
       this.close(e);
     }
     // Pulses wholly before the oldest open part can match nothing more.
-    const horizon = (this.open[0]?.ejectAtMs ?? nowMs - pulseMs - graceMs) - this.o.toleranceMs;
+    const horizon = (this.open[0]?.ejectAtMs ?? nowMs - pulseMs - graceMs) - this.o.toleranceMs - this.o.lateMs;
     while (this.pulseLog.length > 0) {
       const p = this.pulseLog[0] as Pulse;
       if (p.endMs === null || p.endMs >= horizon) break;
@@ -169,7 +174,7 @@ export class LineAccount {
     const t = e.ejectAtMs;
     const tol = this.o.toleranceMs;
     // Its own pulse (started near the eject time), or a pulse already on for the part before (merged).
-    const own = this.pulseLog.find((p) => Math.abs(p.startMs - t) <= tol);
+    const own = this.pulseLog.find((p) => p.startMs >= t - tol && p.startMs <= t + this.o.lateMs);
     const covering = own ?? this.pulseLog.find((p) => p.startMs <= t && (p.endMs === null || p.endMs > t));
     if (f.eject) {
       s.ejected++;
@@ -177,7 +182,11 @@ export class LineAccount {
       else s.fail_safe_rejects++;
       if (covering) covering.matched = true;
       else s.ejected_without_pulse++;
-      if (own) s.pulse_start_error_max_ms = Math.max(s.pulse_start_error_max_ms, Math.abs(own.startMs - t));
+      if (own) {
+        const error = Math.abs(own.startMs - t);
+        s.pulse_start_error_max_ms = Math.max(s.pulse_start_error_max_ms, Math.round(error * 1000) / 1000);
+        if (error > tol) s.late_pulses++;
+      }
     } else {
       s.passed++;
       if (f.cause !== "decision") s.fail_safe_passes++;

@@ -7,7 +7,7 @@
 import type { Logger } from "pino";
 import type { TriggeredReplaySource } from "../camera/triggered-replay-source.js";
 import type { LineConfig } from "../config/schema.js";
-import { monoNowMs } from "../line/mono-clock.js";
+import { monoNowMs, monoToPerfMs } from "../line/mono-clock.js";
 import type { PartFate } from "../line/part-tracker.js";
 import type { SimulatedWires } from "../line/simulated-wires.js";
 import { LineAccount, type LineAccountSummary } from "./line-account.js";
@@ -32,11 +32,15 @@ export class LineSimulator {
     /** The model's label for a good part: any other label is a defect. */
     private readonly goodLabel: string,
     private readonly logger: Logger,
+    /** Reads what the line reported so far (its fates), before parts are checked. */
+    private readonly sync: () => void,
   ) {
     this.account = new LineAccount({
       ejectDelayMs: c.reject.delay_ms,
       pulseMs: c.reject.pulse_ms,
-      toleranceMs: Math.min(10, c.reject.pulse_ms / 2),
+      toleranceMs: 5, // the pulse timing target's max (docs/line-io.md)
+      // Later than half the spacing of parts it could be the next part's.
+      lateMs: Math.max(5, 500 / c.simulation.parts_per_s),
       graceMs: GRACE_MS,
     });
     const activeLow = c.reject.active_low;
@@ -63,7 +67,7 @@ export class LineSimulator {
   }
 
   summary(): LineAccountSummary {
-    this.account.settle(monoNowMs());
+    this.settle();
     return this.account.summary();
   }
 
@@ -101,7 +105,7 @@ export class LineSimulator {
       this.feed(this.nextAtMs);
       this.nextAtMs += period;
     }
-    this.account.settle(now);
+    this.settle();
     if (sim.parts !== null && this.fed >= sim.parts && !this.finishedLogged) {
       const s = this.account.summary();
       if (s.closed === s.parts) {
@@ -111,6 +115,15 @@ export class LineSimulator {
     }
     this.timer = setTimeout(this.tick, Math.min(50, Math.max(0, this.nextAtMs - monoNowMs())));
   };
+
+  /** Checks the parts whose time is over, after reading the ejector's record and the line's fates:
+   * after a busy moment of this thread both may still wait in their rings. */
+  private settle(): void {
+    const now = monoNowMs();
+    void this.wires.writes;
+    this.sync();
+    this.account.settle(now);
+  }
 
   private feed(edgeMs: number): void {
     const index = this.fed++;
@@ -137,7 +150,8 @@ export class LineSimulator {
       () => {
         this.captures.delete(t);
         if (monoNowMs() < atMs) this.captureAt(index, atMs);
-        else this.camera.capture(index);
+        // Stamped when the trigger fired the exposure, even when this thread ran the timer late.
+        else this.camera.capture(index, monoToPerfMs(atMs));
       },
       Math.max(0, Math.ceil(atMs - monoNowMs())),
     );

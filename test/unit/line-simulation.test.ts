@@ -14,7 +14,7 @@ const DELAY = 250;
 const PULSE = 20;
 
 function account() {
-  const a = new LineAccount({ ejectDelayMs: DELAY, pulseMs: PULSE, toleranceMs: 5, graceMs: 100 });
+  const a = new LineAccount({ ejectDelayMs: DELAY, pulseMs: PULSE, toleranceMs: 5, lateMs: 20, graceMs: 100 });
   // Four parts 50 ms apart: two defects, two good.
   const defects = [true, false, true, false];
   defects.forEach((defect, index) => {
