@@ -1,25 +1,14 @@
-// The simulated line in the built daemon, seen from outside as a plant would see it: the
-// account of every part (one fate, the ejector agreeing, against the footage's true labels),
-// the decisions over a real Mosquitto with their part ids, the PLC's Modbus map read by Debian's
-// mbpoll and by a Node client, and the faults: triggers faster than the pipeline, inspection
-// paused (by command and by the PLC), the camera stalled, the daemon SIGKILLed, Modbus clients
-// that misbehave. The line I/O code below the simulated wires is the code that drives GPIO.
-import { execFile } from "node:child_process";
-import { createRequire } from "node:module";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import type { ModbusRTU as Client } from "modbus-serial/ModbusRTU.js";
 import { describe, expect, it } from "vitest";
 import { COIL, INPUT, REG } from "../../src/line/plc-registers.js";
 import type { DecisionPayload, HealthPayload } from "../../src/mqtt/payloads.js";
 import { useBrokerHarness } from "../helpers/broker-harness.js";
 import { DaemonProcess, FOOTAGE, type LogLine, MODEL, tempDir, writeConfig } from "../helpers/daemon.js";
+import { mbpoll, nodeClient, writeCoil } from "../helpers/modbus.js";
 import { TopicRecorder } from "../helpers/mosquitto.js";
 import { freePort } from "../helpers/ports.js";
 
-const ModbusRTU = createRequire(import.meta.url)("modbus-serial") as typeof Client;
-const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const h = useBrokerHarness();
 const PREFIX = "linesight/sim-1";
@@ -79,35 +68,6 @@ function expectAccounted(a: Account, parts: number) {
 function latestHealth(r: TopicRecorder): HealthPayload {
   const all = r.payloads("/health");
   return JSON.parse(all[all.length - 1] as string) as HealthPayload;
-}
-
-async function mbpoll(port: number, args: string[]): Promise<number[]> {
-  const { stdout } = await run(
-    "mbpoll",
-    ["-m", "tcp", "-p", String(port), "-a", "1", "-0", "-1", ...args, "127.0.0.1"],
-    {
-      timeout: 10_000,
-    },
-  );
-  return [...stdout.matchAll(/^\[\d+\]:\s+(-?\d+)/gm)].map((m) => Number(m[1]));
-}
-
-async function writeCoil(port: number, coil: number, value: 0 | 1): Promise<void> {
-  await run(
-    "mbpoll",
-    ["-m", "tcp", "-p", String(port), "-a", "1", "-0", "-1", "-t", "0", "-r", String(coil), "127.0.0.1", String(value)],
-    {
-      timeout: 10_000,
-    },
-  );
-}
-
-async function nodeClient(port: number): Promise<Client> {
-  const c = new ModbusRTU();
-  await c.connectTCP("127.0.0.1", { port });
-  c.setID(1);
-  c.setTimeout(2000);
-  return c;
 }
 
 describe("the simulated line in the daemon", () => {
