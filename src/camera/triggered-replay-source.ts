@@ -1,15 +1,11 @@
-// A triggered camera standing in for a real one on the simulated line: it takes a picture when
-// told to (the photo-eye's edge + capture delay), showing the footage frame of that part. Behind
-// the same seam as the other sources: frames go into the FrameSlot, stamped at capture.
-import { EventEmitter } from "node:events";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseCsv } from "../dataset/csv.js";
-import type { CameraState } from "./frame.js";
 import type { FrameSlot } from "./frame-slot.js";
+import { InProcessSource } from "./in-process-source.js";
 import { listImages } from "./replay-source.js";
-import type { CameraSource, CameraStats } from "./source.js";
+import type { CameraSource } from "./source.js";
 
 export interface FootageFrame {
   file: string;
@@ -30,15 +26,10 @@ export function footageLabels(csv: string | null): Map<string, string> {
   return out;
 }
 
-export class TriggeredReplaySource
-  extends EventEmitter<{ state: [CameraState, string]; end: [] }>
-  implements CameraSource
-{
+export class TriggeredReplaySource extends InProcessSource implements CameraSource {
   readonly kind = "replay-triggered";
-  state: CameraState = "stopped";
   footage: FootageFrame[] = [];
   private slot: FrameSlot | null = null;
-  private frames = 0;
 
   constructor(private readonly path: string) {
     super();
@@ -78,15 +69,5 @@ export class TriggeredReplaySource
   async stop(): Promise<void> {
     this.slot = null;
     this.setState("stopped", "stopped");
-  }
-
-  stats(): CameraStats {
-    return { frames: this.frames, restarts: 0, stalls: 0, corrupt: 0, skipped_bytes: 0 };
-  }
-
-  private setState(state: CameraState, why: string): void {
-    if (state === this.state) return;
-    this.state = state;
-    this.emit("state", state, why);
   }
 }
