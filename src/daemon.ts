@@ -11,7 +11,6 @@ import { type Config, modelInstallMaxRawBytes } from "./config/schema.js";
 import { bandWarning } from "./decision/decide.js";
 import { UserFacingError } from "./errors.js";
 import { httpToken } from "./http/start.js";
-import { LINE_NOT_DRIVEN } from "./line/not-driven.js";
 import type { ModelStore } from "./model/model-store.js";
 import { startupModel } from "./model/startup-model.js";
 import { countProbationStart } from "./model/startup-probation.js";
@@ -21,6 +20,8 @@ import { deviceAlerts } from "./parts/device-alerts.js";
 import { driftWatch } from "./parts/drift-watch.js";
 import { healthReports } from "./parts/health-reports.js";
 import { inspection } from "./parts/inspection.js";
+import { lineControl } from "./parts/line-control.js";
+import { lineRig, lineSimulation } from "./parts/line-simulation.js";
 import { type ModelLifecycle, modelLifecycle } from "./parts/model-lifecycle.js";
 import { type MqttLink, openMqttLink } from "./parts/mqtt-link.js";
 import { operatorScreen } from "./parts/operator-screen.js";
@@ -44,8 +45,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
   const notifier = new SdNotifier(process.env.NOTIFY_SOCKET, logger);
   const stopSignal = waitForStopSignal();
   logger.info({ version, config: loaded.source }, "linesight starting");
-  // Better no start than a reject output silently not driven (docs/line-io.md#not-built-yet).
-  if (config.line.enabled) throw new UserFacingError(LINE_NOT_DRIVEN);
+  const rig = lineRig(config);
 
   // Model first: without a valid model there is nothing to run.
   const { model, modelStore } = await loadModel(config, logger);
@@ -62,12 +62,16 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
 
   const bus = new EventBus<DaemonEvents>(logger);
   const slot = new FrameSlot();
-  const camera = createCameraSource(config.camera, { logger, secrets: await readCameraSecrets(config.camera) });
+  const camera =
+    rig.camera ?? createCameraSource(config.camera, { logger, secrets: await readCameraSecrets(config.camera) });
   const pipeline = new Pipeline(slot, model, bus, logger);
   const snapshots = new SnapshotRequests();
   // Raw frames have no JPEG: the samples kept and the frames shown get one, made off-thread.
   const jpegs = new FrameJpegEncoder();
   const common = { bus, logger };
+  const line = config.line.enabled
+    ? lineControl({ ...common, config: config.line, wires: rig.wires, slot, pipeline })
+    : null;
 
   const drift = driftWatch({ ...common, model, options: config.drift });
   const samples = sampleKeeper({
@@ -102,12 +106,13 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
         drift,
         publisher,
         jpegs,
+        ...(line ? { line: () => line.status() } : {}),
       })
     : null;
   const parts: Part[] = [
     { name: "model", stop: () => pipeline.model.release() },
     mqtt,
-    telemetry({ bus, publisher, config, prefix, version, camera, pipeline }),
+    telemetry({ bus, publisher, config, prefix, version, camera, pipeline, ...(line ? { partOf: line.partOf } : {}) }),
     serviceNotify({
       ...common,
       notifier,
@@ -130,6 +135,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
       samplesLost: () => samples.lost,
       operator: () => screen?.stats() ?? null,
       audit: () => screen?.audit() ?? null,
+      line: () => line?.health() ?? null,
     }),
     { name: "store", stop: () => store.close() },
     { name: "jpegs", stop: () => jpegs.close() }, // closed before the store: samples being made JPEG reach it
@@ -152,7 +158,11 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
       // A bundle as raw bytes or base64 in a JSON envelope (4/3 larger).
       installMaxBytes: Math.ceil((modelInstallMaxRawBytes(config.model.max_bundle_mb) * 4) / 3),
     }),
+    ...(line ? [line] : []),
     inspection({ ...common, camera, slot, pipeline }),
+    ...(line
+      ? [lineSimulation({ ...common, rig, control: line, config: config.line, goodLabel: model.negativeLabel })]
+      : []),
   ];
 
   const stopParts = await startParts(parts).catch(async (err: unknown) => {

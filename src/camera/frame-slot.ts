@@ -11,10 +11,13 @@ export class FrameSlot {
   private closed = false;
   received = 0;
   dropped = 0;
+  /** Sees every frame as it arrives, before newest-wins can drop it (the line's part tracking). */
+  tap: ((frame: Frame) => void) | null = null;
 
   put(frame: Frame): void {
     if (this.closed) return;
     this.received++;
+    this.tap?.(frame);
     if (this.waiter) {
       const w = this.waiter;
       this.waiter = null;

@@ -1,14 +1,11 @@
-// Replays a directory of images at a fixed rate as if they came from a camera: the demo, the
-// tests, and dry runs of a model on recorded production frames.
-import { EventEmitter } from "node:events";
 import { readdir, readFile } from "node:fs/promises";
 import { extname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { UserFacingError } from "../errors.js";
 import { applyDrift, type DriftInjection, driftStrength } from "./drift-injection.js";
-import type { CameraState } from "./frame.js";
 import type { FrameSlot } from "./frame-slot.js";
-import type { CameraSource, CameraStats } from "./source.js";
+import { InProcessSource } from "./in-process-source.js";
+import type { CameraSource } from "./source.js";
 
 const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png"]);
 
@@ -38,12 +35,10 @@ export async function listImages(dir: string): Promise<string[]> {
   return images;
 }
 
-export class ReplaySource extends EventEmitter<{ state: [CameraState, string]; end: [] }> implements CameraSource {
+export class ReplaySource extends InProcessSource implements CameraSource {
   readonly kind = "replay";
-  state: CameraState = "stopped";
   private files: string[] = [];
   private timer: NodeJS.Timeout | null = null;
-  private frames = 0;
   private stopped = false;
 
   constructor(private readonly opts: ReplayOptions) {
@@ -93,15 +88,5 @@ export class ReplaySource extends EventEmitter<{ state: [CameraState, string]; e
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.setState("stopped", "stopped");
-  }
-
-  stats(): CameraStats {
-    return { frames: this.frames, restarts: 0, stalls: 0, corrupt: 0, skipped_bytes: 0 };
-  }
-
-  private setState(state: CameraState, why: string): void {
-    if (state === this.state) return;
-    this.state = state;
-    this.emit("state", state, why);
   }
 }

@@ -11,7 +11,6 @@ import { grabFrame } from "../camera/grab-frame.js";
 import { listImages } from "../camera/replay-source.js";
 import type { LoadedConfig } from "../config/load.js";
 import { readSecret } from "../config/secrets.js";
-import { LINE_NOT_DRIVEN } from "../line/not-driven.js";
 import { Preprocessor } from "../model/preprocess.js";
 import { ModelSession } from "../model/session.js";
 import { startupModel } from "../model/startup-model.js";
@@ -109,8 +108,11 @@ export async function checkCommand(argv: string[]): Promise<number> {
     {
       name: "line",
       run: async () => {
-        if (config.line.enabled) throw new Error(LINE_NOT_DRIVEN);
-        return "line I/O off (decisions over MQTT only)";
+        const l = config.line;
+        if (!l.enabled) return "line I/O off (decisions over MQTT only)";
+        const modbus = l.modbus.enabled ? `, Modbus on ${l.modbus.host}:${l.modbus.port}` : "";
+        const backend = l.backend === "gpio" ? `GPIO chip ${l.gpio_chip}` : "simulated line";
+        return `${backend} (trigger ${l.trigger.source}, reject ${l.reject.delay_ms} ms after the edge${modbus})`;
       },
     },
     // The GPIO lines as configured, whenever a chip is (also before line.enabled is switched on).

@@ -599,6 +599,19 @@ export const lineSchema = z
         idle_timeout_s: z.number().min(0).max(86_400).default(60),
       })
       .prefault({}),
+    // backend simulated with trigger.source gpio: a simulated conveyor drives the photo-eye and a
+    // triggered replay of camera.replay.path's footage (docs/line-io.md#the-simulated-line).
+    simulation: z
+      .strictObject({
+        parts_per_s: z.number().positive().max(1000).default(10),
+        // Stop feeding parts after this many (null: as long as the daemon runs).
+        parts: z.number().int().positive().nullable().default(null),
+        // From the trigger edge to the frame leaving the camera, beyond trigger.capture_delay_ms.
+        exposure_ms: z.number().min(0).max(1000).default(2),
+        // Fault injection: the camera delivers no frame after this many parts (null: never).
+        camera_stall_after: z.number().int().min(0).nullable().default(null),
+      })
+      .prefault({}),
   })
   .superRefine((l, ctx) => {
     if (!l.enabled) return;

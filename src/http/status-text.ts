@@ -14,6 +14,45 @@ export interface StatusInputs {
   model: { name: string; version: string; threshold: number };
   drift: { status: "ok" | "warn" | "alarm"; reasons: string[]; ready: boolean } | null;
   broker: { connected: boolean; queued: number };
+  /** Line I/O (line.enabled); absent or null when the line is off. */
+  line?: LineStatusInputs | null;
+}
+
+/** What the live view says about acting on the line. */
+export type LineStatusInputs =
+  | { failed: true }
+  | {
+      failed: boolean;
+      ready: boolean;
+      online: boolean;
+      paused: boolean;
+      parts: number;
+      ejected: number;
+      failSafe: number;
+      failSafeAction: "reject" | "pass";
+      /** A part got the fail-safe in the last minute. */
+      recentFailSafe: boolean;
+      missed: number;
+    };
+
+/** The line I/O status in plain words (pure). */
+export function lineStatus(l: LineStatusInputs): StatusLine {
+  const title = "Reject output";
+  if (l.failed || !("ready" in l))
+    return { light: "alarm", title, text: "NOT driven: the output thread stopped; restart the service" };
+  const fate = l.failSafeAction === "reject" ? "rejected" : "passed uninspected";
+  if (!l.online)
+    return { light: "warn", title, text: `Offline (set by the PLC): every part is ${fate} by the fail-safe` };
+  if (l.paused) return { light: "warn", title, text: `Inspection paused: every part is ${fate} by the fail-safe` };
+  if (!l.ready) return { light: "warn", title, text: "Not ready: the PLC sees the device as not inspecting" };
+  const counts = `${l.parts} parts, ${l.ejected} ejected`;
+  if (l.recentFailSafe)
+    return {
+      light: "warn",
+      title,
+      text: `Ready, but parts were ${fate} by the fail-safe in the last minute (${l.failSafe} so far, ${l.missed} without a picture): the camera or the model does not keep up`,
+    };
+  return { light: "ok", title, text: `Ready: ${counts}, each at its time` };
 }
 
 const CAMERA: Record<string, [Light, string]> = {
@@ -29,6 +68,7 @@ export function statusLines(s: StatusInputs): {
   model: StatusLine;
   drift: StatusLine;
   broker: StatusLine;
+  line?: StatusLine;
 } {
   const [camLight, camText] = CAMERA[s.camera.state] ?? ["warn", `Camera ${s.camera.state}`];
   const paused = s.pipeline === "paused";
@@ -66,6 +106,7 @@ export function statusLines(s: StatusInputs): {
     model,
     drift,
     broker,
+    ...(s.line ? { line: lineStatus(s.line) } : {}),
   };
 }
 

@@ -210,6 +210,7 @@ export class LineIo extends EventEmitter<LineIoEvents> {
 
   /** The part a frame was assigned to (trigger mode), while remembered. */
   partOf(seq: number): { partId: number; edgeMs: number } | undefined {
+    this.drain(); // the assignment may still be in the worker's ring
     return this.assigned.get(seq);
   }
 

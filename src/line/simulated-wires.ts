@@ -26,6 +26,8 @@ export class SimulatedWires {
   private handedOut = false;
 
   private readonly timer: NodeJS.Timeout;
+  /** Sees every write once, in order, as it is read from the worker (the simulator's ejector). */
+  onWrite: ((w: SimulatedWrite) => void) | null = null;
 
   constructor(
     /** Make the worker's open() fail with this message (setup error tests). */
@@ -46,8 +48,10 @@ export class SimulatedWires {
 
   /** Every write so far, in order (physical levels). */
   get writes(): readonly SimulatedWrite[] {
-    for (let w = this.writeRing.pop(); w !== undefined; w = this.writeRing.pop())
+    for (let w = this.writeRing.pop(); w !== undefined; w = this.writeRing.pop()) {
       this.recorded.push(w as SimulatedWrite);
+      this.onWrite?.(w as SimulatedWrite);
+    }
     if (this.recorded.length > KEEP_WRITES) this.recorded.splice(0, this.recorded.length - KEEP_WRITES / 2);
     return this.recorded;
   }

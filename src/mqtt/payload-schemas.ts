@@ -111,6 +111,81 @@ export const auditAccuracySchema = z.strictObject({
     .describe("share of each defect kind the line rejected, for the kinds labelers named on audit samples"),
 });
 
+const failSafeCausesSchema = z.strictObject({
+  no_frame: count.describe("the part's frame never came"),
+  no_decision: count.describe("no decision by the part's deadline"),
+  failed: count.describe("the decision failed (corrupt frame, inference error)"),
+  paused: count.describe("inspection paused (by command or the PLC's online coil)"),
+});
+
+const signedTimingSchema = z.strictObject({
+  p50: z.number(),
+  p99: z.number(),
+  max: z.number(),
+  count: count.describe("events timed since start (percentiles cover the newest 2048)"),
+});
+
+export const lineSimulationSchema = z.strictObject({
+  parts: count.describe("parts the simulator put on the belt"),
+  closed: count.describe("parts past their eject time, checked"),
+  ejected: count,
+  passed: count,
+  model_rejects: count.describe("ejected by the model's decision"),
+  fail_safe_rejects: count.describe("ejected by the fail-safe"),
+  fail_safe_passes: count,
+  unaccounted: count.describe("checked parts without a fate: must be 0"),
+  duplicate_fates: count.describe("fates beyond a part's first: must be 0"),
+  unknown_fates: count.describe("fates for no simulated part: must be 0"),
+  pulses: count.describe("reject pulses the simulated ejector recorded"),
+  ejected_without_pulse: count.describe("must be 0"),
+  passed_with_pulse: count.describe("must be 0"),
+  pulses_without_part: count.describe("must be 0"),
+  pulse_start_error_max_ms: ms.describe("largest distance of a pulse start from its part's eject time"),
+  late_pulses: count.describe("pulses that started more than 5 ms after their part's eject time"),
+  truth: z
+    .strictObject({
+      defects_ejected: count,
+      defects_passed: count,
+      good_ejected: count,
+      good_passed: count,
+    })
+    .describe("fates against the footage's true labels"),
+  ok: z.boolean().describe("every checked part had one fate and the ejector agreed with each"),
+});
+
+export const lineHealthSchema = z.strictObject({
+  backend: z.enum(["gpio", "simulated"]),
+  trigger: z.enum(["none", "gpio", "modbus"]).describe("none: free-run, every decided frame is a part"),
+  ready: z.boolean().describe("the ready output is on"),
+  online: z.boolean().describe("the PLC's online coil (true without Modbus)"),
+  outputs_alive: z.boolean().describe("the output thread sees the main thread alive (heartbeat toggling)"),
+  output_priority: z.string().describe("the output thread's scheduling: realtime, high or normal"),
+  triggers: count.describe("trigger edges seen, bounce included"),
+  debounced: count,
+  parts: count,
+  missed: count.describe("parts without a frame"),
+  in_flight: count.describe("parts between trigger and fate now"),
+  ejected: count,
+  passed: count,
+  rejects_fired: count.describe("reject pulses the output thread started"),
+  fail_safe: count.describe("parts whose fate the fail-safe decided"),
+  fail_safe_rejects: count.describe("of which ejected"),
+  fail_safe_by_cause: failSafeCausesSchema,
+  late_decisions: count.describe("decisions that came after their part's deadline (ignored)"),
+  write_errors: count.describe("failed output writes"),
+  pulse_error_ms: signedTimingSchema.describe("reject pulse start against its scheduled time, ms"),
+  edge_to_decision_ms: signedTimingSchema.describe("trigger edge to the decision reaching the output thread, ms"),
+  modbus: z
+    .strictObject({
+      clients: count.describe("connected now"),
+      refused: count.describe("connections refused (line.modbus.max_clients) since start"),
+      dropped_idle: count.describe("clients disconnected for silence since start"),
+    })
+    .nullable()
+    .describe("null when line.modbus.enabled is false"),
+  simulation: lineSimulationSchema.optional().describe("the simulated line's account (--simulate-line)"),
+});
+
 export const healthPayloadSchema = z.strictObject({
   schema: schemaVersion,
   time: isoTime.describe("when the report was made"),
@@ -167,6 +242,7 @@ export const healthPayloadSchema = z.strictObject({
     })
     .optional()
     .describe("the operator's page; present when the HTTP page is on"),
+  line: lineHealthSchema.optional().describe("acting on the line; present when line.enabled"),
   audit: auditAccuracySchema
     .optional()
     .describe("the model's real accuracy from audit samples people labeled; present when the HTTP page is on"),
@@ -241,6 +317,17 @@ export const EVENT_DATA_SCHEMAS = {
   disk_low: alertData({ disk_free_mb: nonNegative }),
   temperature_high: alertData({ temperature_c: z.number() }),
   throttled: alertData({ problems: z.array(z.string()) }),
+  line_fail_safe: z.strictObject({
+    parts: count.describe("parts in this digest"),
+    ejected: count,
+    passed: count,
+    by_cause: failSafeCausesSchema,
+    seconds: count.describe("time the digest covers"),
+  }),
+  line_output: z.strictObject({
+    problem: z.enum(["write_error", "worker_failed", "online", "offline"]),
+    line: z.string().nullable().describe("the output concerned"),
+  }),
   command: z.strictObject({
     command: z.string().describe("set_threshold, pause, resume or snapshot"),
     id: z.string().nullable().describe("the request's correlation id"),
@@ -292,6 +379,8 @@ export const decisionPayloadSchema = z.strictObject({
   threshold: fraction,
   model_version: z.string(),
   latency_ms: ms.describe("camera to decision, ms"),
+  part_id: count.optional().describe("line trigger mode: the part this frame is the picture of (from 1 since start)"),
+  trigger_at: isoTime.optional().describe("line trigger mode: when that part's trigger edge happened"),
 });
 
 // --- command replies (<prefix>/cmd/<name>/reply) --------------------------------------------------

@@ -8,6 +8,7 @@ import type { OperatorServerStats } from "../http/operator-server.js";
 import type { AuditAccuracy } from "../monitor/audit-accuracy.js";
 import type { DeviceMonitor } from "../monitor/device-monitor.js";
 import { HealthReporter } from "../mqtt/health-payload.js";
+import type { HealthPayload } from "../mqtt/payloads.js";
 import type { MqttStats } from "../mqtt/publisher.js";
 import type { Pipeline } from "../pipeline/pipeline.js";
 import type { StoreStats } from "../store/types.js";
@@ -29,6 +30,7 @@ export function healthReports(o: {
   samplesLost: () => number;
   operator: () => OperatorServerStats | null;
   audit: () => AuditAccuracy | null;
+  line?: () => HealthPayload["line"] | null;
   logger: Logger;
 }): Part {
   const { bus, pipeline, camera } = o;
@@ -75,6 +77,8 @@ export function healthReports(o: {
     }
     const audit = o.audit();
     if (audit) payload.audit = audit;
+    const line = o.line?.();
+    if (line) payload.line = line;
     bus.emit("health", payload);
     const drift = o.drift.report();
     if (drift) bus.emit("drift", drift);

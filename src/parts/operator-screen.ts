@@ -6,6 +6,7 @@ import type { CameraSource } from "../camera/source.js";
 import type { Config } from "../config/schema.js";
 import type { OperatorServerStats } from "../http/operator-server.js";
 import { type OperatorScreen, startOperatorScreen } from "../http/start.js";
+import type { LineStatusInputs } from "../http/status-text.js";
 import type { TokenSource } from "../http/token.js";
 import { defectKinds } from "../model/manifest.js";
 import type { AuditAccuracy } from "../monitor/audit-accuracy.js";
@@ -32,6 +33,7 @@ export function operatorScreen(o: {
   drift: DriftWatch;
   publisher: { readonly connected: boolean; stats(): { queued: number } };
   jpegs: FrameJpegEncoder;
+  line?: () => LineStatusInputs | null;
   logger: Logger;
 }): OperatorScreenPart {
   const name = "operator-screen";
@@ -57,6 +59,7 @@ export function operatorScreen(o: {
         drift: o.drift,
         publisher: o.publisher,
         jpegs: o.jpegs,
+        ...(o.line ? { line: o.line } : {}),
         logger: o.logger,
       });
       const started = screen;

@@ -16,6 +16,8 @@ export interface TelemetryOptions {
   version: string;
   camera: CameraSource;
   pipeline: Pipeline;
+  /** Line trigger mode: the part a frame is the picture of. */
+  partOf?: (seq: number) => { part_id: number; trigger_at: string } | undefined;
 }
 
 /** Home Assistant discovery for the model now inspecting (its name and version are shown there). */
@@ -91,6 +93,7 @@ export function telemetry(o: TelemetryOptions): Part {
             threshold: r.threshold,
             model_version: r.model.version,
             latency_ms: Math.round(r.latencyMs * 100) / 100,
+            ...o.partOf?.(r.frame.seq),
           }),
         );
       }

@@ -43,6 +43,8 @@ export interface PipelineEvents {
   "model-changed": { model: ActiveModel; previous: ActiveModel };
   /** Same model, new decision policy (a threshold changed remotely). */
   "policy-changed": { model: ActiveModel };
+  /** A frame that could not be decided (corrupt, or inference failed): the line's fail-safe needs it. */
+  "frame-failed": { frame: Frame; corrupt: boolean };
 }
 
 export interface PipelineCounters {
@@ -170,6 +172,7 @@ export class Pipeline {
           this.counters.failed++;
           this.logger.error({ seq: frame.seq, err }, "frame failed");
         }
+        this.events.emit("frame-failed", { frame, corrupt: err instanceof CorruptFrameError });
       }
     }
   }

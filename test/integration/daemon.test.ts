@@ -244,15 +244,18 @@ describe("bad input", () => {
     return d.stderr;
   }
 
-  it("refuses to start with line I/O enabled, which it cannot drive yet, rather than ignore it", async () => {
+  it("refuses to start with line I/O on a GPIO chip this machine lacks, naming the key and the label", async () => {
+    // CI machines have no /dev/gpiochip* (the gpio-sim VM test has one: test/integration/gpio-sim.test.ts).
     const dir = newDir();
-    const cfg = config(dir, { line: { enabled: true, backend: "simulated" } });
+    const cfg = config(dir, {
+      line: { enabled: true, backend: "gpio", gpio_chip: "pinctrl-rp1", reject: { line: 27 } },
+    });
     const d = start(dir, cfg);
     expect(await d.exited).toBe(1);
-    expect(d.stderr).toMatch(/line\.enabled is true, but this version of the daemon does not drive line I\/O yet/);
+    expect(d.stderr).toMatch(/line\.gpio_chip: no GPIO chip (on this machine|labelled "pinctrl-rp1")/);
     const check = new DaemonProcess(["check", "--config", writeConfig(dir, cfg)]);
     expect(await check.exited).toBe(1);
-    expect(check.logs.map((l) => l.msg).join("\n")).toMatch(/✗ line: line\.enabled is true, but this version/);
+    expect(check.logs.map((l) => l.msg).join("\n")).toMatch(/✗ gpio lines: .*no GPIO chip/);
   });
 
   it("refuses a missing model file", async () => {

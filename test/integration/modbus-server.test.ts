@@ -1,12 +1,5 @@
-// The PLC's Modbus TCP server against real clients: Debian's mbpoll (an independent
-// implementation) and modbus-serial's Node client; and against bad clients: garbage bytes, a
-// client that never reads, 50 clients at once, while a line keeps inspecting.
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createRequire } from "node:module";
 import { connect, type Socket } from "node:net";
-import { promisify } from "node:util";
-import type { ModbusRTU as Client } from "modbus-serial/ModbusRTU.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { LineIo } from "../../src/line/line-io.js";
 import { ModbusServer, type ModbusServerOptions } from "../../src/line/modbus-server.js";
@@ -14,11 +7,9 @@ import { monoNowMs } from "../../src/line/mono-clock.js";
 import { emptyLineCounters, type PartFate } from "../../src/line/part-tracker.js";
 import { COIL, INPUT, PlcRegisters, REG, RESULT_CODE } from "../../src/line/plc-registers.js";
 import { SimulatedWires } from "../../src/line/simulated-wires.js";
+import { mbpoll, nodeClient as nodeClientOf, writeCoil } from "../helpers/modbus.js";
 import { freePort } from "../helpers/ports.js";
 
-const run = promisify(execFile);
-// modbus-serial is CommonJS (module.exports = the client class).
-const ModbusRTU = createRequire(import.meta.url)("modbus-serial") as typeof Client;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const closers: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -54,37 +45,7 @@ async function server(o: Partial<ModbusServerOptions> = {}): Promise<{ m: Modbus
   return { m, r };
 }
 
-/** mbpoll's values, one per line "[ref]: value". */
-async function mbpoll(port: number, args: string[]): Promise<number[]> {
-  const { stdout } = await run(
-    "mbpoll",
-    ["-m", "tcp", "-p", String(port), "-a", "1", "-0", "-1", ...args, "127.0.0.1"],
-    {
-      timeout: 10_000,
-    },
-  );
-  return [...stdout.matchAll(/^\[\d+\]:\s+(-?\d+)/gm)].map((m) => Number(m[1]));
-}
-
-/** mbpoll writes one coil (`-t 0`), as a PLC would. */
-async function writeCoil(port: number, coil: number, value: 0 | 1): Promise<void> {
-  await run(
-    "mbpoll",
-    ["-m", "tcp", "-p", String(port), "-a", "1", "-0", "-1", "-t", "0", "-r", String(coil), "127.0.0.1", String(value)],
-    {
-      timeout: 10_000,
-    },
-  );
-}
-
-async function nodeClient(port: number): Promise<Client> {
-  const c = new ModbusRTU();
-  await c.connectTCP("127.0.0.1", { port });
-  c.setID(1);
-  c.setTimeout(2000);
-  closers.push(() => new Promise<void>((resolve) => c.close(() => resolve())));
-  return c;
-}
+const nodeClient = (port: number) => nodeClientOf(port, (close) => closers.push(close));
 
 describe("Modbus TCP server", () => {
   it("serves the register map to mbpoll: results, 32-bit counters high word first, the ack handshake", async () => {

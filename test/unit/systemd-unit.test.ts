@@ -71,3 +71,20 @@ describe("systemd/linesight.service", () => {
     }
   });
 });
+
+describe("systemd/linesight.service.d/line-io.conf", () => {
+  const dropIn = unitSettings(read("systemd/linesight.service.d/line-io.conf"));
+  it("gives back what the line needs and the unit forbids: priority, its syscalls, the GPIO chips, port 502", () => {
+    expect(unit.get("RestrictRealtime")).toEqual(["yes"]);
+    expect(dropIn.get("RestrictRealtime")).toEqual(["no"]);
+    for (const key of ["CapabilityBoundingSet", "AmbientCapabilities"])
+      expect(dropIn.get(key)?.[0]?.split(" ").sort()).toEqual(["CAP_NET_BIND_SERVICE", "CAP_SYS_NICE"]);
+    // The unit denies @resources after allowing @system-service; a later allow-list line re-adds these.
+    expect(unit.get("SystemCallFilter")?.[1]).toMatch(/~.*@resources/);
+    expect(dropIn.get("SystemCallFilter")?.[0]?.split(" ")).toEqual(
+      expect.arrayContaining(["sched_setscheduler", "setpriority"]),
+    );
+    expect(dropIn.get("DeviceAllow")).toEqual(["char-gpiochip rw"]);
+    expect(read("deploy/build-deb.sh")).toContain("systemd/linesight.service.d/line-io.conf");
+  });
+});

@@ -1,0 +1,168 @@
+// The simulated line's book-keeping and what the daemon says about the line: the account that
+// proves every part one fate and the ejector agreeing, the fail-safe digest that must not flood,
+// the live view's line status in plain words, and the --simulate-line config.
+import { describe, expect, it } from "vitest";
+import { footageLabels } from "../../src/camera/triggered-replay-source.js";
+import { simulatedLineConfig } from "../../src/cli/run.js";
+import { parseConfig } from "../../src/config/load.js";
+import { lineStatus } from "../../src/http/status-text.js";
+import type { PartFate } from "../../src/line/part-tracker.js";
+import { FailSafeDigest } from "../../src/parts/line-notices.js";
+import { LineAccount } from "../../src/simulate/line-account.js";
+
+const DELAY = 250;
+const PULSE = 20;
+
+function account() {
+  const a = new LineAccount({ ejectDelayMs: DELAY, pulseMs: PULSE, toleranceMs: 5, lateMs: 20, graceMs: 100 });
+  // Four parts 50 ms apart: two defects, two good.
+  const defects = [true, false, true, false];
+  defects.forEach((defect, index) => {
+    a.add({ index, edgeMs: 1000 + index * 50, file: `f${index}.jpg`, defect });
+  });
+  return a;
+}
+
+/** The ejector firing for the part whose edge was at `edgeMs`, `lateMs` after its eject time. */
+function pulse(a: LineAccount, edgeMs: number, lateMs = 0.3) {
+  a.level(true, edgeMs + DELAY + lateMs);
+  a.level(false, edgeMs + DELAY + lateMs + PULSE);
+}
+
+describe("simulated line account", () => {
+  it("a clean run: every part one fate, the ejector fired exactly for the ejected ones", () => {
+    const a = account();
+    a.fate({ edgeMs: 1000, eject: true, cause: "decision" });
+    a.fate({ edgeMs: 1050, eject: false, cause: "decision" });
+    a.fate({ edgeMs: 1100, eject: true, cause: "no_decision" });
+    a.fate({ edgeMs: 1150, eject: false, cause: "decision" });
+    pulse(a, 1000);
+    pulse(a, 1100, 1.5);
+    a.settle(1150 + DELAY + PULSE + 100);
+    const s = a.summary();
+    expect(s).toMatchObject({
+      parts: 4,
+      closed: 4,
+      ejected: 2,
+      passed: 2,
+      model_rejects: 1,
+      fail_safe_rejects: 1,
+      unaccounted: 0,
+      pulses: 2,
+      ok: true,
+    });
+    expect(s.ejected).toBe(s.model_rejects + s.fail_safe_rejects);
+    expect(s.pulse_start_error_max_ms).toBeCloseTo(1.5);
+    expect(s.truth).toEqual({ defects_ejected: 2, defects_passed: 0, good_ejected: 0, good_passed: 2 });
+  });
+
+  it("catches each way a line can go wrong", () => {
+    const a = account();
+    a.fate({ edgeMs: 1000, eject: true, cause: "decision" }); // ejected, but no pulse
+    a.fate({ edgeMs: 1050, eject: false, cause: "decision" }); // passed, but the jet fired
+    a.fate({ edgeMs: 1050, eject: false, cause: "decision" }); // a second fate
+    a.fate({ edgeMs: 999, eject: false, cause: "decision" }); // no such part
+    // part at 1100: no fate at all; part at 1150 passed, and a pulse for no part
+    a.fate({ edgeMs: 1150, eject: false, cause: "decision" });
+    pulse(a, 1050);
+    a.level(true, 1150 + DELAY + 30);
+    a.level(false, 1150 + DELAY + 50);
+    a.settle(1150 + DELAY + PULSE + 200);
+    expect(a.summary()).toMatchObject({
+      ejected_without_pulse: 1,
+      passed_with_pulse: 1,
+      duplicate_fates: 1,
+      unknown_fates: 1,
+      unaccounted: 1,
+      pulses_without_part: 1,
+      ok: false,
+    });
+  });
+
+  it("keeps parts open until their pulse is over", () => {
+    const a = account();
+    a.settle(1000 + DELAY);
+    expect(a.summary()).toMatchObject({ parts: 4, closed: 0, unaccounted: 0 });
+  });
+});
+
+function fate(cause: PartFate["cause"], eject = true): PartFate {
+  return { partId: 1, edgeMs: 0, ejectAtMs: 300, eject, cause, frameSeq: null, verdict: null, settledMs: 0 };
+}
+
+describe("fail-safe events", () => {
+  it("the first at once, then one digest per interval however many parts fail safe", () => {
+    const d = new FailSafeDigest(10_000);
+    expect(d.add(fate("decision"), 0)).toBeNull();
+    const first = d.add(fate("no_decision"), 1000);
+    expect(first).toMatchObject({ type: "line_fail_safe", data: { parts: 1, ejected: 1 } });
+    // A stalled pipeline at 20 parts/s for 9 s: nothing more until the interval is over.
+    const sent = [];
+    for (let t = 1050; t < 10_000; t += 50) sent.push(d.add(fate("paused"), t));
+    expect(sent.every((n) => n === null)).toBe(true);
+    expect(d.flush(10_500)).toBeNull();
+    const digest = d.flush(11_000);
+    expect(digest?.data).toMatchObject({ parts: 179, ejected: 179, by_cause: { paused: 179, no_decision: 0 } });
+    expect(digest?.message).toMatch(/^179 part\(s\) rejected by the fail-safe in 10 s: 179 inspection paused/);
+    expect(d.flush(30_000)).toBeNull(); // nothing held back
+  });
+});
+
+describe("line status in plain words", () => {
+  const ok = {
+    failed: false,
+    ready: true,
+    online: true,
+    paused: false,
+    parts: 120,
+    ejected: 40,
+    failSafe: 0,
+    failSafeAction: "reject" as const,
+    recentFailSafe: false,
+    missed: 0,
+  };
+  it("says what the line does and what is wrong", () => {
+    expect(lineStatus(ok)).toEqual({
+      light: "ok",
+      title: "Reject output",
+      text: "Ready: 120 parts, 40 ejected, each at its time",
+    });
+    expect(lineStatus({ ...ok, online: false }).text).toMatch(/^Offline \(set by the PLC\): every part is rejected/);
+    expect(lineStatus({ ...ok, paused: true, failSafeAction: "pass" }).text).toMatch(
+      /every part is passed uninspected/,
+    );
+    expect(lineStatus({ ...ok, recentFailSafe: true, failSafe: 7, missed: 2 }).light).toBe("warn");
+    expect(lineStatus({ failed: true })).toMatchObject({ light: "alarm", text: expect.stringMatching(/^NOT driven/) });
+  });
+});
+
+describe("--simulate-line", () => {
+  const config = (line: object = {}) => parseConfig({ device: { id: "a" }, line }, "t.yaml", "/etc/linesight").config;
+
+  it("the demo line: photo-eye, triggered camera, jet 250 ms downstream, Modbus on 127.0.0.1:5020", () => {
+    const l = simulatedLineConfig(config(), null);
+    expect(l).toMatchObject({
+      enabled: true,
+      backend: "simulated",
+      trigger: { source: "gpio", capture_delay_ms: 10 },
+      reject: { delay_ms: 250, pulse_ms: 20 },
+      modbus: { enabled: true, host: "127.0.0.1", port: 5020 },
+      simulation: { parts_per_s: 10 },
+    });
+    expect(simulatedLineConfig(config(), 20).simulation.parts_per_s).toBe(20);
+  });
+
+  it("a config's own simulated line is kept", () => {
+    const own = config({ backend: "simulated", reject: { delay_ms: 400, pulse_ms: 30 } });
+    expect(simulatedLineConfig(own, null)).toMatchObject({ enabled: true, reject: { delay_ms: 400 } });
+  });
+
+  it("reads the footage's true labels", () => {
+    const labels = footageLabels("file,label,defect\na.jpg,good,good\nb.jpg,defect,chip\n");
+    expect([...labels]).toEqual([
+      ["a.jpg", "good"],
+      ["b.jpg", "defect"],
+    ]);
+    expect(footageLabels(null).size).toBe(0);
+  });
+});
