@@ -19,6 +19,7 @@ import { deviceAlerts } from "./parts/device-alerts.js";
 import { driftWatch } from "./parts/drift-watch.js";
 import { healthReports } from "./parts/health-reports.js";
 import { inspection } from "./parts/inspection.js";
+import { modelShadow } from "./parts/model-shadow.js";
 import { type MqttLink, openMqttLink } from "./parts/mqtt-link.js";
 import { operatorScreen } from "./parts/operator-screen.js";
 import { type DaemonEvents, type Part, startParts } from "./parts/part.js";
@@ -73,6 +74,14 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     snapshots,
     storage: config.storage,
     oodSamplesPerMinute: config.drift.ood_samples_per_minute,
+    disagreementSamplesPerMinute: config.model.shadow.samples_per_minute,
+  });
+  // Shadow mode (docs/models.md#shadow-mode): the model lifecycle hands it candidates (ShadowControl).
+  const shadowDir = config.model.shadow.dir;
+  const shadow = modelShadow({
+    ...common,
+    drift: config.drift,
+    startWith: shadowDir ? () => loadCandidate(config, shadowDir) : null,
   });
   const alerts = deviceAlerts({ ...common, config, slot, camera, pipeline });
   const screen = pageToken
@@ -114,12 +123,14 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
       samplesLost: () => samples.lost,
       operator: () => screen?.stats() ?? null,
       audit: () => screen?.audit() ?? null,
+      shadow: () => shadow.report(),
     }),
     { name: "store", stop: () => store.close() },
     { name: "jpegs", stop: () => jpegs.close() }, // closed before the store: samples being made JPEG reach it
     ...(screen ? [screen] : []),
     drift,
     samples,
+    shadow,
     alerts,
     remoteCommands({ ...common, config, version, monoStartedAt, publisher, prefix, pipeline, snapshots, store }),
     inspection({ ...common, camera, slot, pipeline }),
@@ -159,6 +170,16 @@ async function loadModel(config: Config, logger: Logger): Promise<ActiveModel> {
   const bandProblem = bandWarning(policy);
   if (bandProblem) logger.warn({ threshold: policy.threshold, uncertainBand: policy.uncertainBand }, bandProblem);
   return model;
+}
+
+/** A candidate for shadow mode: its own session (model.shadow.threads) and its manifest's decision values. */
+function loadCandidate(config: Config, dir: string): Promise<ActiveModel> {
+  return ActiveModel.load(dir, {
+    threads: config.model.shadow.threads,
+    ...(config.camera.roi ? { roi: config.camera.roi } : {}),
+    decision: { threshold: null, uncertainBand: null, uncertainAction: config.decision.uncertain_action },
+    drift: config.drift.enabled ? { prevalence: config.drift.defect_prevalence } : null,
+  });
 }
 
 /** Where to look, once inspection runs: a log line, and for a person at a terminal (npm start) a banner. */

@@ -13,6 +13,7 @@ import type { Pipeline } from "../pipeline/pipeline.js";
 import type { StoreStats } from "../store/types.js";
 import type { DriftWatch } from "./drift-watch.js";
 import { type DaemonBus, type Part, whileInspecting } from "./part.js";
+import type { ShadowReport } from "./shadow-control.js";
 
 export function healthReports(o: {
   bus: DaemonBus;
@@ -29,6 +30,8 @@ export function healthReports(o: {
   samplesLost: () => number;
   operator: () => OperatorServerStats | null;
   audit: () => AuditAccuracy | null;
+  /** Shadow mode's report (null while no candidate shadows). */
+  shadow: () => ShadowReport | null;
   logger: Logger;
 }): Part {
   const { bus, pipeline, camera } = o;
@@ -60,6 +63,7 @@ export function healthReports(o: {
       mqtt: { dropped: m.dropped, queued: m.queued, queued_bytes: m.queuedBytes, oversized: m.oversized },
       system: o.device.latest,
       alerts: o.device.alerts,
+      shadow: o.shadow(),
     });
     const page = o.operator();
     if (page) {
