@@ -93,6 +93,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
         camera,
         pipeline,
         drift,
+        shadow,
         publisher,
         jpegs,
       })

@@ -77,6 +77,15 @@ function show() {
       { class: "now" },
       `Model: ${s.predicted} ${s.score.toFixed(3)} (threshold ${s.threshold}) → ${s.action}${s.uncertain ? ", uncertain" : ""}`,
     ),
+    ...(s.candidate_score === null
+      ? []
+      : [
+          el(
+            "p",
+            { class: "now" },
+            `Model on trial: ${s.candidate_score.toFixed(3)} (threshold ${s.candidate_threshold}) → ${s.candidate_action} · ${s.candidate_name} ${s.candidate_version}`,
+          ),
+        ]),
     el(
       "p",
       {},
@@ -95,7 +104,11 @@ function showGrid() {
         "figure",
         cls ? { class: cls } : {},
         el("img", { src: imageUrl(s), alt: `sample ${s.id}` }),
-        el("figcaption", {}, `${s.predicted} ${s.score.toFixed(2)}${s.label ? ` · ${s.label}` : ""}`),
+        el(
+          "figcaption",
+          {},
+          `${s.predicted} ${s.score.toFixed(2)}${s.candidate_score === null ? "" : ` · trial ${s.candidate_score.toFixed(2)}`}${s.label ? ` · ${s.label}` : ""}`,
+        ),
       );
       f.dataset.id = String(s.id);
       f.onclick = () => toggle(s.id);

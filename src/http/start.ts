@@ -9,6 +9,7 @@ import { packageRoot } from "../package-info.js";
 import type { DecidedFrame } from "../pipeline/pipeline.js";
 import type { BoardStatus } from "./live-board.js";
 import { defaultWebDir, OperatorServer } from "./operator-server.js";
+import type { ShadowStatus } from "./status-text.js";
 import type { TokenSource } from "./token.js";
 
 export { httpToken } from "./token.js";
@@ -25,6 +26,8 @@ export interface OperatorParts {
     timings: { summary(): Record<string, LatencySummary> };
   };
   drift: { report(): DriftReport | null };
+  /** Shadow mode's report (a candidate model on trial); absent or null when none. */
+  shadow?: { report(): ShadowStatus | null };
   publisher: { readonly connected: boolean; stats(): { queued: number } };
   /** Makes JPEGs of raw frames when a browser asks for one. */
   jpegs: FrameJpegEncoder;
@@ -73,6 +76,7 @@ async function start(http: Config["http"], parts: OperatorParts, token: TokenSou
       },
       drift: drift ? { status: drift.status, reasons: drift.reasons, ready: drift.window.ready } : null,
       broker: { connected: parts.publisher.connected, queued: parts.publisher.stats().queued },
+      shadow: parts.shadow?.report() ?? null,
       expectedRejectRate: drift ? drift.reject_rate.expected : null,
       latency: e2e && e2e.count > 0 ? { p50: e2e.p50, p95: e2e.p95 } : null,
     };

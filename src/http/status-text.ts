@@ -14,6 +14,16 @@ export interface StatusInputs {
   model: { name: string; version: string; threshold: number };
   drift: { status: "ok" | "warn" | "alarm"; reasons: string[]; ready: boolean } | null;
   broker: { connected: boolean; queued: number };
+  /** A candidate model deciding in the shadow (health `model.shadow`); null or absent when none. */
+  shadow?: ShadowStatus | null;
+}
+
+export interface ShadowStatus {
+  candidate: { name: string; version: string };
+  frames: number;
+  agreement: number | null;
+  disagreements: { candidate_rejects: number; candidate_passes: number };
+  drift: "ok" | "warn" | "alarm" | null;
 }
 
 const CAMERA: Record<string, [Light, string]> = {
@@ -29,6 +39,7 @@ export function statusLines(s: StatusInputs): {
   model: StatusLine;
   drift: StatusLine;
   broker: StatusLine;
+  shadow?: StatusLine;
 } {
   const [camLight, camText] = CAMERA[s.camera.state] ?? ["warn", `Camera ${s.camera.state}`];
   const paused = s.pipeline === "paused";
@@ -66,6 +77,27 @@ export function statusLines(s: StatusInputs): {
     model,
     drift,
     broker,
+    ...(s.shadow ? { shadow: shadowLine(s.shadow) } : {}),
+  };
+}
+
+/** "Trying model X 1.1.0 beside it (not acted on): same decision on 98.8% of 590 parts; ..." */
+export function shadowLine(s: ShadowStatus): StatusLine {
+  const title = "Model on trial";
+  const who = `${s.candidate.name} ${s.candidate.version}`;
+  if (s.frames === 0 || s.agreement === null)
+    return { light: "ok", title, text: `Trying model ${who} beside the running one (not acted on): no part yet` };
+  const pct = `${(Math.round(s.agreement * 1000) / 10).toString()}%`;
+  const { candidate_rejects: rejects, candidate_passes: passes } = s.disagreements;
+  const differs =
+    rejects + passes === 0
+      ? "it never decided differently"
+      : `it would have rejected ${rejects} part(s) that passed and passed ${passes} that were rejected: label them (reason "disagreement")`;
+  const drifted = s.drift && s.drift !== "ok" ? "; the line does not look like its training data" : "";
+  return {
+    light: s.drift === "alarm" ? "warn" : "ok",
+    title,
+    text: `Trying model ${who} beside the running one (not acted on): same decision on ${pct} of ${s.frames} parts; ${differs}${drifted}`,
   };
 }
 
