@@ -4,7 +4,7 @@
 //                                    ffmpeg and GStreamer), a 60 s daemon run, the daemon
 //                                    with 0 vs 5 operator-page clients, samples kept with 5
 //                                    greedy viewers on a raw camera (needs ffmpeg), reject pulse timing
-//                                    with the main thread blocked
+//                                    with the main thread blocked, shadow mode on vs off
 //   npm run bench -- --seconds 1800  the same with a 30-minute daemon run (memory steadiness)
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -33,3 +33,4 @@ run(bench("daemon"), ["--seconds", values.seconds as string, "--fps", "30"]);
 run(bench("operator-live"), ["--fps", "30", "--phase-seconds", "15", "--rounds", "2"]);
 run(bench("viewer-samples"), ["--seconds", "30"]);
 run(bench("line-output"), []);
+run(bench("shadow"), ["--seconds", "60", "--rounds", "3", "--fps", "30"]);
