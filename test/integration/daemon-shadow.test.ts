@@ -8,6 +8,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { parseCsv } from "../../src/dataset/csv.js";
+import type { ShadowReport } from "../../src/parts/shadow-control.js";
 import { useBrokerHarness } from "../helpers/broker-harness.js";
 import { writeCandidateModel } from "../helpers/candidate-model.js";
 import { CLI, DaemonProcess, FOOTAGE, MODEL, tempDir, writeConfig } from "../helpers/daemon.js";
@@ -16,19 +17,9 @@ import { TopicRecorder } from "../helpers/mosquitto.js";
 const line = useBrokerHarness();
 const { dirs, daemons, recorders } = line;
 
-interface Shadow {
-  candidate: { name: string; version: string; sha256: string };
-  frames: number;
-  dropped: number;
-  agree: number;
-  agreement: number | null;
-  disagreements: { candidate_rejects: number; candidate_passes: number };
-  latency_ms: { p50: number | null; p99: number | null };
-  drift: string | null;
-}
 interface Health {
   frames: { decided: number };
-  model: { shadow: Shadow | null };
+  model: { shadow: ShadowReport | null };
 }
 
 describe("linesight run with a candidate in shadow (model.shadow.dir)", () => {
@@ -64,7 +55,7 @@ describe("linesight run with a candidate in shadow (model.shadow.dir)", () => {
       "health with the candidate past 250 frames",
     );
     const health = JSON.parse(msg.payload) as Health;
-    const shadow = health.model.shadow as Shadow;
+    const shadow = health.model.shadow as ShadowReport;
     const manifest = JSON.parse(readFileSync(join(candidate, "manifest.json"), "utf8"));
     expect(shadow.candidate).toEqual({ name: "round-parts", version: "1.1.0", sha256: manifest.sha256 });
     // It disagrees only one way, on a share of the frames; everything it saw is counted.
