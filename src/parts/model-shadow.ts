@@ -8,6 +8,7 @@ import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import type { Config } from "../config/schema.js";
 import { type Decision, decide } from "../decision/decide.js";
+import type { Preprocessed } from "../model/preprocess.js";
 import type { DriftMonitor } from "../monitor/drift-monitor.js";
 import { frameFeatures } from "../monitor/frame-features.js";
 import type { ActiveModel, ModelIdentity } from "../pipeline/active-model.js";
@@ -90,14 +91,17 @@ export function modelShadow(o: {
     try {
       const t0 = performance.now();
       const { preprocessor, session, policy } = s.model;
-      const pre = await preprocessor.run(r.frame.data, r.frame.raw);
-      const { score } = await session.run(pre.tensor);
+      // The same input spec and crop make the same tensor and features: the active model's are
+      // reused (preprocessing is most of a frame's cost); otherwise the candidate makes its own.
+      const shared = r.input?.preprocessor.key === preprocessor.key ? r.input : null;
+      const pre = shared ? null : await preprocessor.run(r.frame.data, r.frame.raw);
+      const { score } = await session.run(shared?.tensor ?? (pre as Preprocessed).tensor);
       const decision = decide(score, policy);
       const latencyMs = performance.now() - t0;
       if (s !== current) return; // replaced meanwhile: its account is closed
       const comparison = s.tally.record(r.decision.action, decision.action, latencyMs);
       if (s.drift) {
-        const features = frameFeatures(pre.rgb, preprocessor.width, preprocessor.height);
+        const features = pre ? frameFeatures(pre.rgb, preprocessor.width, preprocessor.height) : r.features;
         const { event } = s.drift.observe(features, score, decision.action === "reject", decision.uncertain);
         if (event) logger.info({ candidate: s.model.identity, drift: event.data.to }, `candidate: ${event.message}`);
       }
