@@ -130,7 +130,7 @@ export const shadowReportSchema = z
     latency_ms: z
       .strictObject({ p50: ms.nullable(), p99: ms.nullable() })
       .describe(
-        "the candidate's own preprocessing + inference + decision per frame (newest 2048); null before the first",
+        "the candidate's own time per frame (newest 2048): inference and decision, plus preprocessing when its input spec differs from the active model's; null before the first",
       ),
     drift: levelSchema
       .nullable()

@@ -27,7 +27,7 @@ export interface ShadowDecided {
     score: number;
     decision: Decision;
     threshold: number;
-    /** The candidate's own preprocess + inference + decision time, ms. */
+    /** The candidate's own time, ms: inference and decision, plus preprocessing when its input differs. */
     latencyMs: number;
   };
   comparison: Comparison;
