@@ -33,4 +33,5 @@ run(bench("daemon"), ["--seconds", values.seconds as string, "--fps", "30"]);
 run(bench("operator-live"), ["--fps", "30", "--phase-seconds", "15", "--rounds", "2"]);
 run(bench("viewer-samples"), ["--seconds", "30"]);
 run(bench("line-output"), []);
+run(bench("shadow-ab"), ["--seconds", "240", "--block", "5", "--fps", "30"]);
 run(bench("shadow"), ["--seconds", "60", "--rounds", "3", "--fps", "30"]);
