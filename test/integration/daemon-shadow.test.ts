@@ -2,7 +2,7 @@
 // real Mosquitto and SQLite file: what an ML engineer trying a model on the line would see. The
 // candidate is the shipped model with its threshold at 0.005 (no uncertain band): it can only
 // reject parts the active model passes, never the other way round.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -41,6 +41,23 @@ describe("linesight run with a candidate in shadow (model.shadow.dir)", () => {
       http: { port: 0 },
       log: { level: "info" },
     };
+    // `linesight check` loads the candidate (the daemon would only log a broken one and go on).
+    const configPath = writeConfig(dir, cfg);
+    const checked = spawnSync(process.execPath, [CLI, "check", "--config", configPath], { encoding: "utf8" });
+    expect(checked.stdout).toContain(`✓ shadow: candidate round-parts 1.1.0 (${candidate}) loads, threshold 0.005`);
+    const broken = spawnSync(
+      process.execPath,
+      [
+        CLI,
+        "check",
+        "--config",
+        writeConfig(dir, { ...cfg, model: { path: MODEL, shadow: { dir: join(dir, "none") } } }),
+      ],
+      { encoding: "utf8" },
+    );
+    expect(broken.stdout).toMatch(/✗ shadow: .*none/);
+    expect(broken.status).toBe(1);
+
     const rec = await TopicRecorder.start(line.broker.url, "linesight/shadow-1/#");
     recorders.push(rec);
     const d = new DaemonProcess(["run", "--config", writeConfig(dir, cfg)]);
