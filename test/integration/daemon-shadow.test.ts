@@ -3,18 +3,20 @@
 // candidate is the shipped model with its threshold at 0.005 (no uncertain band): it can only
 // reject parts the active model passes, never the other way round.
 import { execFileSync, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { parseCsv } from "../../src/dataset/csv.js";
 import type { ShadowReport } from "../../src/parts/shadow-control.js";
 import { useBrokerHarness } from "../helpers/broker-harness.js";
+import { launchChromium } from "../helpers/browser.js";
 import { writeCandidateModel } from "../helpers/candidate-model.js";
 import { CLI, DaemonProcess, FOOTAGE, MODEL, tempDir, writeConfig } from "../helpers/daemon.js";
 import { TopicRecorder } from "../helpers/mosquitto.js";
 
 const line = useBrokerHarness();
+const TOKEN = "shadow-test-token-0123456789abcdef";
 const { dirs, daemons, recorders } = line;
 
 interface Health {
@@ -23,7 +25,7 @@ interface Health {
 }
 
 describe("linesight run with a candidate in shadow (model.shadow.dir)", () => {
-  it("reports it in health model.shadow over MQTT and on the live page, stores disagreements with both scores, and exports them", async () => {
+  it("reports it in health model.shadow over MQTT and on the live page, stores disagreements with both scores, lists them on the labeling page and exports them", async () => {
     const dir = tempDir();
     dirs.push(dir);
     const candidate = writeCandidateModel(join(dir, "candidate"), {
@@ -32,13 +34,14 @@ describe("linesight run with a candidate in shadow (model.shadow.dir)", () => {
       uncertainBand: 0,
     });
     const db = join(dir, "linesight.db");
+    writeFileSync(join(dir, "token"), `${TOKEN}\n`, { mode: 0o600 });
     const cfg = {
       device: { id: "shadow-1" },
       camera: { replay: { path: FOOTAGE, fps: 30 } },
       model: { path: MODEL, shadow: { dir: candidate, samples_per_minute: 1000 } },
       storage: { path: db, audit_fraction: 0, store_rejects: false, store_uncertain: false },
       mqtt: { url: line.broker.url, health_interval_s: 1, publish_decisions: true },
-      http: { port: 0 },
+      http: { port: 0, token_file: join(dir, "token") },
       log: { level: "info" },
     };
     // `linesight check` loads the candidate (the daemon would only log a broken one and go on).
@@ -100,6 +103,27 @@ describe("linesight run with a candidate in shadow (model.shadow.dir)", () => {
     expect(live.status.shadow?.text).toMatch(
       /^Trying model round-parts 1\.1\.0 beside the running one \(not acted on\)/,
     );
+
+    // The labeling page lists the disagreements (filter by reason) and shows both models' scores.
+    const browser = await launchChromium();
+    try {
+      const page = await (await browser.newContext()).newPage();
+      await page.goto(`${up.url}label?reason=disagreement`);
+      await page.fill("#login input[name=name]", "Quality Q");
+      await page.fill("#login input[name=token]", TOKEN);
+      await page.click("#login button");
+      await page.locator("#login").waitFor({ state: "hidden" });
+      const info = page.locator("#info");
+      await info.locator("text=kept as disagreement").waitFor();
+      await expect
+        .poll(() => info.innerText())
+        .toMatch(
+          /Model: good 0\.\d{3} \(threshold 0\.88\) → pass[\s\S]*Model on trial: 0\.\d{3} \(threshold 0\.005\) → reject · round-parts 1\.1\.0/,
+        );
+      expect(await page.locator("select[name=reason]").inputValue()).toBe("disagreement");
+    } finally {
+      await browser.close();
+    }
 
     d.kill("SIGTERM");
     expect(await d.exited).toBe(0);
