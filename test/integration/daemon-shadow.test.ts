@@ -116,7 +116,7 @@ describe("linesight run with a candidate in shadow (model.shadow.dir)", () => {
       const info = page.locator("#info");
       await info.locator("text=kept as disagreement").waitFor();
       await expect
-        .poll(() => info.innerText())
+        .poll(() => info.textContent())
         .toMatch(
           /Model: good 0\.\d{3} \(threshold 0\.88\) → pass[\s\S]*Model on trial: 0\.\d{3} \(threshold 0\.005\) → reject · round-parts 1\.1\.0/,
         );
