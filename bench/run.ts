@@ -6,6 +6,7 @@
 //                                    greedy viewers on a raw camera (needs ffmpeg), reject pulse timing
 //                                    with the main thread blocked, the simulated line in the daemon
 //                                    (60 s; 10 minutes when --seconds is given)
+//                                    with the main thread blocked, shadow mode on vs off
 //   npm run bench -- --seconds 1800  the same with a 30-minute daemon run (memory steadiness)
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -35,3 +36,5 @@ run(bench("operator-live"), ["--fps", "30", "--phase-seconds", "15", "--rounds",
 run(bench("viewer-samples"), ["--seconds", "30"]);
 run(bench("line-output"), []);
 run(bench("line-daemon"), values.seconds === "60" ? ["--quick"] : ["--seconds", "600"]);
+run(bench("shadow-ab"), ["--seconds", "240", "--block", "5", "--fps", "30"]);
+run(bench("shadow"), ["--seconds", "60", "--rounds", "3", "--fps", "30"]);

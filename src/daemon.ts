@@ -9,7 +9,6 @@ import { FrameSlot } from "./camera/frame-slot.js";
 import type { LoadedConfig } from "./config/load.js";
 import { type Config, modelInstallMaxRawBytes } from "./config/schema.js";
 import { bandWarning } from "./decision/decide.js";
-import { UserFacingError } from "./errors.js";
 import { httpToken } from "./http/start.js";
 import type { ModelStore } from "./model/model-store.js";
 import { startupModel } from "./model/startup-model.js";
@@ -23,13 +22,13 @@ import { inspection } from "./parts/inspection.js";
 import { lineControl } from "./parts/line-control.js";
 import { lineRig, lineSimulation } from "./parts/line-simulation.js";
 import { type ModelLifecycle, modelLifecycle } from "./parts/model-lifecycle.js";
+import { modelShadow } from "./parts/model-shadow.js";
 import { type MqttLink, openMqttLink } from "./parts/mqtt-link.js";
 import { operatorScreen } from "./parts/operator-screen.js";
 import { type DaemonEvents, type Part, startParts } from "./parts/part.js";
 import { remoteCommands } from "./parts/remote-commands.js";
 import { sampleKeeper } from "./parts/sample-keeper.js";
 import { serviceNotify } from "./parts/service-notify.js";
-import { noShadow } from "./parts/shadow-control.js";
 import { homeAssistantAnnouncements, telemetry } from "./parts/telemetry.js";
 import { ActiveModel, type ActiveModelOptions } from "./pipeline/active-model.js";
 import { EventBus } from "./pipeline/event-bus.js";
@@ -81,6 +80,14 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
     snapshots,
     storage: config.storage,
     oodSamplesPerMinute: config.drift.ood_samples_per_minute,
+    disagreementSamplesPerMinute: config.model.shadow.samples_per_minute,
+  });
+  // Shadow mode (docs/models.md#shadow-mode): the model lifecycle hands it candidates (ShadowControl).
+  const shadowDir = config.model.shadow.dir;
+  const shadow = modelShadow({
+    ...common,
+    drift: config.drift,
+    startWith: shadowDir ? () => loadCandidate(config, shadowDir) : null,
   });
   const lifecycle: ModelLifecycle | null = modelStore
     ? modelLifecycle({
@@ -88,8 +95,9 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
         config,
         store: modelStore,
         pipeline,
-        shadow: noShadow,
+        shadow,
         modelOptions: modelOptions(config),
+        loadCandidate: (dir) => loadCandidate(config, dir),
         databasePath: config.storage.path,
         publish: (r) => publisher.publish("model", { schema: 1, ...r }),
       })
@@ -104,6 +112,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
         camera,
         pipeline,
         drift,
+        shadow,
         publisher,
         jpegs,
         ...(line ? { line: () => line.status() } : {}),
@@ -136,12 +145,14 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
       operator: () => screen?.stats() ?? null,
       audit: () => screen?.audit() ?? null,
       line: () => line?.health() ?? null,
+      shadow: () => shadow.report(),
     }),
     { name: "store", stop: () => store.close() },
     { name: "jpegs", stop: () => jpegs.close() }, // closed before the store: samples being made JPEG reach it
     ...(screen ? [screen] : []),
     drift,
     samples,
+    shadow,
     alerts,
     ...(lifecycle ? [lifecycle] : []),
     remoteCommands({
@@ -210,6 +221,16 @@ function modelOptions(config: Config): ActiveModelOptions {
     },
     drift: config.drift.enabled ? { prevalence: config.drift.defect_prevalence } : null,
   };
+}
+
+/** A candidate for shadow mode: its own session (model.shadow.threads) and its manifest's decision values. */
+function loadCandidate(config: Config, dir: string): Promise<ActiveModel> {
+  return ActiveModel.load(dir, {
+    threads: config.model.shadow.threads,
+    ...(config.camera.roi ? { roi: config.camera.roi } : {}),
+    decision: { threshold: null, uncertainBand: null, uncertainAction: config.decision.uncertain_action },
+    drift: config.drift.enabled ? { prevalence: config.drift.defect_prevalence } : null,
+  });
 }
 
 /** Where to look, once inspection runs: a log line, and for a person at a terminal (npm start) a banner. */

@@ -77,6 +77,15 @@ function show() {
       { class: "now" },
       `Model: ${s.predicted} ${s.score.toFixed(3)} (threshold ${s.threshold}) → ${s.action}${s.uncertain ? ", uncertain" : ""}`,
     ),
+    ...(s.candidate_score === null
+      ? []
+      : [
+          el(
+            "p",
+            { class: "now" },
+            `Model on trial: ${s.candidate_score.toFixed(3)} (threshold ${s.candidate_threshold}) → ${s.candidate_action} · ${s.candidate_name} ${s.candidate_version}`,
+          ),
+        ]),
     el(
       "p",
       {},
@@ -98,7 +107,7 @@ function showGrid() {
         el(
           "figcaption",
           {},
-          `${s.predicted} ${s.score.toFixed(2)}${s.label ? ` · ${named(s.label, s.label_kind)}` : ""}`,
+          `${s.predicted} ${s.score.toFixed(2)}${s.candidate_score === null ? "" : ` · trial ${s.candidate_score.toFixed(2)}`}${s.label ? ` · ${named(s.label, s.label_kind)}` : ""}`,
         ),
       );
       f.dataset.id = String(s.id);

@@ -60,6 +60,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
       },
     },
     ...(config.model.store ? [modelStoreCheck(config)] : []),
+    ...(config.model.shadow.dir ? [shadowCheck(config.model.shadow.dir)] : []),
     {
       name: "camera",
       run: async () => {
@@ -194,4 +195,17 @@ async function checkCaptureCamera(config: LoadedConfig["config"], session: Model
     if (!l.awb_gains) notes.push("white balance is automatic: set awb_gains for stable colour");
   }
   return [`${config.camera.source} via ${program}; ${decoded}`, ...notes.map((n) => `note: ${n}`)].join("\n    ");
+}
+
+/** The candidate in shadow (model.shadow.dir): the daemon would run without it, so say it here. */
+function shadowCheck(dir: string): Check {
+  return {
+    name: "shadow",
+    run: async () => {
+      const candidate = await ModelSession.load(dir, { threads: 1 });
+      const m = candidate.manifest;
+      await candidate.release();
+      return `candidate ${m.name} ${m.version} (${dir}) loads, threshold ${m.decision.threshold}; it decides beside the active model, never acted on`;
+    },
+  };
 }

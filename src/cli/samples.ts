@@ -19,7 +19,7 @@ Exports the LABELED samples (the newest label of each) for training:
 Exported samples are marked (exported_at); --not-exported takes only new ones.
 
 Filters (as on the labeling page):
-  --reason reject,uncertain,ood,audit,snapshot   --decision pass|reject|uncertain|confident
+  --reason reject,uncertain,ood,audit,snapshot,disagreement   --decision pass|reject|uncertain|confident
   --label NAME   --from DATE|TIME   --to DATE|TIME (exclusive; a bare date is the whole day)
   --not-exported yes   --no-mark (do not set exported_at)
   --ids-out FILE       after a complete export, write the exported sample ids there, one a line

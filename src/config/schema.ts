@@ -258,6 +258,17 @@ export const modelAutoPromoteSchema = z.strictObject({
   check_interval_s: z.number().min(1).default(60),
 });
 
+// Shadow mode: a candidate deciding the live frames beside the active model, never acted on (docs/models.md).
+export const modelShadowSchema = z.strictObject({
+  // A candidate model folder shadowed from start (trials, tests, the benchmark); null: only the
+  // model lifecycle hands the shadow a candidate.
+  dir: nullablePath,
+  // onnxruntime threads of the candidate's session: it must not take the cores the active model needs.
+  threads: z.number().int().min(1).max(8).default(1),
+  // Frames where the two models disagree stored as `disagreement` samples, at most this many a minute.
+  samples_per_minute: z.number().int().min(0).default(30),
+});
+
 export const modelSchema = z
   .strictObject({
     path: path.default("/usr/share/linesight/models/round-parts"),
@@ -278,6 +289,7 @@ export const modelSchema = z
     gate: modelGateSchema.prefault({}),
     probation: modelProbationSchema.prefault({}),
     auto_promote: modelAutoPromoteSchema.prefault({}),
+    shadow: modelShadowSchema.prefault({}),
   })
   .superRefine((m, ctx) => {
     if (m.store && m.trusted_keys.length === 0 && !m.allow_unsigned)
@@ -720,6 +732,7 @@ export const PATH_KEYS = [
   ["model", "path"],
   ["model", "store"],
   ["model", "trusted_keys"],
+  ["model", "shadow", "dir"],
   ["storage", "path"],
   ["mqtt", "password_file"],
   ["mqtt", "embedded", "password_file"],

@@ -9,7 +9,7 @@ import { packageRoot } from "../package-info.js";
 import type { DecidedFrame } from "../pipeline/pipeline.js";
 import type { BoardStatus } from "./live-board.js";
 import { defaultWebDir, OperatorServer } from "./operator-server.js";
-import type { LineStatusInputs } from "./status-text.js";
+import type { LineStatusInputs, ShadowStatus } from "./status-text.js";
 import type { TokenSource } from "./token.js";
 
 export { httpToken } from "./token.js";
@@ -26,6 +26,8 @@ export interface OperatorParts {
     timings: { summary(): Record<string, LatencySummary> };
   };
   drift: { report(): DriftReport | null };
+  /** Shadow mode's report (a candidate model on trial); absent or null when none. */
+  shadow?: { report(): ShadowStatus | null };
   publisher: { readonly connected: boolean; stats(): { queued: number } };
   /** The line I/O's state when line.enabled. */
   line?: () => LineStatusInputs | null;
@@ -77,6 +79,7 @@ async function start(http: Config["http"], parts: OperatorParts, token: TokenSou
       drift: drift ? { status: drift.status, reasons: drift.reasons, ready: drift.window.ready } : null,
       broker: { connected: parts.publisher.connected, queued: parts.publisher.stats().queued },
       line: parts.line?.() ?? null,
+      shadow: parts.shadow?.report() ?? null,
       expectedRejectRate: drift ? drift.reject_rate.expected : null,
       latency: e2e && e2e.count > 0 ? { p50: e2e.p50, p95: e2e.p95 } : null,
     };

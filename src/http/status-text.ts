@@ -16,6 +16,16 @@ export interface StatusInputs {
   broker: { connected: boolean; queued: number };
   /** Line I/O (line.enabled); absent or null when the line is off. */
   line?: LineStatusInputs | null;
+  /** A candidate model deciding in the shadow (health `model.shadow`); null or absent when none. */
+  shadow?: ShadowStatus | null;
+}
+
+export interface ShadowStatus {
+  candidate: { name: string; version: string };
+  frames: number;
+  agreement: number | null;
+  disagreements: { candidate_rejects: number; candidate_passes: number };
+  drift: "ok" | "warn" | "alarm" | null;
 }
 
 /** What the live view says about acting on the line. */
@@ -69,6 +79,7 @@ export function statusLines(s: StatusInputs): {
   drift: StatusLine;
   broker: StatusLine;
   line?: StatusLine;
+  shadow?: StatusLine;
 } {
   const [camLight, camText] = CAMERA[s.camera.state] ?? ["warn", `Camera ${s.camera.state}`];
   const paused = s.pipeline === "paused";
@@ -107,6 +118,27 @@ export function statusLines(s: StatusInputs): {
     drift,
     broker,
     ...(s.line ? { line: lineStatus(s.line) } : {}),
+    ...(s.shadow ? { shadow: shadowLine(s.shadow) } : {}),
+  };
+}
+
+/** "Trying model X 1.1.0 beside it (not acted on): same decision on 98.8% of 590 parts; ..." */
+export function shadowLine(s: ShadowStatus): StatusLine {
+  const title = "Model on trial";
+  const who = `${s.candidate.name} ${s.candidate.version}`;
+  if (s.frames === 0 || s.agreement === null)
+    return { light: "ok", title, text: `Trying model ${who} beside the running one (not acted on): no part yet` };
+  const pct = `${(Math.round(s.agreement * 1000) / 10).toString()}%`;
+  const { candidate_rejects: rejects, candidate_passes: passes } = s.disagreements;
+  const differs =
+    rejects + passes === 0
+      ? "it never decided differently"
+      : `it would have rejected ${rejects} part(s) that passed and passed ${passes} that were rejected: label them (reason "disagreement")`;
+  const drifted = s.drift && s.drift !== "ok" ? "; the line does not look like its training data" : "";
+  return {
+    light: s.drift === "alarm" ? "warn" : "ok",
+    title,
+    text: `Trying model ${who} beside the running one (not acted on): same decision on ${pct} of ${s.frames} parts; ${differs}${drifted}`,
   };
 }
 

@@ -33,6 +33,8 @@ const FIT = { fill: "fill", cover: "cover", contain: "contain" } as const;
 export class Preprocessor {
   readonly width: number;
   readonly height: number;
+  /** Input spec and crop: two preprocessors with the same key make the same tensor of a frame. */
+  readonly key: string;
 
   constructor(
     private readonly spec: InputSpec,
@@ -41,6 +43,7 @@ export class Preprocessor {
     const size = inputSize(spec);
     this.width = size.width;
     this.height = size.height;
+    this.key = JSON.stringify([spec, roi ?? null]);
   }
 
   /** `raw` describes `image` when it is uncompressed; otherwise it is decoded (JPEG, PNG). */

@@ -20,6 +20,8 @@ export interface HealthInputs {
   mqtt: HealthPayload["mqtt"];
   system: HealthPayload["system"];
   alerts: HealthPayload["alerts"];
+  /** Shadow mode's report; null while no candidate is shadowing. */
+  shadow: HealthPayload["model"]["shadow"];
 }
 
 /** Rates since the previous report; the first report averages since start. */
@@ -55,6 +57,7 @@ export class HealthReporter {
       mqtt: i.mqtt,
       system: i.system,
       alerts: i.alerts,
+      model: { shadow: i.shadow },
     };
   }
 }

@@ -9,6 +9,7 @@ import type { DriftReport } from "../monitor/drift-detector.js";
 import type { DriftEvent } from "../monitor/drift-monitor.js";
 import type { SystemReadings } from "../monitor/system-probe.js";
 import type { PipelineState } from "../pipeline/pipeline.js";
+import type { ShadowAccount } from "../shadow/shadow-tally.js";
 
 /** Bumped when a change would break a reader (a field removed, renamed or retyped). */
 const schemaVersion = z.literal(1).describe("payload schema version; bumped only for changes that break readers");
@@ -186,6 +187,35 @@ export const lineHealthSchema = z.strictObject({
   simulation: lineSimulationSchema.optional().describe("the simulated line's account (--simulate-line)"),
 });
 
+export const levelSchema = z.enum(["ok", "warn", "alarm"]);
+
+const modelIdentitySchema = z.strictObject({ name: z.string(), version: z.string(), sha256 });
+
+export const shadowReportSchema = z
+  .strictObject({
+    candidate: modelIdentitySchema.describe("the candidate model deciding in the shadow"),
+    since: isoTime.describe("when it started shadowing"),
+    frames: count.describe("live frames the candidate decided beside the active model"),
+    dropped: count.describe(
+      "live frames the candidate skipped because it was still busy (its own drops; the active model's are frames.dropped)",
+    ),
+    agree: count.describe("frames where both models took the same action"),
+    agreement: fraction.nullable().describe("agree / frames; null before the first frame"),
+    disagreements: z.strictObject({
+      candidate_rejects: count.describe("the candidate would reject, the active model passed"),
+      candidate_passes: count.describe("the candidate would pass, the active model rejected"),
+    }),
+    latency_ms: z
+      .strictObject({ p50: ms.nullable(), p99: ms.nullable() })
+      .describe(
+        "the candidate's own time per frame (newest 2048): inference and decision, plus preprocessing when its input spec differs from the active model's; null before the first",
+      ),
+    drift: levelSchema
+      .nullable()
+      .describe("the candidate's drift status against its own reference; null when drift is off"),
+  })
+  .describe("shadow mode: a candidate model deciding the same live frames, never acted on (docs/models.md)");
+
 export const healthPayloadSchema = z.strictObject({
   schema: schemaVersion,
   time: isoTime.describe("when the report was made"),
@@ -246,11 +276,12 @@ export const healthPayloadSchema = z.strictObject({
   audit: auditAccuracySchema
     .optional()
     .describe("the model's real accuracy from audit samples people labeled; present when the HTTP page is on"),
+  model: z.strictObject({
+    shadow: shadowReportSchema.nullable().describe("null while no candidate is shadowing"),
+  }),
 });
 
 // --- drift ---------------------------------------------------------------------------------------
-
-export const levelSchema = z.enum(["ok", "warn", "alarm"]);
 
 export const distributionDriftSchema = z.strictObject({
   status: levelSchema,
@@ -552,6 +583,7 @@ export type _SchemasMatchSourceTypes = [
   Assert<Same<z.infer<typeof cameraStateSchema>, CameraState>>,
   Assert<Same<z.infer<typeof pipelineStateSchema>, PipelineState>>,
   Assert<Same<z.infer<(typeof EVENT_DATA_SCHEMAS)["drift"]>, DriftEvent["data"]>>,
+  Assert<Same<z.infer<typeof shadowReportSchema>, ShadowAccount>>,
   // Every alert has its event data described.
   Assert<AlertName extends KnownEventType ? true : false>,
 ];

@@ -24,7 +24,7 @@ export function driftWatch(o: {
   let monitor: DriftMonitor | null = null;
 
   const watch = (model: ActiveModel) => {
-    monitor = createMonitor(model, o.options, logger);
+    monitor = createDriftMonitor(model, o.options, logger);
   };
   return {
     name,
@@ -56,7 +56,7 @@ export function driftWatch(o: {
 }
 
 /** Drift detection needs the model's reference statistics; without them it is off, said once. */
-function createMonitor(model: ActiveModel, d: Config["drift"], logger: Logger): DriftMonitor | null {
+export function createDriftMonitor(model: ActiveModel, d: Config["drift"], logger: Logger): DriftMonitor | null {
   if (!d.enabled) return null;
   const reference = model.driftReference;
   if (!reference) {

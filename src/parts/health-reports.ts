@@ -14,6 +14,7 @@ import type { Pipeline } from "../pipeline/pipeline.js";
 import type { StoreStats } from "../store/types.js";
 import type { DriftWatch } from "./drift-watch.js";
 import { type DaemonBus, type Part, whileInspecting } from "./part.js";
+import type { ShadowReport } from "./shadow-control.js";
 
 export function healthReports(o: {
   bus: DaemonBus;
@@ -31,6 +32,8 @@ export function healthReports(o: {
   operator: () => OperatorServerStats | null;
   audit: () => AuditAccuracy | null;
   line?: () => HealthPayload["line"] | null;
+  /** Shadow mode's report (null while no candidate shadows). */
+  shadow: () => ShadowReport | null;
   logger: Logger;
 }): Part {
   const { bus, pipeline, camera } = o;
@@ -62,6 +65,7 @@ export function healthReports(o: {
       mqtt: { dropped: m.dropped, queued: m.queued, queued_bytes: m.queuedBytes, oversized: m.oversized },
       system: o.device.latest,
       alerts: o.device.alerts,
+      shadow: o.shadow(),
     });
     const page = o.operator();
     if (page) {

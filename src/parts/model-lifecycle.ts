@@ -48,6 +48,8 @@ export function modelLifecycle(o: {
   shadow: ShadowControl;
   /** How every model is loaded (the daemon's own options: threads, ROI, decision overrides, drift). */
   modelOptions: ActiveModelOptions;
+  /** How a candidate is loaded for shadow mode (its own threads, its manifest's decision values). */
+  loadCandidate: (dir: string) => Promise<ActiveModel>;
   databasePath: string;
   /** Publishes the model report (retained `<p>/model`). */
   publish: (r: ModelLifecycleReport) => void;
@@ -133,7 +135,8 @@ export function modelLifecycle(o: {
     const c = store.state.candidate;
     if (!c) return o.shadow.setCandidate(null);
     try {
-      await o.shadow.setCandidate(await load(store.dirOf(c)));
+      await betweenFrames();
+      await o.shadow.setCandidate(await o.loadCandidate(store.dirOf(c)));
     } catch (err) {
       logger.warn({ err, candidate: c }, "the candidate could not be loaded for shadow mode");
     }

@@ -13,6 +13,7 @@ import type { AuditAccuracy } from "../monitor/audit-accuracy.js";
 import type { Pipeline } from "../pipeline/pipeline.js";
 import type { DriftWatch } from "./drift-watch.js";
 import type { DaemonBus, Part } from "./part.js";
+import type { ShadowControl } from "./shadow-control.js";
 
 export interface OperatorScreenPart extends Part {
   /** The page's URL and where its token is, once started; null when it is off or failed. */
@@ -31,6 +32,7 @@ export function operatorScreen(o: {
   camera: CameraSource;
   pipeline: Pipeline;
   drift: DriftWatch;
+  shadow: ShadowControl;
   publisher: { readonly connected: boolean; stats(): { queued: number } };
   jpegs: FrameJpegEncoder;
   line?: () => LineStatusInputs | null;
@@ -57,6 +59,7 @@ export function operatorScreen(o: {
         camera: o.camera,
         pipeline: o.pipeline,
         drift: o.drift,
+        shadow: o.shadow,
         publisher: o.publisher,
         jpegs: o.jpegs,
         ...(o.line ? { line: o.line } : {}),

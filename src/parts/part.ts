@@ -5,6 +5,7 @@ import type { DriftReport } from "../monitor/drift-detector.js";
 import type { HealthPayload } from "../mqtt/payloads.js";
 import type { EventBus } from "../pipeline/event-bus.js";
 import type { PipelineEvents } from "../pipeline/pipeline.js";
+import type { ShadowDecided } from "./model-shadow.js";
 
 /** Something worth telling the fleet (an MQTT `event`) and the journal. */
 export interface Notice {
@@ -20,6 +21,8 @@ export interface DaemonEvents extends PipelineEvents {
   /** A drift report to publish (on a status change and with each health report). */
   drift: DriftReport;
   health: HealthPayload;
+  /** The shadow candidate decided a frame the active model decided (never acted on). */
+  "shadow-decided": ShadowDecided;
 }
 
 export type DaemonBus = EventBus<DaemonEvents>;

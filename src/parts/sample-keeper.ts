@@ -1,5 +1,5 @@
 // Keeps the decided frames worth a human look (rejects, uncertain, out-of-distribution, an
-// audit share, snapshots on request) in the sample store. Only enqueues: raw frames get their
+// audit share, snapshots on request, frames where a shadow candidate disagrees) in the sample store. Only enqueues: raw frames get their
 // JPEG in a worker first, and the store writes from its own thread.
 import type { Logger } from "pino";
 import type { FrameJpegEncoder } from "../camera/frame-jpeg.js";
@@ -8,6 +8,8 @@ import type { DecidedFrame } from "../pipeline/pipeline.js";
 import type { SnapshotRequests } from "../pipeline/snapshot-requests.js";
 import type { SampleWriter } from "../store/sample-writer.js";
 import { RateLimiter, sampleReason } from "../store/sampling.js";
+import type { SampleReason, SampleRecord } from "../store/types.js";
+import type { ShadowDecided } from "./model-shadow.js";
 import type { DaemonBus, Part } from "./part.js";
 
 export interface SampleKeeper extends Part {
@@ -22,6 +24,8 @@ export function sampleKeeper(o: {
   snapshots: SnapshotRequests;
   storage: Config["storage"];
   oodSamplesPerMinute: number;
+  /** Frames where the shadow candidate and the active model disagree, kept at most this many a minute. */
+  disagreementSamplesPerMinute?: number;
   logger: Logger;
   random?: () => number;
 }): SampleKeeper {
@@ -34,6 +38,7 @@ export function sampleKeeper(o: {
     auditFraction: o.storage.audit_fraction,
   };
   const oodLimiter = new RateLimiter(o.oodSamplesPerMinute, Date.now());
+  const disagreementLimiter = new RateLimiter(o.disagreementSamplesPerMinute ?? 0, Date.now());
   let lost = 0;
 
   const keep = (r: DecidedFrame) => {
@@ -42,6 +47,22 @@ export function sampleKeeper(o: {
     const answer = snapshots.take(r.frame.seq, r.frame.capturedAt);
     const reason = answer ? "snapshot" : sampled;
     if (!reason) return;
+    enqueueSample(r, reason, undefined, answer);
+  };
+
+  // The frames that decide between the two models: labeled, they feed the gate.
+  const keepDisagreement = ({ active: r, candidate: c, comparison }: ShadowDecided) => {
+    if (comparison === "agree" || !disagreementLimiter.take(Date.now())) return;
+    const candidate = { model: c.model, score: c.score, threshold: c.threshold, action: c.decision.action };
+    enqueueSample(r, "disagreement", candidate);
+  };
+
+  const enqueueSample = (
+    r: DecidedFrame,
+    reason: SampleReason,
+    candidate: SampleRecord["candidate"],
+    answer?: ((stored: boolean) => void) | null,
+  ) => {
     const write = (image: Uint8Array | null): void => {
       const stored =
         image !== null &&
@@ -61,6 +82,7 @@ export function sampleKeeper(o: {
           height: r.height,
           features: r.features,
           latencyMs: r.latencyMs,
+          ...(candidate ? { candidate } : {}),
         });
       if (image === null) {
         lost++;
@@ -77,7 +99,10 @@ export function sampleKeeper(o: {
     get lost() {
       return lost;
     },
-    start: () => bus.on(name, "decided", keep),
+    start() {
+      bus.on(name, "decided", keep);
+      bus.on(name, "shadow-decided", keepDisagreement);
+    },
     stop: () => bus.off(name),
   };
 }

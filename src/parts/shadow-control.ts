@@ -2,6 +2,7 @@
 // mode (the candidate deciding the same live frames, never acted on: model-shadow). The
 // lifecycle hands the shadow a loaded candidate; the shadow owns it from then on and releases it
 // when it is replaced or stopped. Until shadow mode exists, `noShadow` stands in.
+import type { Level } from "../monitor/hysteresis.js";
 import type { ActiveModel, ModelIdentity } from "../pipeline/active-model.js";
 
 /** Shadow mode's account of the candidate so far (health `model.shadow`, model_status, auto-promotion). */
@@ -25,7 +26,7 @@ export interface ShadowReport {
   };
   latency_ms: { p50: number | null; p99: number | null };
   /** The candidate's own drift status against its own reference (null when drift is off). */
-  drift: string | null;
+  drift: Level | null;
 }
 
 export interface ShadowControl {

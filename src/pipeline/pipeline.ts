@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import type { Frame } from "../camera/frame.js";
 import type { FrameSlot } from "../camera/frame-slot.js";
 import { type Decision, type DecisionPolicy, decide } from "../decision/decide.js";
-import { CorruptFrameError } from "../model/preprocess.js";
+import { CorruptFrameError, type Preprocessor } from "../model/preprocess.js";
 import { type FrameFeatures, frameFeatures } from "../monitor/frame-features.js";
 import { StageTimings } from "../monitor/latency.js";
 import { outOfRange } from "../monitor/ood.js";
@@ -20,6 +20,8 @@ export interface DecidedFrame {
   model: ModelIdentity;
   score: number;
   output: Float32Array;
+  /** The tensor the model was given and what made it: a shadow candidate with the same input spec reuses it. */
+  input?: { tensor: Float32Array; preprocessor: Preprocessor };
   decision: Decision;
   threshold: number;
   features: FrameFeatures;
@@ -207,6 +209,7 @@ export class Pipeline {
       model: model.identity,
       score: inference.score,
       output: inference.output,
+      input: { tensor: pre.tensor, preprocessor },
       decision,
       threshold: policy.threshold,
       features,

@@ -31,11 +31,20 @@ export interface SampleSummary {
   labeled_at: number | null;
   /** The defect kind the labeler named, if any. */
   label_kind: string | null;
+  /** The shadow candidate's decision of the frame (disagreement samples); null for other samples. */
+  candidate_name: string | null;
+  candidate_version: string | null;
+  candidate_sha256: string | null;
+  candidate_score: number | null;
+  candidate_threshold: number | null;
+  candidate_action: "pass" | "reject" | null;
 }
 
 export const SUMMARY_COLUMNS = `s.id, s.captured_at, s.seq, s.reason, s.action, s.uncertain, s.predicted, s.score,
   s.threshold, s.model_name, s.model_version, s.width, s.height, s.image_bytes, s.exported_at,
-  l.label, l.labeled_by, l.labeled_at, l.kind AS label_kind`;
+  l.label, l.labeled_by, l.labeled_at, l.kind AS label_kind,
+  s.candidate_name, s.candidate_version, s.candidate_sha256, s.candidate_score,
+  s.candidate_threshold, s.candidate_action`;
 
 type Row = Omit<SampleSummary, "uncertain"> & { uncertain: number };
 

@@ -58,6 +58,12 @@ const CSV_COLUMNS = [
   "latency_ms",
   "output",
   "features",
+  "candidate_name",
+  "candidate_version",
+  "candidate_sha256",
+  "candidate_score",
+  "candidate_threshold",
+  "candidate_action",
 ] as const;
 
 /** Only labeled samples are exported: a dataset needs the people's answers. */

@@ -54,9 +54,11 @@ export class SampleStore {
   ) {
     this.insertRow = db.prepare(`
       INSERT INTO samples (captured_at, stored_at, seq, reason, action, uncertain, predicted, score, output,
-        threshold, model_name, model_version, model_sha256, image_bytes, width, height, features, latency_ms, image)
+        threshold, model_name, model_version, model_sha256, image_bytes, width, height, features, latency_ms,
+        candidate_name, candidate_version, candidate_sha256, candidate_score, candidate_threshold, candidate_action, image)
       VALUES (@capturedAt, @storedAt, @seq, @reason, @action, @uncertain, @predicted, @score, @output,
-        @threshold, @modelName, @modelVersion, @modelSha256, @imageBytes, @width, @height, @features, @latencyMs, @image)`);
+        @threshold, @modelName, @modelVersion, @modelSha256, @imageBytes, @width, @height, @features, @latencyMs,
+        @candidateName, @candidateVersion, @candidateSha256, @candidateScore, @candidateThreshold, @candidateAction, @image)`);
     this.insertTx = db.transaction((samples: readonly SampleRecord[], storedAt: number): InsertResult => {
       const result: InsertResult = { written: 0, failed: 0, ids: [] };
       for (const s of samples) {
@@ -215,6 +217,12 @@ function toRow(s: SampleRecord, storedAt: number) {
     height: Math.round(s.height),
     features: s.features === undefined ? null : JSON.stringify(s.features),
     latencyMs: s.latencyMs,
+    candidateName: s.candidate?.model.name ?? null,
+    candidateVersion: s.candidate?.model.version ?? null,
+    candidateSha256: s.candidate?.model.sha256 ?? null,
+    candidateScore: s.candidate?.score ?? null,
+    candidateThreshold: s.candidate?.threshold ?? null,
+    candidateAction: s.candidate?.action ?? null,
     // better-sqlite3 binds Buffers as BLOBs; a message-passed image arrives as a plain Uint8Array.
     image: Buffer.from(image.buffer, image.byteOffset, image.byteLength),
   };

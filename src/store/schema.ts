@@ -62,6 +62,50 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE labels ADD COLUMN kind TEXT CHECK (kind IS NULL OR length(kind) BETWEEN 1 AND 32);
   `,
+  // v3. Shadow mode: the `disagreement` reason and the shadow candidate's decision of the frame
+  // (null for every other sample). SQLite cannot change a CHECK constraint in place, so the table
+  // is rebuilt (SQLite's documented procedure; migrate() turns foreign keys off around it so the
+  // labels survive) with the new columns before the image. Once, on the first start after an
+  // upgrade: it needs free disk space for a copy of the samples.
+  `
+  CREATE TABLE samples_v2 (
+    id                  INTEGER PRIMARY KEY,
+    captured_at         INTEGER NOT NULL,
+    stored_at           INTEGER NOT NULL,
+    seq                 INTEGER NOT NULL,
+    reason              TEXT    NOT NULL CHECK (reason IN ('reject', 'uncertain', 'audit', 'ood', 'snapshot', 'disagreement')),
+    action              TEXT    NOT NULL CHECK (action IN ('pass', 'reject')),
+    uncertain           INTEGER NOT NULL CHECK (uncertain IN (0, 1)),
+    predicted           TEXT    NOT NULL,
+    score               REAL    NOT NULL,
+    output              TEXT    NOT NULL CHECK (json_valid(output) AND json_type(output) = 'array'),
+    threshold           REAL    NOT NULL,
+    model_name          TEXT    NOT NULL,
+    model_version       TEXT    NOT NULL,
+    model_sha256        TEXT    NOT NULL,
+    image_bytes         INTEGER NOT NULL,
+    width               INTEGER NOT NULL,
+    height              INTEGER NOT NULL,
+    features            TEXT    CHECK (features IS NULL OR (json_valid(features) AND json_type(features) = 'object')),
+    latency_ms          REAL    NOT NULL,
+    exported_at         INTEGER,
+    candidate_name      TEXT,
+    candidate_version   TEXT,
+    candidate_sha256    TEXT,
+    candidate_score     REAL,
+    candidate_threshold REAL,
+    candidate_action    TEXT    CHECK (candidate_action IS NULL OR candidate_action IN ('pass', 'reject')),
+    image               BLOB    NOT NULL
+  ) STRICT;
+  INSERT INTO samples_v2 (id, captured_at, stored_at, seq, reason, action, uncertain, predicted, score, output, threshold,
+    model_name, model_version, model_sha256, image_bytes, width, height, features, latency_ms, exported_at, image)
+    SELECT id, captured_at, stored_at, seq, reason, action, uncertain, predicted, score, output, threshold,
+    model_name, model_version, model_sha256, image_bytes, width, height, features, latency_ms, exported_at, image FROM samples;
+  DROP TABLE samples;
+  ALTER TABLE samples_v2 RENAME TO samples;
+  CREATE INDEX samples_reason_captured ON samples (reason, captured_at);
+  CREATE INDEX samples_captured ON samples (captured_at);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -84,14 +128,26 @@ export function userVersion(db: Database): number {
 export function migrate(db: Database, steps: readonly string[] = MIGRATIONS): { from: number; to: number } {
   const from = userVersion(db);
   if (from > steps.length) throw new SchemaTooNewError(from, steps.length);
-  for (let v = from; v < steps.length; v++) {
-    // IMMEDIATE takes the write lock first; re-reading the version inside it means a second
-    // process opening the same file at the same moment skips the step instead of failing on it.
-    db.transaction(() => {
-      if (userVersion(db) !== v) return;
-      db.exec(steps[v] as string);
-      db.pragma(`user_version = ${v + 1}`);
-    }).immediate();
+  if (from === steps.length) return { from, to: from };
+  // A step that rebuilds a table drops the old one: with foreign keys on, that would delete the
+  // rows referring to it (labels). Off around the steps (it cannot change inside a transaction),
+  // and each step checks the references before it commits.
+  const foreignKeys = db.pragma("foreign_keys", { simple: true }) === 1;
+  if (foreignKeys) db.pragma("foreign_keys = OFF");
+  try {
+    for (let v = from; v < steps.length; v++) {
+      // IMMEDIATE takes the write lock first; re-reading the version inside it means a second
+      // process opening the same file at the same moment skips the step instead of failing on it.
+      db.transaction(() => {
+        if (userVersion(db) !== v) return;
+        db.exec(steps[v] as string);
+        const broken = db.pragma("foreign_key_check") as unknown[];
+        if (broken.length > 0) throw new Error(`schema step ${v + 1} left ${broken.length} broken references`);
+        db.pragma(`user_version = ${v + 1}`);
+      }).immediate();
+    }
+  } finally {
+    if (foreignKeys) db.pragma("foreign_keys = ON");
   }
   return { from, to: userVersion(db) };
 }

@@ -1,6 +1,6 @@
 // Shapes shared by the main-thread writer, the worker and the synchronous store.
 
-export const SAMPLE_REASONS = ["reject", "uncertain", "audit", "ood", "snapshot"] as const;
+export const SAMPLE_REASONS = ["reject", "uncertain", "audit", "ood", "snapshot", "disagreement"] as const;
 export type SampleReason = (typeof SAMPLE_REASONS)[number];
 
 /** One decided frame kept for labeling. `image` is handed over: see SampleWriter.enqueue. */
@@ -22,6 +22,13 @@ export interface SampleRecord {
   height: number;
   features?: Record<string, number>;
   latencyMs: number;
+  /** The shadow candidate's decision of the same frame (disagreement samples); absent otherwise. */
+  candidate?: {
+    model: { name: string; version: string; sha256: string };
+    score: number;
+    threshold: number;
+    action: "pass" | "reject";
+  };
 }
 
 /** Figures the main thread can read without a round trip to the worker. */

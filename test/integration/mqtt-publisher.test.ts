@@ -45,6 +45,7 @@ const health = (n: number): HealthPayload => ({
   mqtt: { dropped: 0, queued: 0, queued_bytes: 0, oversized: 0 },
   system: null,
   alerts: [],
+  model: { shadow: null },
 });
 
 const event = (n: number): EventPayload => ({

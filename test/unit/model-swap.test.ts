@@ -5,7 +5,7 @@
 // Two models from the shipped one: A decides with a threshold above 1 (every part passes), B is a
 // copy whose ONNX file differs by a doc string (so its sha256 differs) and decides with threshold 0
 // (every part is rejected). A decision's action therefore shows which model really made it.
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,7 +17,6 @@ import { FrameJpegEncoder } from "../../src/camera/frame-jpeg.js";
 import { FrameSlot } from "../../src/camera/frame-slot.js";
 import { listImages } from "../../src/camera/replay-source.js";
 import type { CameraSource } from "../../src/camera/source.js";
-import { sha256 } from "../../src/model/model-file.js";
 import type { DaemonEvents } from "../../src/parts/part.js";
 import { sampleKeeper } from "../../src/parts/sample-keeper.js";
 import { telemetry } from "../../src/parts/telemetry.js";
@@ -27,6 +26,7 @@ import { type DecidedFrame, Pipeline } from "../../src/pipeline/pipeline.js";
 import { SnapshotRequests } from "../../src/pipeline/snapshot-requests.js";
 import { SampleWriter } from "../../src/store/sample-writer.js";
 import { buildStoreDist } from "../fixtures/store-dist.js";
+import { writeCandidateModel } from "../helpers/candidate-model.js";
 import { FOOTAGE, MODEL } from "../helpers/daemon.js";
 
 const logger = pino({ level: "silent" });
@@ -42,26 +42,11 @@ function options(threshold: number): ActiveModelOptions {
   };
 }
 
-/** A copy of the shipped model whose file (and so sha256), name and version differ. */
-function copyModel(to: string): void {
-  const manifest = JSON.parse(readFileSync(join(MODEL, "manifest.json"), "utf8"));
-  const note = Buffer.from("copy for the model-swap test");
-  // ModelProto field 6 (doc_string), appended: the graph and its outputs are unchanged.
-  const bytes = Buffer.concat([readFileSync(join(MODEL, manifest.file)), Buffer.from([0x32, note.length]), note]);
-  writeFileSync(join(to, manifest.file), bytes);
-  writeFileSync(
-    join(to, "manifest.json"),
-    JSON.stringify({ ...manifest, name: "round-parts-b", version: "9.0.0", sha256: sha256(bytes) }),
-  );
-  copyFileSync(join(MODEL, "MODEL_CARD.md"), join(to, "MODEL_CARD.md"));
-}
-
 beforeAll(async () => {
   buildStoreDist();
   dir = mkdtempSync(join(tmpdir(), "linesight-swap-"));
-  modelB = join(dir, "model-b");
-  await import("node:fs/promises").then((fs) => fs.mkdir(modelB));
-  copyModel(modelB);
+  // A copy of the shipped model whose file (and so sha256), name and version differ.
+  modelB = writeCandidateModel(join(dir, "model-b"), { name: "round-parts-b", note: "copy for the model-swap test" });
   jpegs = await Promise.all((await listImages(FOOTAGE)).slice(0, 8).map((f) => readFile(join(FOOTAGE, f))));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -61,6 +61,19 @@ const health: HealthPayload = {
     disk_free_percent: 29.9,
   },
   alerts: ["disk_low"],
+  model: {
+    shadow: {
+      candidate: { name: "round-parts", version: "1.1.0", sha256: "cd".repeat(32) },
+      since: TIME,
+      frames: 590,
+      dropped: 10,
+      agree: 583,
+      agreement: 0.9881,
+      disagreements: { candidate_rejects: 5, candidate_passes: 2 },
+      latency_ms: { p50: 3.1, p99: 7.9 },
+      drift: "ok",
+    },
+  },
 };
 
 const feature: FeatureDrift = {

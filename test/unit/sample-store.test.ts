@@ -106,6 +106,35 @@ describe("schema migrations", () => {
     );
   });
 
+  it("bring a version 1 database (before shadow mode) to the current one, keeping its samples and labels", () => {
+    const path = join(dir, "v1.db");
+    const old = new Database(path);
+    migrate(old, MIGRATIONS.slice(0, 1));
+    old.pragma("foreign_keys = ON");
+    const insert = old.prepare(`INSERT INTO samples (captured_at, stored_at, seq, reason, action, uncertain, predicted,
+      score, output, threshold, model_name, model_version, model_sha256, image_bytes, width, height, features,
+      latency_ms, image) VALUES (?, 1, ?, 'reject', 'reject', 0, 'defect', 0.9, '[0.9]', 0.5, 'm', '1.0.0', ?, 3, 8, 8,
+      NULL, 2.5, x'010203')`);
+    for (let i = 0; i < 3; i++) insert.run(1000 + i, i, "ab".repeat(32));
+    old.prepare("INSERT INTO labels (sample_id, label, labeled_by, labeled_at) VALUES (2, 'good', 'ana', 5)").run();
+    old.close();
+
+    const s = store("v1.db");
+    expect(s.schema).toEqual({ from: 1, to: SCHEMA_VERSION });
+    expect(s.count()).toBe(3);
+    // The labels survived the rebuild of the table they refer to, and still cascade.
+    expect(s.db.prepare("SELECT sample_id, label FROM labels").all()).toEqual([{ sample_id: 2, label: "good" }]);
+    expect(s.db.pragma("foreign_keys", { simple: true })).toBe(1);
+    expect(s.db.prepare("SELECT seq, candidate_score, image FROM samples WHERE id = 2").get()).toEqual({
+      seq: 1,
+      candidate_score: null,
+      image: Buffer.from([1, 2, 3]),
+    });
+    expect(names(s.db, "index")).toEqual(["events_at", "labels_sample", "samples_captured", "samples_reason_captured"]);
+    s.db.prepare("DELETE FROM samples WHERE id = 2").run();
+    expect(s.db.prepare("SELECT count(*) AS n FROM labels").get()).toEqual({ n: 0 });
+  });
+
   it("ships at least one step and never an empty one", () => {
     expect(MIGRATIONS.length).toBe(SCHEMA_VERSION);
     for (const step of MIGRATIONS) expect(step.trim()).not.toBe("");
@@ -142,6 +171,40 @@ describe("opening", () => {
   });
 });
 
+describe("disagreement samples (shadow mode)", () => {
+  it("store the candidate's identity, score, threshold and action beside the active model's", () => {
+    const s = store();
+    const candidate = {
+      model: { name: "round-parts", version: "1.1.0", sha256: "cd".repeat(32) },
+      score: 0.97,
+      threshold: 0.95,
+      action: "reject" as const,
+    };
+    const r = s.insertBatch([makeSample(7, { reason: "disagreement", action: "pass", candidate }), makeSample(8)]);
+    expect(r).toMatchObject({ written: 2, failed: 0 });
+    const rows = s.db
+      .prepare(
+        `SELECT reason, action, candidate_name, candidate_version, candidate_sha256, candidate_score,
+         candidate_threshold, candidate_action FROM samples ORDER BY seq`,
+      )
+      .all();
+    expect(rows).toEqual([
+      {
+        reason: "disagreement",
+        action: "pass",
+        candidate_name: "round-parts",
+        candidate_version: "1.1.0",
+        candidate_sha256: "cd".repeat(32),
+        candidate_score: 0.97,
+        candidate_threshold: 0.95,
+        candidate_action: "reject",
+      },
+      expect.objectContaining({ candidate_name: null, candidate_score: null, candidate_action: null }),
+    ]);
+    expect(s.stats().byReason.disagreement).toBe(1);
+  });
+});
+
 describe("insertBatch and stats", () => {
   it("stores every field and counts by reason", () => {
     const s = store();
@@ -154,7 +217,7 @@ describe("insertBatch and stats", () => {
       expect(s.db.prepare("SELECT seq FROM samples WHERE id = ?").get(id)).toEqual({ seq });
     const st = s.stats();
     expect(st.samples).toBe(6);
-    expect(st.byReason).toEqual({ reject: 2, uncertain: 2, audit: 2, ood: 0, snapshot: 0 });
+    expect(st.byReason).toEqual({ reject: 2, uncertain: 2, audit: 2, ood: 0, snapshot: 0, disagreement: 0 });
     expect(st.labeled).toBe(0);
     expect(st.usedBytes).toBeGreaterThan(6 * IMAGE_BYTES);
     expect(st.dbBytes).toBeGreaterThan(6 * IMAGE_BYTES);

@@ -54,3 +54,41 @@ describe("status in plain words", () => {
     );
   });
 });
+
+describe("a model on trial (shadow mode), in plain words", () => {
+  const shadow = {
+    candidate: { name: "round-parts", version: "1.1.0" },
+    frames: 590,
+    agreement: 0.9881,
+    disagreements: { candidate_rejects: 5, candidate_passes: 2 },
+    drift: "ok" as const,
+  };
+
+  it("is absent without a candidate", () => {
+    expect(statusLines(base).shadow).toBeUndefined();
+    expect(statusLines({ ...base, shadow: null }).shadow).toBeUndefined();
+  });
+
+  it("says how often it agrees and where it would have decided differently", () => {
+    expect(statusLines({ ...base, shadow }).shadow).toEqual({
+      light: "ok",
+      title: "Model on trial",
+      text:
+        "Trying model round-parts 1.1.0 beside the running one (not acted on): same decision on 98.8% of 590 parts; " +
+        'it would have rejected 5 part(s) that passed and passed 2 that were rejected: label them (reason "disagreement")',
+    });
+  });
+
+  it("says when it has not seen a part yet, never differed, or the line is unlike its training data", () => {
+    expect(statusLines({ ...base, shadow: { ...shadow, frames: 0, agreement: null } }).shadow?.text).toMatch(
+      /not acted on\): no part yet$/,
+    );
+    const same = { ...shadow, agreement: 1, disagreements: { candidate_rejects: 0, candidate_passes: 0 } };
+    expect(statusLines({ ...base, shadow: same }).shadow?.text).toMatch(
+      /100% of 590 parts; it never decided differently$/,
+    );
+    const drifted = statusLines({ ...base, shadow: { ...shadow, drift: "alarm" } }).shadow;
+    expect(drifted?.light).toBe("warn");
+    expect(drifted?.text).toMatch(/the line does not look like its training data$/);
+  });
+});
