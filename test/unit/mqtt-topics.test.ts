@@ -16,13 +16,14 @@ const state: StatePayload = {
 
 describe("topic map", () => {
   it("has the documented retain/QoS per topic", () => {
-    expect(TOPIC_NAMES).toEqual(["status", "state", "health", "drift", "event", "decision"]);
+    expect(TOPIC_NAMES).toEqual(["status", "state", "health", "drift", "event", "decision", "model"]);
     expect(TOPICS.status).toMatchObject({ retain: true, qos: 1 });
     expect(TOPICS.state).toMatchObject({ retain: true, qos: 1 });
     expect(TOPICS.health).toMatchObject({ retain: true, qos: 1 });
     expect(TOPICS.drift).toMatchObject({ retain: true, qos: 1 });
     expect(TOPICS.event).toMatchObject({ retain: false, qos: 1 });
     expect(TOPICS.decision).toMatchObject({ retain: false, qos: 0 });
+    expect(TOPICS.model).toMatchObject({ retain: true, qos: 1 });
   });
 
   it("builds topics under the prefix", () => {
