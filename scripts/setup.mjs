@@ -12,6 +12,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const { values } = parseArgs({ options: { for: { type: "string", default: "start" } } });
 const purpose = values.for;
 
+// The native addons under native/ (built below) link these; every purpose loads them.
+const NATIVE = [
+  // native/jpeg-tensor: libjpeg-turbo's TurboJPEG API (the runtime library libturbojpeg0 comes with it).
+  { pkg: "libturbojpeg0-dev", check: () => existsSync("/usr/include/turbojpeg.h") },
+];
+
 const DEBIAN = {
   start: [],
   test: [
@@ -64,7 +70,7 @@ if (major < 20 || (major === 20 && minor < 9)) {
   process.exit(1);
 }
 
-const missing = (DEBIAN[purpose] ?? []).filter((d) => !d.check()).map((d) => d.pkg);
+const missing = [...NATIVE, ...(DEBIAN[purpose] ?? [])].filter((d) => !d.check()).map((d) => d.pkg);
 if (missing.length > 0) {
   const cmd = `apt-get update && apt-get install -y --no-install-recommends ${missing.join(" ")}`;
   if (process.getuid?.() === 0) {
@@ -79,6 +85,39 @@ const lock = join(root, "package-lock.json");
 const installed = join(root, "node_modules", ".package-lock.json");
 if (!existsSync(installed) || statSync(lock).mtimeMs > statSync(installed).mtimeMs) {
   run("npm", ["ci", "--no-audit", "--no-fund"]);
+}
+
+// Every native/<addon>/binding.gyp, built with npm's node-gyp against this Node's headers
+// (offline: the headers Debian's nodejs package installs). Rebuilt when a source is newer.
+const nativeDir = join(root, "native");
+for (const name of existsSync(nativeDir) ? readdirSync(nativeDir).sort() : []) {
+  const dir = join(nativeDir, name);
+  if (!existsSync(join(dir, "binding.gyp"))) continue;
+  const release = join(dir, "build", "Release");
+  const built = existsSync(release) ? readdirSync(release).filter((f) => f.endsWith(".node")) : [];
+  const builtAt = built.length > 0 ? Math.min(...built.map((f) => statSync(join(release, f)).mtimeMs)) : 0;
+  const sources = existsSync(join(dir, "src")) ? newestMtime(join(dir, "src")) : 0;
+  const sourcesAt = Math.max(statSync(join(dir, "binding.gyp")).mtimeMs, sources);
+  if (built.length > 0 && builtAt >= sourcesAt) continue;
+  run(process.execPath, [nodeGyp(), "rebuild", "--release", ...nodedirArg(), "-j", "2"], { cwd: dir });
+}
+
+function nodeGyp() {
+  const npm = execFileSync("sh", ["-c", 'readlink -f "$(command -v npm)"'], { encoding: "utf8" }).trim();
+  const bundled = join(dirname(dirname(npm)), "node_modules", "node-gyp", "bin", "node-gyp.js");
+  if (existsSync(bundled)) return bundled;
+  // Debian's own npm package uses a separate node-gyp package.
+  const debian = execFileSync("sh", ["-c", 'readlink -f "$(command -v node-gyp)" || true'], { encoding: "utf8" });
+  if (debian.trim()) return debian.trim();
+  console.error("setup: node-gyp not found (it comes with npm)");
+  process.exit(1);
+}
+
+function nodedirArg() {
+  // Node's own headers next to the running binary (Debian's nodejs, nodesource, the tarballs):
+  // no download. Otherwise node-gyp fetches them for this version.
+  const prefix = dirname(dirname(process.execPath));
+  return existsSync(join(prefix, "include", "node", "node_api.h")) ? [`--nodedir=${prefix}`] : [];
 }
 
 const stamp = join(root, "dist", "src", "cli", "main.js");
