@@ -22,7 +22,7 @@ import { Preprocessor } from "../src/model/preprocess.js";
 import { nativeParams } from "../src/model/preprocess-native.js";
 import { ModelSession } from "../src/model/session.js";
 import { packageRoot } from "../src/package-info.js";
-import { median } from "./stats.js";
+import { median, writeReplayConfig } from "./stats.js";
 
 const { values } = parseArgs({
   options: {
@@ -148,20 +148,10 @@ async function daemon(spec: InputSpec): Promise<{ e2e: number; cpuPerFrame: numb
   const m = JSON.parse(readFileSync(join(model, "manifest.json"), "utf8"));
   m.input = spec;
   writeFileSync(join(model, "manifest.json"), JSON.stringify(m));
-  writeFileSync(
-    join(dir, "config.yaml"),
-    [
-      "device: {id: bench}",
-      `camera: {replay: {path: ${footage}, fps: ${fps}}}`,
-      `model: {path: ${model}}`,
-      `storage: {path: ${join(dir, "db.sqlite")}}`,
-      `mqtt: {embedded: {port: ${values.port}}, health_interval_s: 5}`,
-      "log: {level: info}",
-    ].join("\n"),
-  );
+  const config = writeReplayConfig(dir, { footage, fps, model, port: values.port as string });
   const child = spawn(
     process.execPath,
-    ["--max-semi-space-size=2", join(packageRoot, "dist/src/cli/main.js"), "run", "--config", join(dir, "config.yaml")],
+    ["--max-semi-space-size=2", join(packageRoot, "dist/src/cli/main.js"), "run", "--config", config],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   const healths: Health[] = [];

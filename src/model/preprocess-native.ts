@@ -41,8 +41,7 @@ function isJpeg(image: Uint8Array): boolean {
 }
 
 export class NativePreprocessor {
-  readonly width: number;
-  readonly height: number;
+  private readonly values: number;
   private readonly params: Float64Array;
   private readonly rawParams = new Map<string, Float64Array>();
   private readonly addon = jpegTensorAddon();
@@ -51,14 +50,13 @@ export class NativePreprocessor {
     private readonly spec: InputSpec,
     private readonly roi?: Roi,
   ) {
-    const size = inputSize(spec);
-    this.width = size.width;
-    this.height = size.height;
+    const { width, height } = inputSize(spec);
+    this.values = width * height * 3;
     this.params = nativeParams(spec, roi);
   }
 
   async run(image: Buffer, raw?: RawLayout): Promise<Preprocessed> {
-    const n = this.width * this.height * 3;
+    const n = this.values;
     const tensor = new Float32Array(n);
     const rgb = new Uint8Array(n);
     let result: NativeResult;
