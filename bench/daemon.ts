@@ -5,7 +5,7 @@
 //
 //   node dist/bench/daemon.js [--seconds 60] [--fps 30]
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -16,7 +16,7 @@ import { listImages } from "../src/camera/replay-source.js";
 import { Preprocessor } from "../src/model/preprocess.js";
 import { ModelSession } from "../src/model/session.js";
 import { packageRoot } from "../src/package-info.js";
-import { median } from "./stats.js";
+import { median, writeReplayConfig } from "./stats.js";
 
 const { values } = parseArgs({
   options: {
@@ -56,17 +56,7 @@ await session.release();
 
 // 2. The daemon as a process.
 const dir = mkdtempSync(join(tmpdir(), "linesight-bench-"));
-writeFileSync(
-  join(dir, "config.yaml"),
-  [
-    "device: {id: bench}",
-    `camera: {replay: {path: ${footage}, fps: ${fps}}}`,
-    `model: {path: ${model}}`,
-    `storage: {path: ${join(dir, "db.sqlite")}}`,
-    `mqtt: {embedded: {port: ${values.port}}, health_interval_s: 5}`,
-    "log: {level: info}",
-  ].join("\n"),
-);
+writeReplayConfig(dir, { footage, fps, model, port: values.port as string });
 const require = createRequire(import.meta.url);
 const dgram = require("unix-dgram") as {
   createSocket(t: string, l: (b: Buffer) => void): { bind(p: string): void; close(): void };

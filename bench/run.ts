@@ -1,7 +1,7 @@
 // `npm run bench`: every benchmark in turn, with the defaults docs/performance.md reports.
 //   npm run bench                    model latency, monitoring cost, capture (splitter and pipe
 //                                    latency, needs ffmpeg; MJPEG against raw frames, needs
-//                                    ffmpeg and GStreamer), a 60 s daemon run, the daemon
+//                                    ffmpeg and GStreamer), preprocessing against its floor, a 60 s daemon run, the daemon
 //                                    with 0 vs 5 operator-page clients, samples kept with 5
 //                                    greedy viewers on a raw camera (needs ffmpeg), reject pulse timing
 //                                    with the main thread blocked, the simulated line in the daemon
@@ -31,6 +31,7 @@ run(bench("outbox"), []);
 run(bench("model-bundle"), []);
 run(bench("mjpeg-splitter"), []);
 run(bench("capture-formats"), []);
+run(bench("preprocess-floor"), []);
 run(bench("daemon"), ["--seconds", values.seconds as string, "--fps", "30"]);
 run(bench("operator-live"), ["--fps", "30", "--phase-seconds", "15", "--rounds", "2"]);
 run(bench("viewer-samples"), ["--seconds", "30"]);

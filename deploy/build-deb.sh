@@ -77,19 +77,45 @@ for mod in better-sqlite3 unix-dgram; do
   rm -rf "$APP/node_modules/$mod/deps" "$APP/node_modules/$mod/src" "$APP/node_modules/$mod/test"
 done
 
-# linesight's own addon: the GPIO character device (line.backend: gpio), loaded from
-# <package root>/native/gpio-chardev/build/Release/ as in a checkout.
-step "compiling the gpio-chardev addon for $ARCH"
-GPIO_SRC=$WORK/gpio-chardev
-mkdir -p "$GPIO_SRC"
-cp native/gpio-chardev/binding.gyp native/gpio-chardev/gpio_chardev.c "$GPIO_SRC/"
-if ! (cd "$GPIO_SRC" && node "$NODE_GYP" rebuild --release --arch="$GYP_ARCH" --nodedir="$NODE_DIR" -j 2 >"$WORK/gyp-gpio-chardev.log" 2>&1); then
-  tail -40 "$WORK/gyp-gpio-chardev.log" >&2
-  echo "build-deb: compiling the gpio-chardev addon failed (whole log: $WORK/gyp-gpio-chardev.log)" >&2
-  exit 1
+# 3b. linesight's own addons: every native/<name>/binding.gyp, built for the target against the
+#     shipped Node's headers, installed as <app>/native/<name>/build/Release/*.node (the layout a
+#     checkout has, so src/ finds them the same way). Their libraries for arm64 come from Debian's
+#     arm64 packages, unpacked into a sysroot with apt's own lists kept under build/cache (the
+#     host's apt configuration is left alone).
+NATIVE_ARM64_DEBS="libturbojpeg0 libturbojpeg0-dev"
+native_env=()
+if [ "$ARCH" = arm64 ] && [ "$(uname -m)" != aarch64 ]; then
+  SYSROOT=$CACHE/sysroot-arm64
+  if [ ! -f "$SYSROOT/.ok-$(echo $NATIVE_ARM64_DEBS | tr ' ' '+')" ]; then
+    step "arm64 sysroot: $NATIVE_ARM64_DEBS"
+    APTDIR=$CACHE/apt-arm64
+    rm -rf "$SYSROOT" && mkdir -p "$APTDIR/lists/partial" "$APTDIR/archives/partial" "$APTDIR/debs" "$SYSROOT"
+    apt_arm64=(-o APT::Architecture=arm64 -o APT::Architectures::=arm64 -o "Dir::State::Lists=$APTDIR/lists"
+      -o "Dir::Cache=$APTDIR" -o "Dir::Cache::archives=$APTDIR/archives" -o Debug::NoLocking=1)
+    apt-get -q "${apt_arm64[@]}" update >"$WORK/apt-arm64.log" 2>&1 || { tail -20 "$WORK/apt-arm64.log" >&2; exit 1; }
+    (cd "$APTDIR/debs" && rm -f ./*.deb && apt-get -q "${apt_arm64[@]}" download $(printf '%s:arm64 ' $NATIVE_ARM64_DEBS)) >>"$WORK/apt-arm64.log" 2>&1 ||
+      { tail -20 "$WORK/apt-arm64.log" >&2; exit 1; }
+    for d in "$APTDIR"/debs/*.deb; do dpkg-deb -x "$d" "$SYSROOT"; done
+    touch "$SYSROOT/.ok-$(echo $NATIVE_ARM64_DEBS | tr ' ' '+')"
+  fi
+  native_env=(CFLAGS="-I$SYSROOT/usr/include" CXXFLAGS="-I$SYSROOT/usr/include"
+    LDFLAGS="-L$SYSROOT/usr/lib/aarch64-linux-gnu -Wl,-rpath-link,$SYSROOT/usr/lib/aarch64-linux-gnu")
 fi
-install -D -m 0644 "$GPIO_SRC/build/Release/gpio_chardev.node" "$APP/native/gpio-chardev/build/Release/gpio_chardev.node"
-rm -rf "$GPIO_SRC"
+for gyp in native/*/binding.gyp; do
+  [ -f "$gyp" ] || continue
+  name=$(basename "$(dirname "$gyp")")
+  step "compiling native/$name for $ARCH"
+  src=$WORK/native-build/$name
+  rm -rf "$src" && mkdir -p "$src" && cp -r "$(dirname "$gyp")"/. "$src/" && rm -rf "$src/build"
+  log=$WORK/gyp-native-$name.log
+  if ! (cd "$src" && env "${native_env[@]}" node "$NODE_GYP" rebuild --release --arch="$GYP_ARCH" --nodedir="$NODE_DIR" -j 2 >"$log" 2>&1); then
+    tail -40 "$log" >&2
+    echo "build-deb: compiling native/$name failed (whole log: $log)" >&2
+    exit 1
+  fi
+  mkdir -p "$APP/native/$name/build/Release"
+  cp "$src"/build/Release/*.node "$APP/native/$name/build/Release/"
+done
 
 # 4. Drop what the target never loads: other platforms' onnxruntime builds, TypeScript sources,
 #    source maps, docs. Then check every ELF file is for the target.

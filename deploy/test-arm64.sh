@@ -32,8 +32,10 @@ fi
 if grep -qs enabled /proc/sys/fs/binfmt_misc/qemu-aarch64; then binfmt_ok=yes; fi
 
 # 2. The arm64 rootfs (kept between runs; delete build/rootfs-arm64 to start afresh).
-PKGS=adduser,libstdc++6,libgcc-s1,init-system-helpers
-if [ ! -f "$ROOTFS/.linesight-rootfs-ok" ]; then
+# The package's Depends that a minimal base lacks (libturbojpeg0: native/jpeg-tensor).
+PKGS=adduser,libstdc++6,libgcc-s1,init-system-helpers,libturbojpeg0
+# A rootfs made for another package list is made again.
+if [ "$(cat "$ROOTFS/.linesight-rootfs-ok" 2>/dev/null)" != "$PKGS" ]; then
   rm -rf "$ROOTFS"
   if [ "$binfmt_ok" = yes ]; then
     say "debootstrap --arch arm64 bookworm (both stages through binfmt_misc)"
@@ -46,7 +48,7 @@ if [ ! -f "$ROOTFS/.linesight-rootfs-ok" ]; then
     # Unpack every downloaded package's files (no maintainer scripts can run without binfmt).
     for d in "$ROOTFS"/var/cache/apt/archives/*.deb; do dpkg-deb -x "$d" "$ROOTFS"; done
   fi
-  touch "$ROOTFS/.linesight-rootfs-ok"
+  echo "$PKGS" >"$ROOTFS/.linesight-rootfs-ok"
   say "rootfs ready"
 else
   say "reusing $ROOTFS"
@@ -146,6 +148,17 @@ grep -q '^gpio addon functions: chipInfo lineInfos request' <<<"$gpio_out" ||
   { echo "test-arm64: the GPIO addon did not load" >&2; exit 1; }
 grep -q '^LineSetupError: line.gpio_chip: no GPIO chip on this machine' <<<"$gpio_out" ||
   { echo "test-arm64: no clear 'no GPIO chip' error from the arm64 GPIO backend" >&2; exit 1; }
+# The native preprocessing (native/jpeg-tensor) built for arm64: one footage frame, whole and with
+# an ROI, against this machine's build of the same code.
+say "one frame through the arm64 jpeg-tensor addon"
+cp "$(ls footage/round-parts/*.jpg | head -1)" "$ROOTFS/tmp/jpeg-tensor-frame.jpg"
+cp deploy/jpeg-tensor-check.mjs "$ROOTFS/tmp/"
+node deploy/jpeg-tensor-check.mjs "$ROOT_DIR" "$ROOTFS/tmp/jpeg-tensor-frame.jpg" "$ROOTFS/tmp/jpeg-tensor-ref.bin" --write
+if [ "$binfmt_ok" = yes ]; then
+  in_root $NODE /tmp/jpeg-tensor-check.mjs /usr/lib/linesight /tmp/jpeg-tensor-frame.jpg /tmp/jpeg-tensor-ref.bin
+else
+  in_root $NODE "$ROOTFS/tmp/jpeg-tensor-check.mjs" "$ROOTFS/usr/lib/linesight" "$ROOTFS/tmp/jpeg-tensor-frame.jpg" "$ROOTFS/tmp/jpeg-tensor-ref.bin"
+fi
 if [ "$binfmt_ok" = yes ]; then
   say "linesight check (installed /etc/linesight/config.yaml, as the linesight user)"
   in_root "${RUN_AS[@]}" /usr/bin/linesight check --config /etc/linesight/config.yaml

@@ -3,7 +3,7 @@
 // npm packages, the TypeScript build, and the Debian packages each needs (installed when run as
 // root, otherwise the exact command is printed). Idempotent and quick when nothing is missing.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, realpathSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -11,6 +11,12 @@ import { parseArgs } from "node:util";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const { values } = parseArgs({ options: { for: { type: "string", default: "start" } } });
 const purpose = values.for;
+
+// The native addons under native/ (built below) link these; every purpose loads them.
+const NATIVE = [
+  // native/jpeg-tensor: libjpeg-turbo's TurboJPEG API (the runtime library libturbojpeg0 comes with it).
+  { pkg: "libturbojpeg0-dev", check: () => existsSync("/usr/include/turbojpeg.h") },
+];
 
 const DEBIAN = {
   start: [],
@@ -66,10 +72,6 @@ function run(cmd, args, opts = {}) {
   execFileSync(cmd, args, { stdio: "inherit", cwd: root, ...opts });
 }
 
-function whichNpm() {
-  return execFileSync("sh", ["-c", "command -v npm"], { encoding: "utf8" }).trim();
-}
-
 function newestMtime(dir, skip = null) {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -86,7 +88,7 @@ if (major < 20 || (major === 20 && minor < 9)) {
   process.exit(1);
 }
 
-const missing = (DEBIAN[purpose] ?? []).filter((d) => !d.check()).map((d) => d.pkg);
+const missing = [...NATIVE, ...(DEBIAN[purpose] ?? [])].filter((d) => !d.check()).map((d) => d.pkg);
 if (missing.length > 0) {
   const cmd = `apt-get update && apt-get install -y --no-install-recommends ${missing.join(" ")}`;
   if (process.getuid?.() === 0) {
@@ -103,22 +105,36 @@ if (!existsSync(installed) || statSync(lock).mtimeMs > statSync(installed).mtime
   run("npm", ["ci", "--no-audit", "--no-fund"]);
 }
 
-// The GPIO character-device addon (line.backend: gpio), built against this machine's Node headers.
-const addonDir = join(root, "native", "gpio-chardev");
-const addon = join(addonDir, "build", "Release", "gpio_chardev.node");
-if (!existsSync(addon) || newestMtime(addonDir, "build") > statSync(addon).mtimeMs) {
-  const npmGyp = join(
-    dirname(dirname(realpathSync(process.env.npm_execpath ?? whichNpm()))),
-    "node_modules/node-gyp/bin/node-gyp.js",
-  );
-  const gyp = existsSync(npmGyp) ? ["node", [npmGyp]] : ["node-gyp", []];
-  // Against the running Node's own headers (its install prefix), never a download.
-  const prefix = process.env.npm_config_nodedir ?? dirname(dirname(process.execPath));
-  const nodedir = existsSync(join(prefix, "include", "node", "node_api.h")) ? [`--nodedir=${prefix}`] : [];
-  run(gyp[0], [...gyp[1], "rebuild", "--release", "--loglevel=warn", "-j", "2", ...nodedir], {
-    cwd: addonDir,
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+// Every native/<addon>/binding.gyp, built with npm's node-gyp against this Node's headers
+// (offline: the headers Debian's nodejs package installs). Rebuilt when a source is newer.
+const nativeDir = join(root, "native");
+for (const name of existsSync(nativeDir) ? readdirSync(nativeDir).sort() : []) {
+  const dir = join(nativeDir, name);
+  if (!existsSync(join(dir, "binding.gyp"))) continue;
+  const release = join(dir, "build", "Release");
+  const built = existsSync(release) ? readdirSync(release).filter((f) => f.endsWith(".node")) : [];
+  const builtAt = built.length > 0 ? Math.min(...built.map((f) => statSync(join(release, f)).mtimeMs)) : 0;
+  const sourcesAt = newestMtime(dir, "build"); // binding.gyp and the sources, wherever they sit
+  if (built.length > 0 && builtAt >= sourcesAt) continue;
+  run(process.execPath, [nodeGyp(), "rebuild", "--release", ...nodedirArg(), "-j", "2"], { cwd: dir });
+}
+
+function nodeGyp() {
+  const npm = execFileSync("sh", ["-c", 'readlink -f "$(command -v npm)"'], { encoding: "utf8" }).trim();
+  const bundled = join(dirname(dirname(npm)), "node_modules", "node-gyp", "bin", "node-gyp.js");
+  if (existsSync(bundled)) return bundled;
+  // Debian's own npm package uses a separate node-gyp package.
+  const debian = execFileSync("sh", ["-c", 'readlink -f "$(command -v node-gyp)" || true'], { encoding: "utf8" });
+  if (debian.trim()) return debian.trim();
+  console.error("setup: node-gyp not found (it comes with npm)");
+  process.exit(1);
+}
+
+function nodedirArg() {
+  // Node's own headers next to the running binary (Debian's nodejs, nodesource, the tarballs):
+  // no download. Otherwise node-gyp fetches them for this version.
+  const prefix = dirname(dirname(process.execPath));
+  return existsSync(join(prefix, "include", "node", "node_api.h")) ? [`--nodedir=${prefix}`] : [];
 }
 
 const stamp = join(root, "dist", "src", "cli", "main.js");

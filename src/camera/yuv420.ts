@@ -41,7 +41,7 @@ const K: Record<YuvMatrix, { r: number; b: number }> = {
   bt709: { r: 0.2126, b: 0.0722 },
 };
 
-interface Coefficients {
+export interface Coefficients {
   yScale: number;
   yOffset: number;
   cScale: number;
@@ -51,7 +51,8 @@ interface Coefficients {
   bu: number;
 }
 
-function coefficients(c: YuvColour): Coefficients {
+/** The conversion's constants (also handed to the native preprocessing, native/jpeg-tensor). */
+export function yuvColourCoefficients(c: YuvColour): Coefficients {
   const { r: kr, b: kb } = K[c.matrix];
   const kg = 1 - kr - kb;
   const limited = c.range === "limited";
@@ -77,7 +78,7 @@ export function yuvBlack(c: YuvColour): [number, number, number] {
  * rounds and clamps, which out-of-gamut YUV needs.
  */
 export function yuvToRgb(yuv: Uint8Array, pixels: number, colour: YuvColour): Uint8Array {
-  const k = coefficients(colour);
+  const k = yuvColourCoefficients(colour);
   const out = new Uint8ClampedArray(pixels * 3);
   for (let j = 0; j < pixels * 3; j += 3) {
     const y = ((yuv[j] as number) - k.yOffset) * k.yScale;

@@ -27,7 +27,9 @@ export const inputSpecSchema = z.strictObject({
   resize: z.strictObject({
     // fill: stretch to the input size; cover: crop to the aspect ratio first; contain: letterbox.
     mode: z.enum(["fill", "cover", "contain"]),
-    kernel: z.enum(["nearest", "linear", "cubic", "mitchell", "lanczos2", "lanczos3"]),
+    // sharp's kernels, or "turbo-dct-box": libjpeg-turbo's DCT-scaled decode to the smallest
+    // scale at or above the input, then an area average (native/jpeg-tensor; docs/models.md).
+    kernel: z.enum(["nearest", "linear", "cubic", "mitchell", "lanczos2", "lanczos3", "turbo-dct-box"]),
   }),
   // tensor = (pixel * scale - mean[c]) / std[c], pixel in 0..255
   scale: z.number().positive(),

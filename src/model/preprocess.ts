@@ -1,8 +1,11 @@
-// Frame (encoded image or raw YUV) -> resized RGB pixels -> model tensor, with sharp (libvips).
+// Frame (encoded image or raw YUV) -> resized RGB pixels -> model tensor. The manifest's resize
+// kernel picks the implementation: sharp (libvips) for its kernels, the native one-pass path
+// (preprocess-native.ts) for "turbo-dct-box".
 import sharp from "sharp";
 import { interleaveYuv420, type RawLayout, yuv420Bytes, yuvBlack, yuvToRgb } from "../camera/yuv420.js";
 import { UserFacingError } from "../errors.js";
 import type { InputSpec } from "./manifest.js";
+import { NATIVE_KERNEL, NativePreprocessor } from "./preprocess-native.js";
 import { inputSize, toTensor } from "./tensor.js";
 
 export interface Roi {
@@ -35,6 +38,7 @@ export class Preprocessor {
   readonly height: number;
   /** Input spec and crop: two preprocessors with the same key make the same tensor of a frame. */
   readonly key: string;
+  private readonly native: NativePreprocessor | undefined;
 
   constructor(
     private readonly spec: InputSpec,
@@ -44,10 +48,12 @@ export class Preprocessor {
     this.width = size.width;
     this.height = size.height;
     this.key = JSON.stringify([spec, roi ?? null]);
+    this.native = spec.resize.kernel === NATIVE_KERNEL ? new NativePreprocessor(spec, roi) : undefined;
   }
 
   /** `raw` describes `image` when it is uncompressed; otherwise it is decoded (JPEG, PNG). */
   async run(image: Buffer, raw?: RawLayout): Promise<Preprocessed> {
+    if (this.native) return this.native.run(image, raw);
     if (raw) return this.runRaw(image, raw);
     let pipeline = sharp(image, { failOn: "error", sequentialRead: true });
     let meta: sharp.Metadata;
@@ -104,7 +110,8 @@ export class Preprocessor {
   }
 
   private resizeOptions(background: { r: number; g: number; b: number }): sharp.ResizeOptions {
-    return { fit: FIT[this.spec.resize.mode], kernel: this.spec.resize.kernel, background };
+    const kernel = this.spec.resize.kernel as Exclude<InputSpec["resize"]["kernel"], typeof NATIVE_KERNEL>;
+    return { fit: FIT[this.spec.resize.mode], kernel, background };
   }
 
   private checkedRoi(sourceWidth: number, sourceHeight: number): Roi {
