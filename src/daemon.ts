@@ -116,6 +116,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
         publisher,
         jpegs,
         ...(line ? { line: () => line.status() } : {}),
+        ...(lifecycle ? { gate: () => lifecycle.gateStatus() } : {}),
       })
     : null;
   const parts: Part[] = [

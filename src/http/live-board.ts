@@ -28,7 +28,11 @@ export interface LiveSnapshot {
   fps: number;
   latency_ms: { p50: number; p95: number } | null;
   rejects: Omit<LiveDecision, "jpeg">[];
-  status: Record<"camera" | "model" | "drift" | "broker", StatusLine> & { line?: StatusLine; shadow?: StatusLine };
+  status: Record<"camera" | "model" | "drift" | "broker", StatusLine> & {
+    line?: StatusLine;
+    shadow?: StatusLine;
+    gate?: StatusLine;
+  };
   audit: AuditAccuracy | null;
 }
 

@@ -9,7 +9,7 @@ import { packageRoot } from "../package-info.js";
 import type { DecidedFrame } from "../pipeline/pipeline.js";
 import type { BoardStatus } from "./live-board.js";
 import { defaultWebDir, OperatorServer } from "./operator-server.js";
-import type { LineStatusInputs, ShadowStatus } from "./status-text.js";
+import type { GateStatus, LineStatusInputs, ShadowStatus } from "./status-text.js";
 import type { TokenSource } from "./token.js";
 
 export { httpToken } from "./token.js";
@@ -31,6 +31,8 @@ export interface OperatorParts {
   publisher: { readonly connected: boolean; stats(): { queued: number } };
   /** The line I/O's state when line.enabled. */
   line?: () => LineStatusInputs | null;
+  /** The last model gate's verdict (with a model store). */
+  gate?: () => GateStatus | null;
   /** Makes JPEGs of raw frames when a browser asks for one. */
   jpegs: FrameJpegEncoder;
   logger: Logger;
@@ -80,6 +82,7 @@ async function start(http: Config["http"], parts: OperatorParts, token: TokenSou
       broker: { connected: parts.publisher.connected, queued: parts.publisher.stats().queued },
       line: parts.line?.() ?? null,
       shadow: parts.shadow?.report() ?? null,
+      gate: parts.gate?.() ?? null,
       expectedRejectRate: drift ? drift.reject_rate.expected : null,
       latency: e2e && e2e.count > 0 ? { p50: e2e.p50, p95: e2e.p95 } : null,
     };

@@ -18,6 +18,20 @@ export interface StatusInputs {
   line?: LineStatusInputs | null;
   /** A candidate model deciding in the shadow (health `model.shadow`); null or absent when none. */
   shadow?: ShadowStatus | null;
+  /** The last gate between a candidate and the active model (with a model store); null before one ran. */
+  gate?: GateStatus | null;
+}
+
+/** The gate's verdict on the device's labeled samples, as the live view tells it. */
+export interface GateStatus {
+  at: string;
+  candidate: string;
+  active: string;
+  verdict: "pass" | "refuse";
+  reasons: string[];
+  samples: number;
+  missed: { candidate: number | null; active: number | null };
+  falseRejects: { candidate: number | null; active: number | null };
 }
 
 export interface ShadowStatus {
@@ -80,6 +94,7 @@ export function statusLines(s: StatusInputs): {
   broker: StatusLine;
   line?: StatusLine;
   shadow?: StatusLine;
+  gate?: StatusLine;
 } {
   const [camLight, camText] = CAMERA[s.camera.state] ?? ["warn", `Camera ${s.camera.state}`];
   const paused = s.pipeline === "paused";
@@ -119,6 +134,22 @@ export function statusLines(s: StatusInputs): {
     broker,
     ...(s.line ? { line: lineStatus(s.line) } : {}),
     ...(s.shadow ? { shadow: shadowLine(s.shadow) } : {}),
+    ...(s.gate ? { gate: gateLine(s.gate) } : {}),
+  };
+}
+
+/** "round-parts@1.1.0 against round-parts@1.0.0 on 400 labeled parts: misses 7.5% of defects (now 1.3%) ...: refused" */
+export function gateLine(g: GateStatus): StatusLine {
+  const rate = (x: number | null) => (x === null ? "?" : `${(Math.round(x * 1000) / 10).toString()}%`);
+  const figures =
+    `misses ${rate(g.missed.candidate)} of defects (now ${rate(g.missed.active)}), ` +
+    `rejects ${rate(g.falseRejects.candidate)} of good parts (now ${rate(g.falseRejects.active)})`;
+  const on = `${g.candidate} against ${g.active} on ${g.samples} labeled parts`;
+  if (g.verdict === "pass") return { light: "ok", title: "Model gate", text: `Passed: ${on}: ${figures}` };
+  return {
+    light: "warn",
+    title: "Model gate",
+    text: `Refused: ${on}: ${figures}. ${g.reasons[0] ?? ""}`.trim(),
   };
 }
 

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { cameraRegion } from "../cli/model-store-commands.js";
 import type { Config } from "../config/schema.js";
+import type { GateStatus } from "../http/status-text.js";
 import { BundleRefusedError } from "../model/bundle-index.js";
 import { bufferSource } from "../model/byte-source.js";
 import { CandidateRefusedError, checkCandidate } from "../model/candidate-check.js";
@@ -38,6 +39,22 @@ const idOf = (m: ActiveModel) => `${m.identity.name}@${m.identity.version}`;
 export interface ModelLifecycle extends Part {
   readonly commands: ModelCommands;
   report(): ModelLifecycleReport;
+  /** The last gate's verdict for the operator's live view; null before a gate ran. */
+  gateStatus(): GateStatus | null;
+}
+
+/** The live view's account of a gate report (pure). */
+export function gateStatusOf(r: DeviceGateReport): GateStatus {
+  return {
+    at: r.at,
+    candidate: r.candidate_model,
+    active: r.active_model,
+    verdict: r.verdict,
+    reasons: r.reasons,
+    samples: r.samples.used,
+    missed: { candidate: r.candidate.missed_defect_rate.value, active: r.active.missed_defect_rate.value },
+    falseRejects: { candidate: r.candidate.false_reject_rate.value, active: r.active.false_reject_rate.value },
+  };
 }
 
 export function modelLifecycle(o: {
@@ -393,6 +410,7 @@ export function modelLifecycle(o: {
     name,
     commands,
     report,
+    gateStatus: () => (lastGate ? gateStatusOf(lastGate) : null),
     async start() {
       lastGate = await readFile(join(store.dir, GATE_FILE), "utf8")
         .then((t) => JSON.parse(t) as DeviceGateReport)

@@ -6,7 +6,7 @@ import type { CameraSource } from "../camera/source.js";
 import type { Config } from "../config/schema.js";
 import type { OperatorServerStats } from "../http/operator-server.js";
 import { type OperatorScreen, startOperatorScreen } from "../http/start.js";
-import type { LineStatusInputs } from "../http/status-text.js";
+import type { GateStatus, LineStatusInputs } from "../http/status-text.js";
 import type { TokenSource } from "../http/token.js";
 import { defectKinds } from "../model/manifest.js";
 import type { AuditAccuracy } from "../monitor/audit-accuracy.js";
@@ -36,6 +36,7 @@ export function operatorScreen(o: {
   publisher: { readonly connected: boolean; stats(): { queued: number } };
   jpegs: FrameJpegEncoder;
   line?: () => LineStatusInputs | null;
+  gate?: () => GateStatus | null;
   logger: Logger;
 }): OperatorScreenPart {
   const name = "operator-screen";
@@ -63,6 +64,7 @@ export function operatorScreen(o: {
         publisher: o.publisher,
         jpegs: o.jpegs,
         ...(o.line ? { line: o.line } : {}),
+        ...(o.gate ? { gate: o.gate } : {}),
         logger: o.logger,
       });
       const started = screen;

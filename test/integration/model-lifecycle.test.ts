@@ -23,6 +23,7 @@ import type { CommandReplyPayload, ModelPayload } from "../../src/mqtt/payloads.
 import { withManifest } from "../helpers/bundles.js";
 import { CLI, cleanup, DaemonProcess, FOOTAGE, MODEL, tempDir, writeConfig } from "../helpers/daemon.js";
 import { Mosquitto, type RecordedMessage, TopicRecorder } from "../helpers/mosquitto.js";
+import { freePort } from "../helpers/ports.js";
 
 const run = promisify(execFile);
 const ID = "lifecycle-1";
@@ -39,6 +40,7 @@ let rec: TopicRecorder;
 let client: MqttClient;
 let key: KeyObject;
 let shipped: Buffer;
+let httpPort: number;
 /** The footage's ground truth by the sha256 of each frame's JPEG (a sample's image is those bytes). */
 const truth = new Map<string, string>();
 
@@ -94,6 +96,8 @@ function startDaemon(over: Record<string, unknown> = {}) {
     // The bundled footage is 40% defects: the expected reject rate the probation compares with.
     drift: { defect_prevalence: 0.4 },
     log: { level: "info" },
+    // The operator's live view shows the last gate's verdict.
+    http: { enabled: true, host: "127.0.0.1", port: httpPort },
     ...over,
   };
   configPath = writeConfig(dir, config);
@@ -115,6 +119,7 @@ const variant = (version: string, threshold: number, signer: KeyObject | null = 
 
 beforeAll(async () => {
   broker = await Mosquitto.start();
+  httpPort = await freePort();
   dir = tempDir("linesight-lifecycle-");
   storeDir = join(dir, "models");
   dbPath = join(dir, "linesight.db");
@@ -273,6 +278,17 @@ describe("the model lifecycle on a running daemon", () => {
     );
     // Still the old model.
     expect(modelTopic().running).toBe("round-parts@1.0.0");
+    // The operator sees it on the live view, in plain words with the numbers.
+    const live = async () =>
+      (
+        (await (await fetch(`http://127.0.0.1:${httpPort}/api/live`)).json()) as {
+          status: { gate?: { light: string; text: string } };
+        }
+      ).status.gate;
+    await expect.poll(live, { timeout: 10_000 }).toMatchObject({ light: "warn" });
+    expect((await live())?.text).toMatch(
+      /^Refused: round-parts@1\.1\.0 against round-parts@1\.0\.0 on \d+ labeled parts: misses [\d.]+% of defects \(now [\d.]+%\)/,
+    );
   }, 180_000);
 
   it("a forced promotion swaps between two frames and says so; rollback by command goes back", async () => {

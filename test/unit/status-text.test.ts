@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { headline, type StatusInputs, statusLines } from "../../src/http/status-text.js";
+import { gateLine, headline, type StatusInputs, statusLines } from "../../src/http/status-text.js";
 
 const base: StatusInputs = {
   camera: { state: "streaming", source: "libcamera" },
@@ -90,5 +90,29 @@ describe("a model on trial (shadow mode), in plain words", () => {
     const drifted = statusLines({ ...base, shadow: { ...shadow, drift: "alarm" } }).shadow;
     expect(drifted?.light).toBe("warn");
     expect(drifted?.text).toMatch(/the line does not look like its training data$/);
+  });
+});
+
+describe("the model gate on the live view", () => {
+  const gate = {
+    at: "2026-11-26T16:00:00.000Z",
+    candidate: "round-parts@1.1.0",
+    active: "round-parts@1.0.0",
+    samples: 412,
+    missed: { candidate: 0.075, active: 0.0125 },
+    falseRejects: { candidate: 0.004, active: 0.006 },
+  };
+  it("says a refusal in plain words, with both models' rates and the first reason", () => {
+    const l = gateLine({ ...gate, verdict: "refuse", reasons: ["the candidate misses 6.25 points more defects"] });
+    expect(l).toEqual({
+      light: "warn",
+      title: "Model gate",
+      text: "Refused: round-parts@1.1.0 against round-parts@1.0.0 on 412 labeled parts: misses 7.5% of defects (now 1.3%), rejects 0.4% of good parts (now 0.6%). the candidate misses 6.25 points more defects",
+    });
+  });
+  it("says a pass, and where a rate is unknown", () => {
+    const l = gateLine({ ...gate, verdict: "pass", reasons: [], missed: { candidate: null, active: 0 } });
+    expect(l.light).toBe("ok");
+    expect(l.text).toMatch(/^Passed: .*misses \? of defects \(now 0%\)/);
   });
 });
