@@ -9,7 +9,7 @@
 //      p50 from its health reports, and CPU per decided frame from /proc.
 //
 //   node dist/bench/preprocess-floor.js [--seconds 30] [--fps 30] [--rounds 400]
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +22,7 @@ import { Preprocessor } from "../src/model/preprocess.js";
 import { nativeParams } from "../src/model/preprocess-native.js";
 import { ModelSession } from "../src/model/session.js";
 import { packageRoot } from "../src/package-info.js";
+import { startDaemon } from "./daemon-process.js";
 import { median, writeReplayConfig } from "./stats.js";
 
 const { values } = parseArgs({
@@ -149,21 +150,7 @@ async function daemon(spec: InputSpec): Promise<{ e2e: number; cpuPerFrame: numb
   m.input = spec;
   writeFileSync(join(model, "manifest.json"), JSON.stringify(m));
   const config = writeReplayConfig(dir, { footage, fps, model, port: values.port as string });
-  const child = spawn(
-    process.execPath,
-    ["--max-semi-space-size=2", join(packageRoot, "dist/src/cli/main.js"), "run", "--config", config],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
-  const healths: Health[] = [];
-  let buf = "";
-  child.stdout.on("data", (d: Buffer) => {
-    buf += d.toString();
-    for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
-      const line = JSON.parse(buf.slice(0, nl)) as { health?: Health };
-      buf = buf.slice(nl + 1);
-      if (line.health) healths.push(line.health);
-    }
-  });
+  const { child, healths } = startDaemon<Health>(config);
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   while (healths.length < 1) await sleep(100); // started and deciding
   const pid = child.pid as number;

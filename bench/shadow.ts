@@ -8,7 +8,6 @@
 // embedded broker in the same process, sending 30 a second would be most of what is measured).
 //
 //   node dist/bench/shadow.js [--seconds 45] [--rounds 3] [--fps 30]
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +16,7 @@ import { parseArgs } from "node:util";
 import { packageRoot } from "../src/package-info.js";
 import type { ShadowReport } from "../src/parts/shadow-control.js";
 import { writeCandidateModel } from "./candidate-model.js";
+import { startDaemon } from "./daemon-process.js";
 import { median } from "./stats.js";
 
 const { values } = parseArgs({
@@ -76,21 +76,7 @@ async function phase(shadow: boolean, n: number): Promise<Phase> {
       "log: {level: info}",
     ].join("\n"),
   );
-  const child = spawn(
-    process.execPath,
-    ["--max-semi-space-size=2", join(packageRoot, "dist/src/cli/main.js"), "run", "--config", join(run, "config.yaml")],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
-  const healths: Health[] = [];
-  let buf = "";
-  child.stdout.on("data", (d: Buffer) => {
-    buf += d.toString();
-    for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
-      const line = JSON.parse(buf.slice(0, nl)) as { health?: Health };
-      buf = buf.slice(nl + 1);
-      if (line.health) healths.push(line.health);
-    }
-  });
+  const { child, healths } = startDaemon<Health>(join(run, "config.yaml"));
   const t0 = performance.now();
   while (healths.length === 0 && performance.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 50));
   await new Promise((r) => setTimeout(r, 5000)); // warm-up
