@@ -25,6 +25,8 @@ timeout --kill-after=10 "$TIMEOUT_S" qemu-system-x86_64 \
   -append "console=ttyS0 root=hostroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144 ro noapic init=$ROOT/deploy/gpio-sim/init.sh panic=-1 LINESIGHT_VM_OUT=$OUT LINESIGHT_VM_CWD=$ROOT LINESIGHT_VM_JOB=$JOB_FILE" \
   -fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
   -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
+  -fsdev local,id=repo,path="$ROOT",security_model=none,readonly=on,multidevs=remap \
+  -device virtio-9p-pci,fsdev=repo,mount_tag=repo \
   -fsdev local,id=out,path="$OUT",security_model=none \
   -device virtio-9p-pci,fsdev=out,mount_tag=out \
   </dev/null >"$OUT/console.log" 2>&1
