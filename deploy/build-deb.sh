@@ -157,7 +157,7 @@ ln -s ../../share/linesight/footage "$APP/footage"
 install -D -m 0755 deploy/debian/linesight.sh "$STAGE/usr/bin/linesight"
 install -D -m 0644 systemd/linesight.service "$STAGE/lib/systemd/system/linesight.service"
 # Line I/O's drop-in, installed by the integrator into /etc/systemd/system/linesight.service.d/ (docs/line-io.md).
-install -D -m 0644 systemd/linesight.service.d/line-io.conf "$STAGE/usr/share/linesight/systemd/line-io.conf"
+install -D -m 0644 systemd/line-io.conf "$STAGE/usr/share/linesight/systemd/line-io.conf"
 install -D -m 0644 config/linesight.example.yaml "$STAGE/etc/linesight/config.yaml"
 DOC=$STAGE/usr/share/doc/linesight
 install -D -m 0644 deploy/debian/copyright "$DOC/copyright"

@@ -72,8 +72,8 @@ describe("systemd/linesight.service", () => {
   });
 });
 
-describe("systemd/linesight.service.d/line-io.conf", () => {
-  const dropIn = unitSettings(read("systemd/linesight.service.d/line-io.conf"));
+describe("systemd/line-io.conf (the line I/O drop-in)", () => {
+  const dropIn = unitSettings(read("systemd/line-io.conf"));
   it("gives back what the line needs and the unit forbids: priority, its syscalls, the GPIO chips, port 502", () => {
     expect(unit.get("RestrictRealtime")).toEqual(["yes"]);
     expect(dropIn.get("RestrictRealtime")).toEqual(["no"]);
@@ -85,6 +85,6 @@ describe("systemd/linesight.service.d/line-io.conf", () => {
       expect.arrayContaining(["sched_setscheduler", "setpriority"]),
     );
     expect(dropIn.get("DeviceAllow")).toEqual(["char-gpiochip rw"]);
-    expect(read("deploy/build-deb.sh")).toContain("systemd/linesight.service.d/line-io.conf");
+    expect(read("deploy/build-deb.sh")).toContain("systemd/line-io.conf");
   });
 });
