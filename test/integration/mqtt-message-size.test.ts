@@ -96,8 +96,9 @@ describe("messages above mqtt.max_message_kb", () => {
     const refused = await rec.waitFor((m) => m.topic === `${prefix}/cmd/ping/reply` && m.payload.includes("too_large"));
     expect(JSON.parse(refused.payload)).toMatchObject({ id: null, ok: false, error: { code: "too_large" } });
     // Holding the message whole would add at least its 100 MB; skipping it leaves only the
-    // chunks read from the socket, freed by the next garbage collection.
-    expect(peak - baseline, `RSS grew by ${peak - baseline} kB`).toBeLessThan(64 * 1024);
+    // chunks read from the socket, freed by the next garbage collection (up to 68 MB of them
+    // seen before a collection ran).
+    expect(peak - baseline, `RSS grew by ${peak - baseline} kB`).toBeLessThan(90 * 1024);
 
     // More QoS 1 messages above the limit than Mosquitto keeps in flight (20): each was
     // acknowledged, or the broker would hold back everything after them, commands included.
