@@ -17,12 +17,15 @@ t0=$(date +%s)
 say() { echo "test-systemd: $* [$(($(date +%s) - t0)) s]"; }
 fail() { echo "test-systemd: FAILED: $*" >&2; [ -n "${E:-}" ] && $E journalctl -u linesight -o cat -n 30 --no-pager >&2; exit 1; }
 
-if [ ! -f "$ROOTFS/.linesight-rootfs-ok" ]; then
+# systemd, and the package's Depends that a minimal base lacks (libturbojpeg0: native/jpeg-tensor).
+# A kept rootfs made with another list is made again.
+PKGS=systemd,systemd-sysv,dbus,adduser,libstdc++6,init-system-helpers,libturbojpeg0
+if [ "$(cat "$ROOTFS/.linesight-rootfs-ok" 2>/dev/null)" != "$PKGS" ]; then
   rm -rf "$ROOTFS"
   say "debootstrap bookworm amd64 with systemd"
-  debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,adduser,libstdc++6,init-system-helpers \
+  debootstrap --variant=minbase --include="$PKGS" \
     bookworm "$ROOTFS" "$MIRROR" >build/debootstrap-amd64.log 2>&1 || { tail -20 build/debootstrap-amd64.log >&2; exit 1; }
-  touch "$ROOTFS/.linesight-rootfs-ok"
+  echo "$PKGS" >"$ROOTFS/.linesight-rootfs-ok"
 fi
 chroot "$ROOTFS" dpkg --purge --force-remove-reinstreq linesight >/dev/null 2>&1 || true
 rm -rf "$ROOTFS/etc/systemd/system/linesight.service.d"
