@@ -176,15 +176,18 @@ class Build:
         return dir
 
     def simulate(self) -> None:
-        splits = {k: self.plan[k] for k in ("train", "val", "test")}
-        data = os.path.join(self.work, "data")
+        self.render(os.path.join(self.work, "data"), self.args.seed, {k: self.plan[k] for k in ("train", "val", "test")})
+
+    def render(self, data: str, seed: int, splits: dict) -> None:
+        """Conveyor frames into data/<split>/, rendered again only when the seed, the split sizes
+        or the simulator changed."""
         stamp = os.path.join(data, "stamp.json")
-        want = {"seed": self.args.seed, "splits": splits, "simulator": sha256(os.path.join(HERE, "conveyor.py"))}
+        want = {"seed": seed, "splits": splits, "simulator": sha256(os.path.join(HERE, "conveyor.py"))}
         if os.path.exists(stamp) and json.load(open(stamp)) == want:
             self.log(f"simulated frames up to date in {data}")
             return
         shutil.rmtree(data, ignore_errors=True)
-        cmd = [sys.executable, os.path.join(HERE, "conveyor.py"), "--out", data, "--seed", str(self.args.seed)]
+        cmd = [sys.executable, os.path.join(HERE, "conveyor.py"), "--out", data, "--seed", str(seed)]
         for k, n in splits.items():
             cmd += ["--split", f"{k}={n}"]
         t = time.time()
@@ -379,42 +382,17 @@ class Build:
     def fresh_metrics(self, model_dir: str) -> None:
         """The model on frames rendered from FRESH_SEED, at its own threshold: what it does on parts
         it has never seen from a generator stream the recipe was never tuned on."""
-        n = self.plan["fresh"]
         data = os.path.join(self.work, "fresh")
-        stamp = os.path.join(data, "stamp.json")
-        want = {"seed": FRESH_SEED, "frames": n, "simulator": sha256(os.path.join(HERE, "conveyor.py"))}
-        if not (os.path.exists(stamp) and json.load(open(stamp)) == want):
-            shutil.rmtree(data, ignore_errors=True)
-            subprocess.run([sys.executable, os.path.join(HERE, "conveyor.py"), "--out", data, "--seed", str(FRESH_SEED),
-                            "--split", f"fresh={n}"], check=True)
-            json.dump(want, open(stamp, "w"))
-        mpath = os.path.join(model_dir, "manifest.json")
-        f = json.loads(self.node("model", "eval", model_dir, "--data", os.path.join(data, "fresh"), "--json", capture=True))
-        m = json.load(open(mpath))
-        m["metrics"]["int8"]["fresh"] = {"data": f"fresh renders, seed {FRESH_SEED}", **f}
-        with open(mpath, "w") as out:
-            json.dump(m, out, indent=2, ensure_ascii=False)
-            out.write("\n")
-        self.log(f"int8 on {f['samples']} fresh renders (seed {FRESH_SEED}) at threshold {f['threshold']}: accuracy "
-                 f"{f['accuracy'] * 100:.2f}%, false rejects {f['false_reject_rate'] * 100:.2f}%, missed defects "
-                 f"{f['missed_defect_rate'] * 100:.2f}%, recall " + ", ".join(f"{k} {v * 100:.1f}%" for k, v in f["per_defect_recall"].items()))
+        self.render(data, FRESH_SEED, {"fresh": self.plan["fresh"]})
+        self.record_metrics(model_dir, "fresh", os.path.join(data, "fresh"), f"fresh renders, seed {FRESH_SEED}")
 
     def device_metrics(self, model_dir: str) -> None:
         """The retrained model on the device samples it never saw (the held-out share), at its
         own threshold, and what it was trained on."""
         if not self.device_held:
             return
-        mpath = os.path.join(model_dir, "manifest.json")
-        m = json.load(open(mpath))
-        f = json.loads(self.node("model", "eval", model_dir, "--data", self.device_held, "--json", capture=True))
-        m["metrics"]["int8"]["device"] = {"data": "held-out device samples", **f}
-        m["training"]["device_data"] = self.device_info
-        with open(mpath, "w") as out:
-            json.dump(m, out, indent=2, ensure_ascii=False)
-            out.write("\n")
-        self.log(f"int8 on {f['samples']} held-out device samples at threshold {f['threshold']}: accuracy "
-                 f"{f['accuracy'] * 100:.2f}%, false rejects {f['false_reject_rate'] * 100:.2f}%, missed defects "
-                 f"{f['missed_defect_rate'] * 100:.2f}%, recall " + ", ".join(f"{k} {v * 100:.1f}%" for k, v in f["per_defect_recall"].items()))
+        self.record_metrics(model_dir, "device", self.device_held, "held-out device samples",
+                            training={"device_data": self.device_info})
 
     def footage_metrics(self, model_dir: str) -> None:
         """Records in the manifest what the model decides on the bundled footage, evaluated like
@@ -422,16 +400,22 @@ class Build:
         footage = os.path.join(ROOT, "footage", NAME)
         if self.plan["footage"] == 0 or not os.path.exists(os.path.join(footage, "labels.csv")):
             return
+        self.record_metrics(model_dir, "footage", footage, f"footage/{NAME}")
+
+    def record_metrics(self, model_dir: str, key: str, frames: str, data: str, training: dict | None = None) -> None:
+        """The int8 model's metrics on labelled `frames` at its own threshold, into the manifest's
+        metrics.int8.<key> (and `training` into its training record), and the log."""
         mpath = os.path.join(model_dir, "manifest.json")
+        f = json.loads(self.node("model", "eval", model_dir, "--data", frames, "--json", capture=True))
         m = json.load(open(mpath))
-        f = json.loads(self.node("model", "eval", model_dir, "--data", footage, "--json", capture=True))
-        m["metrics"]["int8"]["footage"] = {"data": f"footage/{NAME}", **f}
+        m["metrics"]["int8"][key] = {"data": data, **f}
+        m["training"].update(training or {})
         with open(mpath, "w") as out:
             json.dump(m, out, indent=2, ensure_ascii=False)
             out.write("\n")
-        self.log(f"int8 on the bundled footage ({f['samples']} frames) at threshold {f['threshold']}: "
-                 f"accuracy {f['accuracy'] * 100:.2f}%, false rejects {f['false_reject_rate'] * 100:.2f}%, "
-                 f"missed defects {f['missed_defect_rate'] * 100:.2f}%")
+        self.log(f"int8 on {f['samples']} frames of {data} at threshold {f['threshold']}: accuracy "
+                 f"{f['accuracy'] * 100:.2f}%, false rejects {f['false_reject_rate'] * 100:.2f}%, missed defects "
+                 f"{f['missed_defect_rate'] * 100:.2f}%, recall " + ", ".join(f"{k} {v * 100:.1f}%" for k, v in f["per_defect_recall"].items()))
 
     def runtime_kernels(self, model_dir: str) -> dict:
         """Op types of the graph onnxruntime really runs (graph optimization level 'all')."""

@@ -7,12 +7,16 @@ the one who labeled the samples. Pure Python (csv, tarfile, PIL): no torch, so i
 
 from __future__ import annotations
 
+import argparse
 import csv
 import hashlib
+import json
 import math
 import os
 import random
+import sys
 import tarfile
+import tempfile
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -227,11 +231,6 @@ def describe(data: DeviceData, train: list[DeviceSample], held: list[DeviceSampl
 def main(argv: list[str]) -> int:
     """`python3 models/recipe/device_data.py EXPORT...`: checks exports as --from-export would and
     prints what retraining would use (JSON), or the refusal (exit 2)."""
-    import argparse
-    import json
-    import sys
-    import tempfile
-
     p = argparse.ArgumentParser(description=main.__doc__)
     p.add_argument("exports", nargs="+")
     p.add_argument("--model", default="round-parts")
@@ -252,6 +251,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    import sys
-
     sys.exit(main(sys.argv[1:]))
