@@ -28,6 +28,8 @@ export class ModelSession {
   private constructor(
     readonly files: ModelFiles,
     private readonly session: ort.InferenceSession,
+    /** onnxruntime's intra-op threads: a session is reused for another role only with the same count. */
+    readonly threads: number,
   ) {}
 
   get manifest(): Manifest {
@@ -56,7 +58,7 @@ export class ModelSession {
         `${files.onnxPath} does not match its manifest:\n${problems.map((p) => `  ${p}`).join("\n")}`,
       );
     }
-    return new ModelSession(files, session);
+    return new ModelSession(files, session, options.threads);
   }
 
   async run(tensor: Float32Array): Promise<Inference> {

@@ -80,6 +80,13 @@ export function modelLifecycle(o: {
   let probation: { record: ProbationRecord; sha256: string; frames: number; rejects: number; ood: number } | null =
     null;
   const latencies: number[] = [];
+  /** The model a promotion replaced, kept loaded during its probation: a rollback then needs no new session. */
+  let standby: ActiveModel | null = null;
+  const releaseStandby = async () => {
+    const s = standby;
+    standby = null;
+    await s?.release();
+  };
   let stopTimers: (() => void)[] = [];
   const autoRefusedAt = new Map<string, number>();
 
@@ -193,11 +200,32 @@ export function modelLifecycle(o: {
     return r;
   };
 
-  /** Swaps the pipeline to the store's active version (between two frames) and tells why. */
-  const swapTo = async (next: ActiveModel, type: string, message: string, data: object) => {
+  /**
+   * Swaps the pipeline to the store's active version (between two frames) and tells why; with
+   * `keep`, the replaced model stays loaded as the standby for a rollback.
+   */
+  const swapTo = async (next: ActiveModel, type: string, message: string, data: object, keep = false) => {
     const from = idOf(pipeline.model);
-    await pipeline.swapModel(next);
+    const replaced = await pipeline.swapModel(next, keep ? { keep } : undefined);
+    if (replaced) {
+      await releaseStandby();
+      standby = replaced;
+    }
     notice(type, type === "model_rolled_back" ? "warning" : "info", message, { from, to: idOf(next), ...data });
+  };
+
+  /**
+   * The candidate ready to decide: shadow mode's loaded session when it has one with the same
+   * thread count (no new onnxruntime session, whose creation blocks the thread that reads the
+   * camera: a frame would be lost), else loaded between two frames. `shadowed` must go back to
+   * shadow mode if the promotion fails.
+   */
+  const candidateModel = async (dir: string) => {
+    const shadowed = await o.shadow.takeCandidate((await readManifest(dir)).sha256);
+    if (shadowed && shadowed.session.threads === o.modelOptions.threads)
+      return { next: shadowed.withOptions(o.modelOptions), shadowed, loaded: false };
+    await shadowed?.release();
+    return { next: await load(dir), shadowed: null, loaded: true };
   };
 
   const promote = async (force: boolean, why: string) => {
@@ -215,15 +243,17 @@ export function modelLifecycle(o: {
     } else gateNote = "FORCED: the gate was not run";
     const candidate = s.candidate;
     // Load first: a model that does not load is never recorded as active.
-    const next = await load(store.dirOf(candidate));
+    const { next, shadowed, loaded } = await candidateModel(store.dirOf(candidate));
+    let record: ProbationRecord | null = null;
     try {
-      const record = probationRecord(candidate, s.active);
+      record = probationRecord(candidate, s.active);
       if (record) await writeProbation(store.dir, record); // before the promotion: a crash loop after it is counted
       await store.promote();
       await o.shadow.setCandidate(null);
       if (record) startProbation(record, next.identity.sha256);
     } catch (err) {
-      await next.release();
+      if (shadowed) await o.shadow.setCandidate(shadowed);
+      else await next.release();
       throw err;
     }
     await swapTo(
@@ -235,7 +265,9 @@ export function modelLifecycle(o: {
         forced: force,
         gate: force ? null : lastGate && gateSummary(lastGate),
         probation_until: probation?.record.until ?? null,
+        session_reused: !loaded,
       },
+      record !== null,
     );
     return { promoted: candidate, forced: force, ...report() };
   };
@@ -243,13 +275,17 @@ export function modelLifecycle(o: {
   const rollback = async (why: string) => {
     const s = await store.refresh();
     if (!s.previous) throw new CommandError("no_previous", "there is no previous model to roll back to");
-    const next = await load(store.dirOf(s.previous));
+    // The standby kept since the promotion is the previous model already loaded: no new session.
+    const kept = standby && idOf(standby) === s.previous ? standby : null;
+    if (kept) standby = null;
+    const next = kept ? kept.withOptions(o.modelOptions) : await load(store.dirOf(s.previous));
     try {
       await store.rollback();
       await clearProbation(store.dir);
       probation = null;
     } catch (err) {
-      await next.release();
+      if (kept) standby = kept;
+      else await next.release();
       throw err;
     }
     await swapTo(
@@ -258,6 +294,7 @@ export function modelLifecycle(o: {
       `Model rolled back from ${idOf(pipeline.model)} to ${s.previous} (${why})`,
       {
         why,
+        session_reused: kept !== null,
       },
     );
     await shadowCandidate();
@@ -311,6 +348,7 @@ export function modelLifecycle(o: {
     const { record } = probation;
     if (v.status === "passed") {
       probation = null;
+      void releaseStandby();
       void clearProbation(store.dir).catch(() => {});
       notice("model_probation_passed", "info", `Model ${record.id} passed probation: ${v.reason}`, { id: record.id });
       publish();
@@ -437,6 +475,7 @@ export function modelLifecycle(o: {
       for (const s of stopTimers) s();
       bus.off(name);
       await o.shadow.setCandidate(null);
+      await releaseStandby();
     },
   };
 }

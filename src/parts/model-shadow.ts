@@ -138,12 +138,23 @@ export function modelShadow(o: {
     }
   };
 
+  const takeCandidate = async (sha256: string): Promise<ActiveModel | null> => {
+    const taken = current;
+    if (!taken || taken.model.identity.sha256 !== sha256) return null;
+    current = null;
+    pending = null;
+    await taken.busy;
+    logger.info({ candidate: taken.model.identity }, "shadow candidate handed over");
+    return taken.model;
+  };
+
   return {
     name,
     get failed() {
       return failed;
     },
     setCandidate,
+    takeCandidate,
     report(): ShadowReport | null {
       if (!current) return null;
       return current.tally.report(current.drift?.report().status ?? null);

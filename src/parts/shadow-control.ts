@@ -35,6 +35,11 @@ export interface ShadowControl {
    * null stops shadowing. Takes ownership of the model.
    */
   setCandidate(candidate: ActiveModel | null): Promise<void>;
+  /**
+   * Ends shadowing and hands the loaded candidate back (not released) when it is the model with
+   * this sha256, so a promotion reuses its session; null (and nothing changes) otherwise.
+   */
+  takeCandidate(sha256: string): Promise<ActiveModel | null>;
   /** null while no candidate is shadowing. */
   report(): ShadowReport | null;
 }
@@ -44,5 +49,6 @@ export const noShadow: ShadowControl = {
   async setCandidate(candidate) {
     await candidate?.release();
   },
+  takeCandidate: async () => null,
   report: () => null,
 };

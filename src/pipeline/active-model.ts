@@ -64,29 +64,36 @@ export class ActiveModel {
     const session = await ModelSession.load(dir, { threads: options.threads });
     try {
       const m = session.manifest;
-      const policy: DecisionPolicy = {
-        threshold: options.decision.threshold ?? m.decision.threshold,
-        uncertainBand: options.decision.uncertainBand ?? m.decision.uncertain_band,
-        uncertainAction: options.decision.uncertainAction,
-        negativeLabel: m.labels.find((l) => l !== m.positive_label) as string,
-        positiveLabel: m.positive_label,
-      };
-      const reference = options.drift && m.reference ? m.reference : null;
-      const ood = reference ? oodBounds(reference.features) : null;
-      const preprocessor = new Preprocessor(m.input, options.roi);
       await session.run(new Float32Array(m.input.shape.reduce((a, b) => a * b, 1)));
-      return new ActiveModel(
-        session,
-        preprocessor,
-        policy,
-        lineReference(m, options.drift, policy),
-        ood,
-        options.drift,
-      );
+      return ActiveModel.build(session, options);
     } catch (err) {
       await session.release();
       throw err;
     }
+  }
+
+  /**
+   * The same loaded session in another role (shadow candidate -> active model): other decision
+   * values, crop and drift options, no new onnxruntime session (creating one blocks the thread
+   * that reads the camera). The two share the session: only one of them may be released.
+   */
+  withOptions(options: ActiveModelOptions): ActiveModel {
+    return ActiveModel.build(this.session, options);
+  }
+
+  private static build(session: ModelSession, options: ActiveModelOptions): ActiveModel {
+    const m = session.manifest;
+    const policy: DecisionPolicy = {
+      threshold: options.decision.threshold ?? m.decision.threshold,
+      uncertainBand: options.decision.uncertainBand ?? m.decision.uncertain_band,
+      uncertainAction: options.decision.uncertainAction,
+      negativeLabel: m.labels.find((l) => l !== m.positive_label) as string,
+      positiveLabel: m.positive_label,
+    };
+    const reference = options.drift && m.reference ? m.reference : null;
+    const ood = reference ? oodBounds(reference.features) : null;
+    const preprocessor = new Preprocessor(m.input, options.roi);
+    return new ActiveModel(session, preprocessor, policy, lineReference(m, options.drift, policy), ood, options.drift);
   }
 
   /**

@@ -114,14 +114,18 @@ export class Pipeline {
 
   /**
    * Makes `next` decide from the next frame on (one assignment), then waits for the frame in
-   * flight, which the previous model decides, and releases the previous model.
+   * flight, which the previous model decides. The previous model is released, or with `keep`
+   * handed back to the caller (kept loaded so a rollback needs no new session).
    */
-  async swapModel(next: ActiveModel): Promise<void> {
+  async swapModel(next: ActiveModel, keep?: { keep: true }): Promise<ActiveModel | null> {
     const previous = this.active;
     this.active = next;
     this.events.emit("model-changed", { model: next, previous });
     await this.inFlight;
-    if (previous.session !== next.session) await previous.release();
+    if (previous.session === next.session) return null;
+    if (keep) return previous;
+    await previous.release();
+    return null;
   }
 
   /** Pauses or resumes; returns whether that changed anything. */

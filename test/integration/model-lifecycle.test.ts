@@ -291,11 +291,13 @@ describe("the model lifecycle on a running daemon", () => {
     );
   }, 180_000);
 
-  it("a forced promotion swaps between two frames and says so; rollback by command goes back", async () => {
+  it("a forced promotion swaps between two frames to shadow's loaded session and says so; rollback by command goes back to the kept one", async () => {
     const r = await request("model_promote", { force: true });
     expect(r.ok && r.result).toMatchObject({ promoted: "round-parts@1.1.0", forced: true });
     const ev = body(events("model_promoted").at(-1) as RecordedMessage);
     expect(ev.message).toMatch(/from round-parts@1\.0\.0 to round-parts@1\.1\.0 .*FORCED/);
+    // Shadow mode had the candidate loaded: its session decides now, no new one was created.
+    expect(ev.data).toMatchObject({ session_reused: true });
     const t = Date.now();
     const decision = await rec.waitFor(
       (m) => m.topic === `${PREFIX}/decision` && m.at > t && body(m).model_version === "1.1.0",
@@ -313,7 +315,10 @@ describe("the model lifecycle on a running daemon", () => {
     });
     const back = await request("model_rollback");
     expect(back.ok && back.result).toMatchObject({ rolled_back_to: "round-parts@1.0.0", probation: null });
-    expect(body(events("model_rolled_back").at(-1) as RecordedMessage).message).toMatch(/by command/);
+    const rolled = body(events("model_rolled_back").at(-1) as RecordedMessage);
+    expect(rolled.message).toMatch(/by command/);
+    // During probation the replaced model stays loaded: the rollback reuses it.
+    expect(rolled.data).toMatchObject({ session_reused: true });
   }, 120_000);
 
   it("probation rolls back on its own when the reject rate goes bad", async () => {
@@ -392,4 +397,46 @@ describe("the model lifecycle on a running daemon", () => {
       }
     }
   }, 240_000);
+
+  it("promotes on its own once shadow mode's criteria hold and the gate passes", async () => {
+    daemon?.kill("SIGKILL");
+    await daemon?.exited;
+    const base = (await ModelStore.open(storeDir, { keep: 5 })).state;
+    const d = startDaemon({
+      model: {
+        path: MODEL,
+        store: storeDir,
+        trusted_keys: [join(dir, "release.pub")],
+        latency_budget_ms: 1000,
+        max_bundle_mb: 1,
+        gate: { min_defects: 30, min_good: 100 },
+        probation: { duration_s: 120, min_frames: 60, max_restarts: 2 },
+        auto_promote: { enabled: true, min_frames: 120, min_agreement: 0.95, check_interval_s: 1 },
+      },
+    });
+    await running(d);
+    if (base.candidate) expect(errorCode(await request("model_discard"))).toBe("ok");
+    const t = Date.now();
+    // The same weights and threshold as the running model: it agrees on every frame and the gate
+    // (on the labels of the test above) finds it no worse.
+    expect(errorCode(await install(await variant("1.6.0", 0.88)))).toBe("ok");
+    const promoted = await rec.waitFor(
+      (m) => m.topic === `${PREFIX}/event` && m.at > t && body(m).type === "model_promoted",
+      90_000,
+      "an automatic promotion",
+    );
+    expect(body(promoted).message).toMatch(
+      /to round-parts@1\.6\.0 \(automatic: \d+ shadow frames, agreement 100\.00%; gate passed\)/,
+    );
+    expect(body(promoted).data).toMatchObject({ forced: false, session_reused: true });
+    const gate = events("model_gate").filter((m) => m.at > t);
+    expect(gate.length).toBeGreaterThan(0);
+    expect(body(gate.at(-1) as RecordedMessage).message).toMatch(/^Gate passed/);
+    await rec.waitFor(
+      (m) => m.topic === `${PREFIX}/decision` && m.at > promoted.at && body(m).model_version === "1.6.0",
+      10_000,
+      "a decision by the promoted model",
+    );
+    expect(modelTopic()).toMatchObject({ store: { active: "round-parts@1.6.0" }, probation: { status: "watching" } });
+  }, 180_000);
 });

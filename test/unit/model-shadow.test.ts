@@ -124,4 +124,32 @@ describe("the shadow candidate's single frame slot", () => {
     await shadow.stop?.();
     expect(b.released).toBe(true);
   });
+
+  it("hands its loaded candidate over unreleased, after the frame in hand, only to the model asked for", async () => {
+    const bus = new EventBus<DaemonEvents>(logger);
+    const shadow = modelShadow({ bus, drift: driftSchema.parse({}), logger });
+    await shadow.start?.();
+    const c = heldCandidate();
+    await shadow.setCandidate(c.model);
+    expect(await shadow.takeCandidate("ff".repeat(32))).toBeNull(); // another model: nothing changes
+    expect(shadow.report()).not.toBeNull();
+    bus.emit("decided", decided(1, "pass"));
+    await settle();
+    let taken: ActiveModel | null = null;
+    const take = shadow.takeCandidate(c.model.identity.sha256).then((m) => {
+      taken = m;
+    });
+    await settle();
+    expect(taken).toBeNull(); // frame 1 still with it
+    c.next();
+    await take;
+    expect(taken).toBe(c.model);
+    expect(c.released).toBe(false);
+    expect(shadow.report()).toBeNull();
+    bus.emit("decided", decided(2, "pass")); // no candidate: nothing runs
+    await settle();
+    expect(c.waiting).toBe(0);
+    await shadow.stop?.();
+    expect(c.released).toBe(false); // the taker owns it now
+  });
 });
