@@ -199,7 +199,7 @@ describe("the model lifecycle on a running daemon", () => {
     expect(errorCode(await request("model_discard"))).toBe("no_candidate");
   });
 
-  it("refuses a truncated, a corrupt, an oversized and an unknown key's bundle, each with a code and an event", async () => {
+  it("refuses a truncated, a corrupt, an oversized and an unknown key's bundle, golden frames that do not reproduce and a wrong input shape, each with a code and an event", async () => {
     const worse = await variant("1.1.0", 0.99995);
     expect(errorCode(await install(worse.subarray(0, worse.length - 3000)))).toBe("truncated");
     const corrupt = Buffer.from(worse);
@@ -210,9 +210,24 @@ describe("the model lifecycle on a running daemon", () => {
     expect(!huge.ok && huge.error.message).toMatch(/model\.max_bundle_mb/);
     const stranger = await loadPrivateKey((await generateKeyPair(dir, "stranger")).privatePath);
     expect(errorCode(await install(await variant("1.1.0", 0.99995, stranger)))).toBe("unknown_key");
-    await rec.waitFor(() => events("model_refused").length >= 3, 10_000, "model_refused events");
+    // The device checks, run on the daemon's own onnxruntime: golden frames that do not reproduce,
+    // a model whose input shape does not fit its manifest.
+    const golden = await withManifest(worse, key, (_m, index) => {
+      const g = (index.golden as { score: number }[])[0] as { score: number };
+      g.score = g.score > 0.5 ? g.score - 0.3 : g.score + 0.3;
+    });
+    const wrongGolden = await install(golden);
+    expect(errorCode(wrongGolden)).toBe("golden");
+    expect(!wrongGolden.ok && wrongGolden.error.message).toMatch(/golden frames score differently on this device/);
+    const shape = await withManifest(worse, key, (m) => {
+      (m.input as { shape: number[] }).shape = [1, 3, 240, 320];
+    });
+    const wrongShape = await install(shape);
+    expect(errorCode(wrongShape)).toBe("session");
+    expect(!wrongShape.ok && wrongShape.error.message).toMatch(/manifest input\.shape is \[1, 3, 240, 320\]/);
+    await rec.waitFor(() => events("model_refused").length >= 5, 10_000, "model_refused events");
     expect(events("model_refused").map((m) => (body(m).data as { code: string }).code)).toEqual(
-      expect.arrayContaining(["truncated", "corrupt", "unknown_key"]),
+      expect.arrayContaining(["truncated", "corrupt", "unknown_key", "golden", "session"]),
     );
     const status = await request("model_status");
     expect(status.ok && status.result).toMatchObject({ store: { candidate: null } });
