@@ -15,7 +15,9 @@
   npm run model:build -- --from-export DIR [DIR ...]
                                     retrain on the simulated data mixed with labeled device samples
                                     (`linesight samples export` folders or .tar files); holds out a
-                                    share of them for evaluation; writes build/model-retrained/
+                                    share of them for evaluation; the reference statistics for drift
+                                    come from them (the new line); writes build/model-retrained/
+  ... --key KEY                     also write a signed bundle, <out>.lsm (`linesight model keygen`)
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ KEEP_FRACTION = 0.5
 MAX_MISSED = 0.01  # default threshold: miss at most 1% of defects on validation data
 PREVALENCE = 0.02  # assumed share of defective parts on a line, for rejects per 1000
 DEVICE_SHARE = 0.3  # share of each training epoch drawn from device samples (repeated as needed)
+MIN_REFERENCE = 100  # device samples needed before the new line's frames make the reference statistics
 
 FULL = dict(train=12000, val=2000, test=6000, fresh=6000, footage=200, epochs=18, finetune=8, qat=4)
 QUICK = dict(train=3000, val=500, test=600, fresh=600, footage=0, epochs=6, finetune=2, qat=1)
@@ -123,6 +126,7 @@ class Build:
         self.out = os.path.abspath(args.out or default_out)
         self.version = VERSION
         self.device_held: str | None = None  # labelled folder of held-out device samples
+        self.device_all: str | None = None  # every labelled device sample: the new line's reference statistics
         self.device_info: dict | None = None
         self.lines: list[str] = []
         self.t0 = time.time()
@@ -326,9 +330,12 @@ class Build:
         m = json.load(open(mpath))
         m["metrics"] = metrics
         json.dump(m, open(mpath, "w"), indent=2)
+        # Drift is judged against the line the model will inspect: a retrained model's reference
+        # statistics come from the device's frames (the new line), so drift returns to ok.
+        reference = ["--reference", self.device_all] if self.device_all else []
         self.node("model", "profile", out, "--data", os.path.join(self.work, "data", "test"),
                   "--calibration", os.path.join(self.work, "data", "val"), "--max-missed", str(MAX_MISSED),
-                  "--prevalence", str(PREVALENCE), "--metrics-key", "int8")
+                  "--prevalence", str(PREVALENCE), "--metrics-key", "int8", *reference)
         self.footage_metrics(out)
         self.device_metrics(out)
         self.fresh_metrics(out)
@@ -347,6 +354,10 @@ class Build:
         self.node("model", "card", out)
         if a.quick:
             self.check_quick(m)
+        if a.key:
+            bundle = out.rstrip("/") + ".lsm"
+            self.node("model", "pack", out, "--key", os.path.abspath(a.key), "--out", bundle)
+            self.log(f"signed bundle: {bundle} (install it with `linesight model install` or over MQTT)")
         self.log(f"done: {out}")
 
     def with_device_samples(self, train: Split) -> Split:
@@ -364,6 +375,11 @@ class Build:
         root = os.path.join(self.work, "device")
         shutil.rmtree(root, ignore_errors=True)
         self.device_held = write_labelled_dir(dheld, os.path.join(root, "held-out"))
+        if len(device.samples) >= MIN_REFERENCE:
+            self.device_all = write_labelled_dir(device.samples, os.path.join(root, "all"))
+        else:
+            self.log(f"only {len(device.samples)} device samples: the reference statistics stay the simulated test "
+                     f"split's (at least {MIN_REFERENCE} are needed to describe the new line)")
         packed = self.pack_dir(write_labelled_dir(dtrain, os.path.join(root, "train")), "device-train")
         reps = max(1, min(50, math.ceil(DEVICE_SHARE * len(train) / ((1 - DEVICE_SHARE) * len(packed)))))
         self.log(f"device samples from {len(a.from_export)} export(s): {len(dtrain)} for training (x{reps} per epoch), "
@@ -457,6 +473,8 @@ def main(argv: list[str]) -> None:
                    help="only evaluate the model in --out (default the shipped one) on fresh renders")
     p.add_argument("--from-export", nargs="+", metavar="EXPORT",
                    help="labeled device samples to retrain on: folders or .tar files from `linesight samples export`")
+    p.add_argument("--key", help="sign a bundle of the built model with this private key "
+                   "(`linesight model keygen`): written next to the model folder as <out>.lsm")
     p.add_argument("--base", default=os.path.join(ROOT, "models", NAME),
                    help="the model being retrained (its version is bumped); default the shipped one")
     args = p.parse_args(argv)

@@ -21,11 +21,12 @@ export const MODEL_HELP = `Usage:
       Scores a model directory on labelled frames (a folder with labels.csv); prints metrics at
       the manifest's threshold, at --threshold, or at the threshold calibrated on --calibration.
   linesight model profile DIR --data FRAMES [--calibration FRAMES] [--max-missed 0.01]
-                          [--prevalence 0.02] [--metrics-key int8]
+                          [--reference FRAMES] [--prevalence 0.02] [--metrics-key int8]
       Evaluates the shipped artifact and writes into DIR/manifest.json its test metrics, the
       operating-point table and the reference statistics used for drift detection. With
       --calibration, first sets the default threshold on those frames: the highest threshold
-      that misses at most --max-missed of defects.
+      that misses at most --max-missed of defects. With --reference, the reference statistics
+      come from those frames (the line the model will inspect) instead of --data.
   linesight model card DIR
       Renders DIR/MODEL_CARD.md from DIR/manifest.json.
   linesight model keygen|pack|verify ...
@@ -71,6 +72,7 @@ export async function modelCommand(argv: string[]): Promise<number> {
     options: {
       data: { type: "string" },
       calibration: { type: "string" },
+      reference: { type: "string" },
       threshold: { type: "string" },
       "max-missed": { type: "string" },
       prevalence: { type: "string" },
@@ -120,12 +122,27 @@ export async function modelCommand(argv: string[]): Promise<number> {
         manifest = { ...manifest, decision: { ...manifest.decision, threshold, uncertain_band: band, policy } };
       }
       const evaluated = await evaluateFrames(session, await framesOf(values.data, "--data"));
+      const line = values.reference
+        ? await evaluateFrames(session, await framesOf(values.reference, "--reference"))
+        : null;
       await session.release();
-      const profile = buildProfile(evaluated, {
+      const options = (data: string) => ({
         prevalence: num(values.prevalence, "prevalence", 0.02),
         threshold,
-        dataName: basename(resolve(values.data as string)),
+        dataName: basename(resolve(data)),
       });
+      const profile = buildProfile(evaluated, options(values.data as string));
+      // Drift is judged against the line the model will inspect: a retrained model's reference
+      // comes from the new line's frames, its metrics still from the held-out test data.
+      if (line) {
+        const defects = line.filter((f) => f.positive).length;
+        // The reference is each class's statistics reweighted to --prevalence: it needs both.
+        if (defects === 0 || defects === line.length)
+          throw new UsageError(
+            `--reference ${values.reference}: ${line.length - defects} good and ${defects} defect frames; the reference statistics need labelled frames of both classes`,
+          );
+        profile.reference = buildProfile(line, options(values.reference as string)).reference;
+      }
       manifest = applyProfile(manifest, values["metrics-key"] ?? "int8", profile, session.files.bytes.length);
       await writeManifest(dir, manifest);
       console.log(formatMetrics(profile.metrics));
