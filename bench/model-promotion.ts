@@ -5,6 +5,8 @@
 // force, model_rollback). Every decision message carries the model version and the threshold it
 // was decided at: a pair from two models would show. Frames lost: gaps in the decided sequence
 // numbers and the health counters (frames dropped before inference, MQTT messages dropped).
+// Probation is on and never judges (so each rollback comes during probation, the usual case):
+// a promotion takes shadow mode's loaded candidate, a rollback the kept previous model.
 //
 //   node dist/bench/model-promotion.js [--fps 30] [--swaps 20] [--port 18951]
 import { spawn } from "node:child_process";
@@ -63,7 +65,7 @@ writeFileSync(
   [
     "device: {id: bench-promotion}",
     `camera: {replay: {path: ${footage}, fps: ${fps}}}`,
-    `model: {path: ${model}, store: ${storeDir}, allow_unsigned: true, latency_budget_ms: 1000, probation: {duration_s: 0}}`,
+    `model: {path: ${model}, store: ${storeDir}, allow_unsigned: true, latency_budget_ms: 1000, probation: {duration_s: 3600, min_frames: 1000000}}`,
     `storage: {path: ${join(dir, "db.sqlite")}, audit_fraction: 0}`,
     `mqtt: {embedded: {port: ${values.port}}, health_interval_s: 1}`,
     "log: {level: warn}",
@@ -85,6 +87,8 @@ interface Decision {
 }
 const decisions: Decision[] = [];
 const healths: { frames: { decided: number; dropped: number }; mqtt: { dropped: number } }[] = [];
+/** Each swap's event: whether it reused a loaded session (shadow's candidate, the kept previous). */
+const swapEvents: { type: string; reused: boolean }[] = [];
 const replies = new Map<string, { ok: boolean; at: number }>();
 let client: Awaited<ReturnType<typeof connectAsync>> | null = null;
 for (let i = 0; i < 100 && !client; i++) {
@@ -97,9 +101,11 @@ c.on("message", (topic, payload) => {
   const body = JSON.parse(payload.toString());
   if (topic === `${prefix}/decision`) decisions.push({ ...body, at: Date.now() });
   else if (topic === `${prefix}/health`) healths.push(body);
+  else if (topic === `${prefix}/event` && /^model_(promoted|rolled_back)$/.test(body.type))
+    swapEvents.push({ type: body.type, reused: body.data?.session_reused === true });
   else if (topic.endsWith("/reply") && body.id) replies.set(body.id, { ok: body.ok, at: Date.now() });
 });
-await c.subscribeAsync([`${prefix}/decision`, `${prefix}/health`, `${prefix}/cmd/+/reply`], { qos: 1 });
+await c.subscribeAsync([`${prefix}/decision`, `${prefix}/health`, `${prefix}/cmd/+/reply`, `${prefix}/event`], { qos: 1 });
 process.stderr.write("daemon up; waiting for decisions\n");
 while (decisions.length < fps * 3) await sleep(100);
 process.stderr.write("deciding; baseline then swaps\n");
@@ -195,6 +201,7 @@ const result = {
   mqtt_dropped: mqttDropped,
   model_changes_seen_in_decisions: changes,
   decisions_with_a_mixed_model: mixed,
+  swaps_reusing_a_loaded_session: `${swapEvents.filter((e) => e.reused).length} of ${swapEvents.length}`,
   swap_command_ms: { median: Math.round(median(swapMs)), max: Math.round(Math.max(...swapMs)) },
 };
 console.log(JSON.stringify(result, null, 2));
