@@ -218,6 +218,33 @@ describe("the model lifecycle on a running daemon", () => {
     expect(status.ok && status.result).toMatchObject({ store: { candidate: null } });
   }, 120_000);
 
+  it("refuses a candidate whose golden frames do not reproduce on the device, with the checks in the event", async () => {
+    // The device checks run in a worker thread; the refusal must come back as it would in-thread.
+    const wrong = await withManifest(shipped, key, (manifest, index) => {
+      manifest.version = "1.0.5";
+      index.version = "1.0.5";
+      const g = (index.golden as { score: number }[])[1] as { score: number };
+      g.score = g.score > 0.5 ? g.score - 0.3 : g.score + 0.3;
+    });
+    const before = events("model_refused").length;
+    const r = await install(wrong);
+    expect(errorCode(r)).toBe("golden");
+    expect(!r.ok && r.error.message).toMatch(/1 of 6 golden frames score differently on this device than when packed/);
+    await rec.waitFor(() => events("model_refused").length > before, 10_000, "the model_refused event");
+    const data = body(events("model_refused").at(-1) as RecordedMessage).data as {
+      code: string;
+      checks: { name: string; ok: boolean }[];
+    };
+    expect(data.code).toBe("golden");
+    expect(data.checks.map((c) => [c.name, c.ok])).toEqual([
+      ["compatibility", true],
+      ["session", true],
+      ["golden", false],
+    ]);
+    const status = await request("model_status");
+    expect(status.ok && status.result).toMatchObject({ store: { candidate: null } });
+  }, 120_000);
+
   it("takes one install at a time: the second sent at once is refused as busy", async () => {
     const [a, b] = await Promise.all([variant("1.1.0", 0.99995), variant("1.2.0", 0.9)]);
     const isReply = (x: RecordedMessage) => x.topic === `${PREFIX}/cmd/model_install/reply`;
