@@ -1,5 +1,6 @@
 // `npm run bench`: every benchmark in turn, with the defaults docs/performance.md reports.
-//   npm run bench                    model latency, monitoring cost, capture (splitter and pipe
+//   npm run bench                    model latency, monitoring cost, the gate and candidate checks
+//                                    on and off the main thread, capture (splitter and pipe
 //                                    latency, needs ffmpeg; MJPEG against raw frames, needs
 //                                    ffmpeg and GStreamer), preprocessing against its floor, a 60 s daemon run, the daemon
 //                                    with 0 vs 5 operator-page clients, samples kept with 5
@@ -29,6 +30,7 @@ run(bench("model-latency"), [join(packageRoot, "models", "round-parts"), ...fp32
 run(bench("monitoring"), []);
 run(bench("outbox"), []);
 run(bench("model-bundle"), []);
+run(bench("model-checks"), []);
 run(bench("mjpeg-splitter"), []);
 run(bench("capture-formats"), []);
 run(bench("preprocess-floor"), []);

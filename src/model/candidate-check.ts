@@ -1,6 +1,7 @@
 // Checks a candidate model on this device before it is accepted: does it decide the same thing
 // as the active model for the same camera, does onnxruntime load it and agree with its manifest,
-// do its golden frames reproduce their recorded scores here, is it fast enough.
+// do its golden frames reproduce their recorded scores here, is it fast enough. The daemon runs it
+// in a worker thread (off-thread-checks.ts); the CLI's offline install calls it directly.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BundleRefusedError, type RefusalCode } from "./bundle-index.js";

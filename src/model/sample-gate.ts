@@ -1,7 +1,8 @@
 // The gate on the device: the candidate and the active model scored on this device's labeled
 // samples (operator labels, audit samples), paired on the same stored frames, each at its own
 // threshold. Off the hot path: its own sessions (one thread each), its own read-only database
-// connection, one sample at a time with a yield between, so inspection keeps its core.
+// connection, one sample at a time with a yield between, so inspection keeps its core. The daemon
+// runs it in a worker thread (off-thread-checks.ts), so no session is created on its main thread.
 import { existsSync } from "node:fs";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import Database from "better-sqlite3";

@@ -11,14 +11,15 @@ import type { Config } from "../config/schema.js";
 import type { GateStatus } from "../http/status-text.js";
 import { BundleRefusedError } from "../model/bundle-index.js";
 import { bufferSource } from "../model/byte-source.js";
-import { CandidateRefusedError, checkCandidate } from "../model/candidate-check.js";
+import { CandidateRefusedError } from "../model/candidate-check.js";
 import { replaceFileAtomic } from "../model/durable-fs.js";
 import { gateLimits } from "../model/gate.js";
 import { readManifest } from "../model/model-file.js";
 import { type ModelStore, StoreError } from "../model/model-store.js";
+import { checkCandidateOffThread, gateOnSamplesOffThread } from "../model/off-thread-checks.js";
 import { judgeProbation, type ProbationRecord, type ProbationVerdict } from "../model/probation.js";
 import { clearProbation, readProbation, writeProbation } from "../model/probation-record.js";
-import { type DeviceGateReport, gateOnSamples } from "../model/sample-gate.js";
+import type { DeviceGateReport } from "../model/sample-gate.js";
 import { loadPublicKey } from "../model/signing.js";
 import { StoreBusyError } from "../model/store-lock.js";
 import { StoreStateError } from "../model/store-state.js";
@@ -173,7 +174,8 @@ export function modelLifecycle(o: {
     const candidateManifest = await readManifest(candidateDir);
     const activeDir = store.activeDir() ?? cfg.path;
     const g = cfg.gate;
-    const r = await gateOnSamples({
+    await betweenFrames(); // starting the worker takes a few ms of this thread
+    const r = await gateOnSamplesOffThread({
       databasePath: o.databasePath,
       active: { dir: activeDir, id: s.active ?? idOf(pipeline.model), threshold: pipeline.model.policy.threshold },
       candidate: {
@@ -387,7 +389,8 @@ export function modelLifecycle(o: {
             maxBytes: cfg.max_bundle_mb * 1048576,
             allowDowngrade: args.allow_downgrade,
             check: async (dir, bundle) => {
-              await checkCandidate(dir, bundle.index.golden, {
+              await betweenFrames(); // starting the worker takes a few ms of this thread
+              await checkCandidateOffThread(dir, bundle.index.golden, {
                 threads: cfg.threads,
                 goldenTolerance: cfg.golden_tolerance,
                 latencyBudgetMs: cfg.latency_budget_ms,

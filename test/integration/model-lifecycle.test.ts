@@ -199,7 +199,7 @@ describe("the model lifecycle on a running daemon", () => {
     expect(errorCode(await request("model_discard"))).toBe("no_candidate");
   });
 
-  it("refuses a truncated, a corrupt, an oversized and an unknown key's bundle, golden frames that do not reproduce and a wrong input shape, each with a code and an event", async () => {
+  it("refuses a truncated, a corrupt, an oversized and an unknown key's bundle and a wrong input shape, each with a code and an event", async () => {
     const worse = await variant("1.1.0", 0.99995);
     expect(errorCode(await install(worse.subarray(0, worse.length - 3000)))).toBe("truncated");
     const corrupt = Buffer.from(worse);
@@ -210,25 +210,44 @@ describe("the model lifecycle on a running daemon", () => {
     expect(!huge.ok && huge.error.message).toMatch(/model\.max_bundle_mb/);
     const stranger = await loadPrivateKey((await generateKeyPair(dir, "stranger")).privatePath);
     expect(errorCode(await install(await variant("1.1.0", 0.99995, stranger)))).toBe("unknown_key");
-    // The device checks, run on the daemon's own onnxruntime: golden frames that do not reproduce,
-    // a model whose input shape does not fit its manifest.
-    const golden = await withManifest(worse, key, (_m, index) => {
-      const g = (index.golden as { score: number }[])[0] as { score: number };
-      g.score = g.score > 0.5 ? g.score - 0.3 : g.score + 0.3;
-    });
-    const wrongGolden = await install(golden);
-    expect(errorCode(wrongGolden)).toBe("golden");
-    expect(!wrongGolden.ok && wrongGolden.error.message).toMatch(/golden frames score differently on this device/);
+    // A model whose input shape does not fit its manifest: the device's session check.
     const shape = await withManifest(worse, key, (m) => {
       (m.input as { shape: number[] }).shape = [1, 3, 240, 320];
     });
     const wrongShape = await install(shape);
     expect(errorCode(wrongShape)).toBe("session");
     expect(!wrongShape.ok && wrongShape.error.message).toMatch(/manifest input\.shape is \[1, 3, 240, 320\]/);
-    await rec.waitFor(() => events("model_refused").length >= 5, 10_000, "model_refused events");
+    await rec.waitFor(() => events("model_refused").length >= 4, 10_000, "model_refused events");
     expect(events("model_refused").map((m) => (body(m).data as { code: string }).code)).toEqual(
-      expect.arrayContaining(["truncated", "corrupt", "unknown_key", "golden", "session"]),
+      expect.arrayContaining(["truncated", "corrupt", "unknown_key", "session"]),
     );
+    const status = await request("model_status");
+    expect(status.ok && status.result).toMatchObject({ store: { candidate: null } });
+  }, 120_000);
+
+  it("refuses a candidate whose golden frames do not reproduce on the device, with the checks in the event", async () => {
+    // The device checks run in a worker thread; the refusal must come back as it would in-thread.
+    const wrong = await withManifest(shipped, key, (manifest, index) => {
+      manifest.version = "1.0.5";
+      index.version = "1.0.5";
+      const g = (index.golden as { score: number }[])[1] as { score: number };
+      g.score = g.score > 0.5 ? g.score - 0.3 : g.score + 0.3;
+    });
+    const before = events("model_refused").length;
+    const r = await install(wrong);
+    expect(errorCode(r)).toBe("golden");
+    expect(!r.ok && r.error.message).toMatch(/1 of 6 golden frames score differently on this device than when packed/);
+    await rec.waitFor(() => events("model_refused").length > before, 10_000, "the model_refused event");
+    const data = body(events("model_refused").at(-1) as RecordedMessage).data as {
+      code: string;
+      checks: { name: string; ok: boolean }[];
+    };
+    expect(data.code).toBe("golden");
+    expect(data.checks.map((c) => [c.name, c.ok])).toEqual([
+      ["compatibility", true],
+      ["session", true],
+      ["golden", false],
+    ]);
     const status = await request("model_status");
     expect(status.ok && status.result).toMatchObject({ store: { candidate: null } });
   }, 120_000);
