@@ -11,6 +11,8 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
 mount -t configfs configfs /sys/kernel/config
+# The loopback, for the daemon's local servers (its embedded MQTT broker).
+ip link set lo up
 # The repository (and so the output directory) may live under /tmp, which the tmpfs above hides
 # (a CI checkout often does): mount it again at its own path, then the output directory in it.
 mkdir -p "$LINESIGHT_VM_CWD" 2>/dev/null

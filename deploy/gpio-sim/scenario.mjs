@@ -4,13 +4,14 @@
 // line; the outputs' levels are sampled from their sysfs value files by a second thread.
 //   node deploy/gpio-sim/scenario.mjs OUT_DIR
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { configSchema } from "../../dist/src/config/schema.js";
 import { gpioChardev, listChips } from "../../dist/src/line/gpio-chardev.js";
 import { Line } from "../../dist/src/line/line.js";
 import { monoNowMs, monoToPerfMs } from "../../dist/src/line/mono-clock.js";
+import { createSimChip } from "./sim-chip.mjs";
 
 const OUT = process.argv[2];
 const HOLD = process.argv[3] === "--hold";
@@ -55,18 +56,7 @@ if (HOLD) {
 
 async function main() {
 // 1. A gpio-sim chip with named lines (configfs), live.
-const cfs = "/sys/kernel/config/gpio-sim/linesight";
-mkdirSync(`${cfs}/bank0`, { recursive: true });
-writeFileSync(`${cfs}/bank0/label`, LABEL);
-writeFileSync(`${cfs}/bank0/num_lines`, String(NAMES.length));
-NAMES.forEach((n, i) => {
-  mkdirSync(`${cfs}/bank0/line${i}`);
-  writeFileSync(`${cfs}/bank0/line${i}/name`, n);
-});
-writeFileSync(`${cfs}/live`, "1");
-const dev = readFileSync(`${cfs}/dev_name`, "utf8").trim();
-const chipName = readFileSync(`${cfs}/bank0/chip_name`, "utf8").trim();
-const sim = (i, attr) => `/sys/devices/platform/${dev}/${chipName}/sim_gpio${i}/${attr}`;
+const { chipName, sim } = createSimChip("linesight", LABEL, NAMES);
 const pull = (i, up) => writeFileSync(sim(i, "pull"), up ? "pull-up" : "pull-down");
 record("chips", listChips().chips);
 record("lineInfos", gpioChardev().lineInfos(`/dev/${chipName}`));

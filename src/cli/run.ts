@@ -25,11 +25,11 @@ labels) pass a photo-eye at N parts/s (default 10), a triggered camera takes eac
 the reject output drives a simulated air jet 250 ms downstream, and the PLC's Modbus server
 listens on 127.0.0.1:5020. The health report's line section keeps the account: every part's fate
 against its true label and what the ejector did (docs/line-io.md). A config that already has
-line.backend: simulated is used as it is.`;
+line.backend: simulated (or line.simulation.gpio_sim, on a gpio-sim chip) is used as it is.`;
 
 /** The demo's simulated line (pure): the config's own when it has one, else the demo's settings. */
 export function simulatedLineConfig(config: Config, partsPerS: number | null): Config["line"] {
-  const own = config.line.backend === "simulated";
+  const own = config.line.backend === "simulated" || config.line.simulation.gpio_sim;
   const line: Config["line"] = own
     ? { ...config.line, enabled: true }
     : lineSchema.parse({

@@ -622,6 +622,10 @@ export const lineSchema = z
         exposure_ms: z.number().min(0).max(1000).default(2),
         // Fault injection: the camera delivers no frame after this many parts (null: never).
         camera_stall_after: z.number().int().min(0).nullable().default(null),
+        // With backend gpio on a gpio-sim chip (the kernel's GPIO simulator, the VM test): the
+        // simulated conveyor drives the photo-eye through the chip's sysfs pull attribute and the
+        // ejector samples the reject line's value; the daemon holds the lines as on a board.
+        gpio_sim: z.boolean().default(false),
       })
       .prefault({}),
   })
@@ -645,6 +649,13 @@ export const lineSchema = z
         code: "custom",
         path: ["trigger", "line"],
         message: "trigger.source gpio needs the photo-eye's GPIO line (name such as GPIO17, or offset)",
+      });
+    if (l.simulation.gpio_sim && (!gpio || l.trigger.source !== "gpio"))
+      ctx.addIssue({
+        code: "custom",
+        path: ["simulation", "gpio_sim"],
+        message:
+          "the simulated conveyor on a gpio-sim chip needs backend gpio (the chardev backend holds the chip's lines) and trigger.source gpio (it drives the photo-eye)",
       });
     if (l.trigger.source !== "gpio" && l.trigger.line !== null)
       ctx.addIssue({

@@ -1,5 +1,6 @@
 // The simulator's end of the simulated line: it raises input edges (a photo-eye seeing a part)
 // and records every output write the worker makes, with the time it was made. Main thread side.
+// The simulated conveyor's wires (src/simulate/conveyor-wires.ts) for `line.backend: simulated`.
 import type { LineEdge, OutputLine } from "./backend.js";
 import type { SimulatedRings, SimulatedWrite } from "./simulated-backend.js";
 import { SpscRing } from "./spsc-ring.js";
@@ -15,6 +16,9 @@ const RING_BYTES = 1 << 20;
 const KEEP_WRITES = 200_000;
 
 export class SimulatedWires {
+  readonly name = "simulated wires";
+  /** Edges are stamped with the time they are given. */
+  readonly live = false;
   private readonly recorded: SimulatedWrite[] = [];
   private readonly rings: SimulatedRings = {
     edges: SpscRing.allocate(RING_BYTES),
@@ -57,10 +61,16 @@ export class SimulatedWires {
   }
 
   /** An input edge that happened at `timeMs` (line clock). */
-  edge(timeMs: number, rising = true, line: LineEdge["line"] = "trigger"): void {
+  edge(timeMs: number, rising = true, line: LineEdge["line"] = "trigger"): { fromMs: number; toMs: number } {
     const e: LineEdge = { line, rising, timeMs };
     if (!this.edgeRing.push(e)) throw new Error("simulated line: the output worker is not reading edges");
     this.wake?.();
+    return { fromMs: timeMs, toMs: timeMs };
+  }
+
+  /** Reads the worker's writes so far (each to onWrite). */
+  poll(): void {
+    void this.writes;
   }
 
   /** A part passing the photo-eye: a rising edge at `timeMs`, the falling one `widthMs` later. */

@@ -9,6 +9,12 @@ export interface SimPart {
   index: number;
   /** The trigger edge, line clock (ms). */
   edgeMs: number;
+  /**
+   * On a live line (a kernel's GPIO) the edge happened during the write that raised it, in
+   * [edgeMs, edgeToMs]: the line's own timestamp within that window identifies the part and is its
+   * edge. Without it the line must report edgeMs exactly.
+   */
+  edgeToMs?: number;
   /** The footage file shown as this part's frame, and its true label. */
   file: string;
   defect: boolean | null;
@@ -77,7 +83,6 @@ interface Pulse {
 
 export class LineAccount {
   private readonly open: Entry[] = [];
-  private readonly byEdge = new Map<number, Entry>();
   private readonly pulseLog: Pulse[] = [];
   private active = false;
   private readonly s: LineAccountSummary = {
@@ -106,16 +111,20 @@ export class LineAccount {
   add(part: SimPart): void {
     const e: Entry = { part, ejectAtMs: part.edgeMs + this.o.ejectDelayMs, fate: null };
     this.open.push(e);
-    this.byEdge.set(part.edgeMs, e);
     this.s.parts++;
   }
 
   /** A fate the line reported (matched to its part by the edge time the simulator raised). */
   fate(f: FateSeen): void {
-    const e = this.byEdge.get(f.edgeMs);
+    // Windows follow each other (one write at a time): at most one part's holds the edge.
+    const e = this.open.find((x) => f.edgeMs >= x.part.edgeMs && f.edgeMs <= (x.part.edgeToMs ?? x.part.edgeMs));
     if (!e) this.s.unknown_fates++;
     else if (e.fate) this.s.duplicate_fates++;
-    else e.fate = f;
+    else {
+      e.fate = f;
+      // The kernel's stamp is when the edge happened: the part reaches the jet delay_ms after it.
+      e.ejectAtMs = f.edgeMs + this.o.ejectDelayMs;
+    }
   }
 
   /** The reject output's level changed (active = the actuator is on). */
@@ -138,7 +147,6 @@ export class LineAccount {
       const e = this.open[0] as Entry;
       if (nowMs < e.ejectAtMs + pulseMs + graceMs) break;
       this.open.shift();
-      this.byEdge.delete(e.part.edgeMs);
       this.close(e);
     }
     // Pulses wholly before the oldest open part can match nothing more.

@@ -1,15 +1,16 @@
 // The simulated conveyor (`--simulate-line`): parts pass the photo-eye at a steady rate, each one
-// raising the trigger edge on the simulated wires and, capture_delay_ms + exposure_ms later, the
-// triggered camera's picture of that part (a footage frame with its true label). The ejector is
-// the simulated reject output: every level it was driven to goes into the account, which checks
-// each part's fate against what the ejector did at the part's eject time. Everything between the
-// wires and the camera is the daemon's real code.
+// raising the trigger edge on the wires and, capture_delay_ms + exposure_ms later, the triggered
+// camera's picture of that part (a footage frame with its true label). The ejector watches the
+// reject output: every level it saw goes into the account, which checks each part's fate against
+// what the ejector did at the part's eject time. The wires are simulated, or a gpio-sim chip's
+// behind the real GPIO backend (conveyor-wires.ts); between them and the camera runs the daemon's
+// real code.
 import type { Logger } from "pino";
 import type { TriggeredReplaySource } from "../camera/triggered-replay-source.js";
 import type { LineConfig } from "../config/schema.js";
 import { monoNowMs, monoToPerfMs } from "../line/mono-clock.js";
 import type { PartFate } from "../line/part-tracker.js";
-import type { SimulatedWires } from "../line/simulated-wires.js";
+import type { ConveyorWires } from "./conveyor-wires.js";
 import { LineAccount, type LineAccountSummary } from "./line-account.js";
 
 /** How long after a part's pulse would end it is checked: the ejector's record is read every 100 ms. */
@@ -27,7 +28,7 @@ export class LineSimulator {
 
   constructor(
     private readonly c: LineConfig,
-    private readonly wires: SimulatedWires,
+    private readonly wires: ConveyorWires,
     private readonly camera: TriggeredReplaySource,
     /** The model's label for a good part: any other label is a defect. */
     private readonly goodLabel: string,
@@ -60,7 +61,12 @@ export class LineSimulator {
     this.nextAtMs = monoNowMs() + 1000;
     const sim = this.c.simulation;
     this.logger.info(
-      { parts_per_s: sim.parts_per_s, parts: sim.parts, eject_delay_ms: this.c.reject.delay_ms },
+      {
+        parts_per_s: sim.parts_per_s,
+        parts: sim.parts,
+        eject_delay_ms: this.c.reject.delay_ms,
+        wires: this.wires.name,
+      },
       "simulated line: parts on the belt",
     );
     this.tick();
@@ -101,9 +107,11 @@ export class LineSimulator {
     const period = 1000 / sim.parts_per_s;
     const now = monoNowMs();
     // Parts due by now, each stamped with its own time (like a kernel edge timestamp read late).
+    // On a live line an edge happens when written: a late tick delays the belt, never bunches it
+    // (parts closer than debounce_ms would merge).
     while (this.nextAtMs <= now && (sim.parts === null || this.fed < sim.parts)) {
       this.feed(this.nextAtMs);
-      this.nextAtMs += period;
+      this.nextAtMs = (this.wires.live ? Math.max(this.nextAtMs, now) : this.nextAtMs) + period;
     }
     this.settle();
     if (sim.parts !== null && this.fed >= sim.parts && !this.finishedLogged) {
@@ -120,7 +128,7 @@ export class LineSimulator {
    * after a busy moment of this thread both may still wait in their rings. */
   private settle(): void {
     const now = monoNowMs();
-    void this.wires.writes;
+    this.wires.poll();
     this.sync();
     this.account.settle(now);
   }
@@ -130,18 +138,19 @@ export class LineSimulator {
     const footage = this.camera.footage;
     const frame = footage[index % footage.length];
     const label = frame?.label ?? null;
+    const rising = this.c.trigger.edge === "rising";
+    const at = this.wires.edge(edgeMs, rising);
+    this.wires.edge(at.toMs + EDGE_WIDTH_MS, !rising);
     this.account.add({
       index,
-      edgeMs,
+      edgeMs: at.fromMs,
+      edgeToMs: at.toMs,
       file: frame?.file ?? "",
       defect: label === null ? null : label !== this.goodLabel,
     });
-    const rising = this.c.trigger.edge === "rising";
-    this.wires.edge(edgeMs, rising);
-    this.wires.edge(edgeMs + EDGE_WIDTH_MS, !rising);
     const stallAfter = this.c.simulation.camera_stall_after;
     if (stallAfter !== null && index >= stallAfter) return;
-    this.captureAt(index, edgeMs + this.c.trigger.capture_delay_ms + this.c.simulation.exposure_ms);
+    this.captureAt(index, at.toMs + this.c.trigger.capture_delay_ms + this.c.simulation.exposure_ms);
   }
 
   /** The camera's picture of part `index`, never before `atMs` (timers may fire a little early). */

@@ -1,13 +1,16 @@
 // The GPIO backend against a real kernel: a minimal kernel with gpio-sim (deploy/gpio-sim/) boots
 // under QEMU with this machine's filesystem as root; inside, the real chardev backend runs behind
-// the real LineIo and output worker (deploy/gpio-sim/scenario.mjs). The photo-eye is gpio-sim's
-// pull, the outputs are read from gpio-sim's value files. Builds the kernel on first run (minutes,
-// cached in build/gpio-sim/); fails when qemu or the kernel source is missing.
+// the real LineIo and output worker (deploy/gpio-sim/scenario.mjs), then the built daemon runs the
+// simulated line on a gpio-sim chip through that backend (deploy/gpio-sim/daemon-line.mjs). The
+// photo-eye is gpio-sim's pull, the outputs are read from gpio-sim's value files. One VM boot for
+// both. Builds the kernel on first run (minutes, cached in build/gpio-sim/); fails when qemu or
+// the kernel source is missing.
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { HealthPayload } from "../../src/mqtt/payloads.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -45,7 +48,27 @@ interface Results {
   };
 }
 
+type Account = NonNullable<NonNullable<HealthPayload["line"]>["simulation"]>;
+
+/** deploy/gpio-sim/daemon-line.mjs's record. */
+interface DaemonLine {
+  config: { parts: number; partsPerS: number; delayMs: number; pulseMs: number; stallAfter: number };
+  lineInfos: { name: string; consumer: string; used: boolean }[];
+  run: { lineUpS: number; wires: string; beltS: number; throughS: number; through: Account };
+  stop: {
+    exit: { code: number | null; signal: string | null };
+    stoppedS: number;
+    account: Account | null;
+    ejector: { samples: number; sample_period_ms: number } | null;
+    line: HealthPayload["line"] | null;
+    errors: string[];
+  };
+  done: boolean;
+}
+
 let r: Results["steps"];
+let d: DaemonLine;
+let vmSeconds = 0;
 
 // Asynchronous: a test worker whose event loop is blocked for minutes loses its link to vitest.
 const run = promisify(execFile);
@@ -58,15 +81,24 @@ beforeAll(async () => {
   await run(join(ROOT, "deploy/gpio-sim/build-kernel.sh"), { cwd: ROOT });
   mkdirSync(join(ROOT, "build/gpio-sim"), { recursive: true });
   const out = mkdtempSync(join(ROOT, "build/gpio-sim/run-"));
+  // Both steps run whatever the other did; the job fails if either did.
+  const job = [
+    `node deploy/gpio-sim/scenario.mjs ${out}; s=$?`,
+    `node deploy/gpio-sim/daemon-line.mjs ${out}; l=$?`,
+    `echo "scenario: $s, daemon line: $l"; [ $s = 0 ] && [ $l = 0 ]`,
+  ].join("\n");
+  const started = Date.now();
   try {
-    await run(join(ROOT, "deploy/gpio-sim/run-vm.sh"), [out, `node deploy/gpio-sim/scenario.mjs ${out}`], {
-      cwd: ROOT,
-    });
+    await run(join(ROOT, "deploy/gpio-sim/run-vm.sh"), [out, job], { cwd: ROOT });
   } catch (err) {
-    const log = existsSync(join(out, "job.log")) ? readFileSync(join(out, "job.log"), "utf8") : "";
-    throw new Error(`the VM run failed: ${(err as { stderr?: string }).stderr ?? err}\n${log.slice(-3000)}`);
+    const log = (f: string) => (existsSync(join(out, f)) ? readFileSync(join(out, f), "utf8").slice(-3000) : "");
+    throw new Error(
+      `the VM run failed: ${(err as { stderr?: string }).stderr ?? err}\n${log("job.log")}\n${log("daemon-line.log")}`,
+    );
   }
+  vmSeconds = (Date.now() - started) / 1000;
   r = (JSON.parse(readFileSync(join(out, "results.json"), "utf8")) as Results).steps;
+  d = JSON.parse(readFileSync(join(out, "daemon-line.json"), "utf8")) as DaemonLine;
 }, 30 * 60_000);
 
 /** arr[i], failing the test if it is not there. */
@@ -160,5 +192,67 @@ describe("GPIO character-device backend on a gpio-sim chip (QEMU)", () => {
     const lastReady = changes.filter((c) => c.line === "ready").at(-1);
     expect(lastReady?.level).toBe(false);
     expect(r.done).toBe(true);
+  });
+});
+
+describe("the daemon's simulated line through the chardev backend on a gpio-sim chip (QEMU)", () => {
+  it("the built daemon holds the chip's lines through the GPIO backend; the conveyor and ejector act through the kernel", () => {
+    expect(d.lineInfos.map((l) => [l.name, l.used, l.consumer])).toEqual([
+      ["trigger", true, "linesight"],
+      ["reject", true, "linesight"],
+      ["ready", true, "linesight"],
+      ["heartbeat", true, "linesight"],
+    ]);
+    expect(d.run.wires).toMatch(
+      /^gpio-sim \/dev\/gpiochip\d+ "linesight-line": photo-eye trigger by sim_gpio0\/pull, ejector sampling sim_gpio1\/value$/,
+    );
+    expect(d.stop.line).toMatchObject({ backend: "gpio", trigger: "gpio", outputs_alive: true, write_errors: 0 });
+    expect(d.stop.exit).toEqual({ code: 0, signal: null });
+    expect(d.stop.errors).toEqual([]);
+  });
+
+  it("every part one fate; ejected = model rejects + fail-safe rejects; a pulse on the reject line for each, at its time", () => {
+    const { parts, partsPerS, stallAfter } = d.config;
+    const a = d.run.through;
+    expect(a).toMatchObject({
+      parts,
+      closed: parts,
+      unaccounted: 0,
+      duplicate_fates: 0,
+      unknown_fates: 0,
+      ejected_without_pulse: 0,
+      passed_with_pulse: 0,
+      pulses_without_part: 0,
+      ok: true,
+    });
+    expect(a.ejected + a.passed).toBe(parts);
+    expect(a.ejected).toBe(a.model_rejects + a.fail_safe_rejects);
+    // Seen by sampling sim_gpio1/value: one pulse per ejected part, none for a passed one.
+    expect(a.pulses).toBe(a.ejected);
+    // The parts the camera took no picture of, and any the emulated pipeline did not decide by
+    // the deadline: the fail-safe rejected each, counted by cause.
+    const causes = d.stop.line?.fail_safe_by_cause;
+    expect(causes?.no_frame).toBeGreaterThanOrEqual(parts - stallAfter);
+    expect(causes).toMatchObject({ failed: 0, paused: 0 });
+    expect(a.fail_safe_rejects).toBe((causes?.no_frame ?? 0) + (causes?.no_decision ?? 0));
+    // The real model decided the others: the footage's defects ejected, the good parts passed.
+    expect(a.model_rejects).toBeGreaterThan(0);
+    expect(a.passed).toBeGreaterThan(0);
+    expect(a.truth.defects_passed).toBeLessThanOrEqual(1);
+    // Loosely on time under TCG: a sampled pulse within 200 ms of the eject time (the account
+    // gives a late pulse to its part only up to half the spacing of parts).
+    expect(a.pulse_start_error_max_ms).toBeLessThan(Math.min(200, 500 / partsPerS));
+    expect(d.stop.line).toMatchObject({ parts, ejected: a.ejected, rejects_fired: a.ejected, in_flight: 0 });
+    // The account at stop is the same: nothing happened to the line after the parts.
+    expect(d.stop.account).toEqual(a);
+    console.log(
+      `gpio-sim VM, the daemon's simulated line (${parts} parts at ${partsPerS}/s, jet ${d.config.delayMs} ms downstream): ` +
+        `${a.ejected} ejected = ${a.model_rejects} model rejects + ${a.fail_safe_rejects} fail-safe, ${a.passed} passed, ` +
+        `${a.unaccounted} unaccounted; ${a.pulses} pulses seen on sim_gpio1/value (sampled every ` +
+        `${d.stop.ejector?.sample_period_ms} ms), start error max ${a.pulse_start_error_max_ms} ms, ${a.late_pulses} over 5 ms; ` +
+        `output thread pulse error ${JSON.stringify(d.stop.line?.pulse_error_ms)}, edge to decision ` +
+        `${JSON.stringify(d.stop.line?.edge_to_decision_ms)} ms; line up ${d.run.lineUpS} s, all through ${d.run.throughS} s ` +
+        `after the daemon's start; whole VM run ${vmSeconds.toFixed(0)} s`,
+    );
   });
 });

@@ -1,14 +1,20 @@
 // The simulated line's book-keeping and what the daemon says about the line: the account that
 // proves every part one fate and the ejector agreeing, the fail-safe digest that must not flood,
 // the live view's line status in plain words, and the --simulate-line config.
+
+import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { footageLabels } from "../../src/camera/triggered-replay-source.js";
+import { footageLabels, type TriggeredReplaySource } from "../../src/camera/triggered-replay-source.js";
 import { simulatedLineConfig } from "../../src/cli/run.js";
 import { parseConfig } from "../../src/config/load.js";
+import { lineSchema } from "../../src/config/schema.js";
 import { lineStatus } from "../../src/http/status-text.js";
+import { monoNowMs } from "../../src/line/mono-clock.js";
 import type { PartFate } from "../../src/line/part-tracker.js";
 import { FailSafeDigest } from "../../src/parts/line-notices.js";
+import type { ConveyorWires } from "../../src/simulate/conveyor-wires.js";
 import { LineAccount } from "../../src/simulate/line-account.js";
+import { LineSimulator } from "../../src/simulate/line-simulator.js";
 
 const DELAY = 250;
 const PULSE = 20;
@@ -84,6 +90,83 @@ describe("simulated line account", () => {
     a.settle(1000 + DELAY);
     expect(a.summary()).toMatchObject({ parts: 4, closed: 0, unaccounted: 0 });
   });
+
+  it("a live line: the kernel's stamp within the write's window is the part's, and its edge", () => {
+    const a = new LineAccount({ ejectDelayMs: DELAY, pulseMs: PULSE, toleranceMs: 5, lateMs: 20, graceMs: 100 });
+    // Two writes of the photo-eye's pull, each taking 3 ms.
+    a.add({ index: 0, edgeMs: 1000, edgeToMs: 1003, file: "a.jpg", defect: true });
+    a.add({ index: 1, edgeMs: 1500, edgeToMs: 1503, file: "b.jpg", defect: false });
+    a.fate({ edgeMs: 1002.5, eject: true, cause: "decision" });
+    a.fate({ edgeMs: 1503, eject: false, cause: "decision" });
+    a.fate({ edgeMs: 1503.01, eject: true, cause: "decision" }); // outside every window
+    // On time for the kernel's edge (1002.5 + DELAY), 2.5 ms "late" for the write's start.
+    a.level(true, 1002.5 + DELAY + 0.2);
+    a.level(false, 1002.5 + DELAY + PULSE);
+    a.settle(1503 + DELAY + PULSE + 100);
+    const s = a.summary();
+    expect(s).toMatchObject({ closed: 2, ejected: 1, passed: 1, unaccounted: 0, unknown_fates: 1, late_pulses: 0 });
+    expect(s.pulse_start_error_max_ms).toBeCloseTo(0.2);
+  });
+});
+
+/** Conveyor wires that record when each edge was raised; `live` as a kernel's line. */
+class RecordingWires implements ConveyorWires {
+  readonly name = "recording";
+  onWrite: ConveyorWires["onWrite"] = null;
+  readonly edges: { rising: boolean; atMs: number; stampMs: number }[] = [];
+  constructor(readonly live: boolean) {}
+  edge(timeMs: number, rising: boolean) {
+    const now = monoNowMs();
+    const stampMs = this.live ? now : timeMs;
+    this.edges.push({ rising, atMs: now, stampMs });
+    return { fromMs: stampMs, toMs: stampMs };
+  }
+  poll() {}
+  close() {}
+}
+
+describe("the simulated conveyor", () => {
+  async function belt(live: boolean) {
+    const c = lineSchema.parse({
+      enabled: true,
+      backend: live ? "gpio" : "simulated",
+      gpio_chip: "sim",
+      trigger: { source: "gpio", line: "trigger" },
+      reject: { line: "reject", delay_ms: 200 },
+      simulation: { parts_per_s: 20, parts: 4, gpio_sim: live },
+    });
+    const wires = new RecordingWires(live);
+    const camera = { footage: [{ file: "a.jpg", label: "good", data: Buffer.alloc(0) }], capture() {} };
+    const sim = new LineSimulator(
+      c,
+      wires,
+      camera as unknown as TriggeredReplaySource,
+      "good",
+      pino({ level: "silent" }),
+      () => {},
+    );
+    sim.start();
+    // The main thread busy for 200 ms just as the parts are due (4 parts' worth at 20/s).
+    await new Promise((r) => setTimeout(r, 950));
+    const until = monoNowMs() + 200;
+    while (monoNowMs() < until) {}
+    await new Promise((r) => setTimeout(r, 400));
+    sim.stop();
+    return wires.edges.filter((e) => e.rising).map((e) => e.stampMs);
+  }
+  const gaps = (t: number[]) => t.slice(1).map((x, i) => x - (t[i] as number));
+
+  it("simulated wires: parts due while the thread was busy are stamped at their own times", async () => {
+    const stamps = await belt(false);
+    expect(stamps).toHaveLength(4);
+    for (const g of gaps(stamps)) expect(g).toBeCloseTo(50, 6);
+  });
+
+  it("a live line: a late tick delays the belt, it never bunches the parts", async () => {
+    const stamps = await belt(true);
+    expect(stamps).toHaveLength(4);
+    for (const g of gaps(stamps)) expect(g).toBeGreaterThanOrEqual(49);
+  });
 });
 
 function fate(cause: PartFate["cause"], eject = true): PartFate {
@@ -155,6 +238,26 @@ describe("--simulate-line", () => {
   it("a config's own simulated line is kept", () => {
     const own = config({ backend: "simulated", reject: { delay_ms: 400, pulse_ms: 30 } });
     expect(simulatedLineConfig(own, null)).toMatchObject({ enabled: true, reject: { delay_ms: 400 } });
+  });
+
+  it("the simulated conveyor on a gpio-sim chip: backend gpio, its chip and lines kept", () => {
+    const onChip = config({
+      backend: "gpio",
+      gpio_chip: "linesight-line",
+      trigger: { source: "gpio", line: "trigger" },
+      reject: { line: "reject" },
+      simulation: { gpio_sim: true },
+    });
+    expect(simulatedLineConfig(onChip, 2)).toMatchObject({
+      enabled: true,
+      backend: "gpio",
+      gpio_chip: "linesight-line",
+      simulation: { gpio_sim: true, parts_per_s: 2 },
+    });
+    // It drives a photo-eye that the chardev backend reads: not with the simulated backend.
+    expect(() => config({ enabled: true, backend: "simulated", simulation: { gpio_sim: true } })).toThrow(
+      /line\.simulation\.gpio_sim.*needs backend gpio/,
+    );
   });
 
   it("reads the footage's true labels", () => {
