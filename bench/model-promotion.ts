@@ -105,7 +105,9 @@ c.on("message", (topic, payload) => {
     swapEvents.push({ type: body.type, reused: body.data?.session_reused === true });
   else if (topic.endsWith("/reply") && body.id) replies.set(body.id, { ok: body.ok, at: Date.now() });
 });
-await c.subscribeAsync([`${prefix}/decision`, `${prefix}/health`, `${prefix}/cmd/+/reply`, `${prefix}/event`], { qos: 1 });
+await c.subscribeAsync([`${prefix}/decision`, `${prefix}/health`, `${prefix}/cmd/+/reply`, `${prefix}/event`], {
+  qos: 1,
+});
 process.stderr.write("daemon up; waiting for decisions\n");
 while (decisions.length < fps * 3) await sleep(100);
 process.stderr.write("deciding; baseline then swaps\n");
