@@ -1,7 +1,7 @@
 // Promotions and rollbacks on the running daemon at the camera's rate: does a swap lose a frame or
 // a decision, and is any decision made by a mix of two models? The built daemon replays the
 // footage at --fps with a model store; two versions of the shipped model that differ in their
-// threshold (1.0.0 at 0.88, 1.1.0 at 0.9) are swapped --swaps times over MQTT (model_promote
+// threshold (1.0.0 at its calibrated one, 1.1.0 at 0.9) are swapped --swaps times over MQTT (model_promote
 // force, model_rollback). Every decision message carries the model version and the threshold it
 // was decided at: a pair from two models would show. Frames lost: gaps in the decided sequence
 // numbers and the health counters (frames dropped before inference, MQTT messages dropped).
@@ -38,7 +38,10 @@ const dir = mkdtempSync(join(tmpdir(), "linesight-bench-promotion-"));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // Two versions that differ only in threshold (so a decision names its model twice).
-const THRESHOLDS: Record<string, number> = { "1.0.0": 0.88, "1.1.0": 0.9 };
+const SHIPPED = JSON.parse(readFileSync(join(packageRoot, "models", "round-parts", "manifest.json"), "utf8")) as {
+  decision: { threshold: number };
+};
+const THRESHOLDS: Record<string, number> = { "1.0.0": SHIPPED.decision.threshold, "1.1.0": 0.9 };
 const golden = selectGolden(await readLabelledDir(footage), 6);
 const bundles: Record<string, Buffer> = {};
 for (const [version, threshold] of Object.entries(THRESHOLDS)) {

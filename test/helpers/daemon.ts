@@ -1,7 +1,7 @@
 // Runs the built daemon as a separate process, as systemd would: a config file, NOTIFY_SOCKET
 // bound by the test, JSON logs on stdout collected for assertions.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -11,6 +11,10 @@ export const ROOT = resolve(import.meta.dirname, "../..");
 export const CLI = join(ROOT, "dist/src/cli/main.js");
 export const MODEL = join(ROOT, "models/round-parts");
 export const FOOTAGE = join(ROOT, "footage/round-parts");
+/** The shipped model's calibrated threshold (the recipe sets it: tests must not hard-code it). */
+export const SHIPPED_THRESHOLD = (
+  JSON.parse(readFileSync(join(MODEL, "manifest.json"), "utf8")) as { decision: { threshold: number } }
+).decision.threshold;
 
 const require = createRequire(import.meta.url);
 

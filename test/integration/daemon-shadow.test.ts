@@ -12,7 +12,7 @@ import type { ShadowReport } from "../../src/parts/shadow-control.js";
 import { useBrokerHarness } from "../helpers/broker-harness.js";
 import { launchChromium } from "../helpers/browser.js";
 import { writeCandidateModel } from "../helpers/candidate-model.js";
-import { CLI, DaemonProcess, FOOTAGE, MODEL, tempDir, writeConfig } from "../helpers/daemon.js";
+import { CLI, DaemonProcess, FOOTAGE, MODEL, SHIPPED_THRESHOLD, tempDir, writeConfig } from "../helpers/daemon.js";
 import { TopicRecorder } from "../helpers/mosquitto.js";
 
 const line = useBrokerHarness();
@@ -93,7 +93,9 @@ describe("linesight run with a candidate in shadow (model.shadow.dir)", () => {
       .filter((m) => m.topic === "linesight/shadow-1/decision")
       .map((m) => JSON.parse(m.payload) as { model_version: string; threshold: number });
     expect(decisions.length).toBeGreaterThan(0);
-    expect(new Set(decisions.map((x) => `${x.model_version}@${x.threshold}`))).toEqual(new Set(["1.0.0@0.88"]));
+    expect(new Set(decisions.map((x) => `${x.model_version}@${x.threshold}`))).toEqual(
+      new Set([`1.0.0@${SHIPPED_THRESHOLD}`]),
+    );
 
     // The live page says it in plain words.
     const live = (await (await fetch(`${up.url}api/live`)).json()) as {
@@ -140,7 +142,7 @@ describe("linesight run with a candidate in shadow (model.shadow.dir)", () => {
       expect(r).toMatchObject({
         reason: "disagreement",
         action: "pass",
-        threshold: 0.88,
+        threshold: SHIPPED_THRESHOLD,
         candidate_version: "1.1.0",
         candidate_threshold: 0.005,
         candidate_action: "reject",

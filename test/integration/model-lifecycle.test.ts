@@ -21,7 +21,16 @@ import { generateKeyPair, loadPrivateKey, loadPublicKey } from "../../src/model/
 import { commandReplyPayloadSchema, parseWirePayload } from "../../src/mqtt/payload-schemas.js";
 import type { CommandReplyPayload, ModelPayload } from "../../src/mqtt/payloads.js";
 import { withManifest } from "../helpers/bundles.js";
-import { CLI, cleanup, DaemonProcess, FOOTAGE, MODEL, tempDir, writeConfig } from "../helpers/daemon.js";
+import {
+  CLI,
+  cleanup,
+  DaemonProcess,
+  FOOTAGE,
+  MODEL,
+  SHIPPED_THRESHOLD,
+  tempDir,
+  writeConfig,
+} from "../helpers/daemon.js";
 import { Mosquitto, type RecordedMessage, TopicRecorder } from "../helpers/mosquitto.js";
 import { freePort } from "../helpers/ports.js";
 
@@ -175,7 +184,7 @@ describe("the model lifecycle on a running daemon", () => {
     };
     expect(await cli("status")).toMatchObject({ code: 0, out: expect.stringMatching(/running: round-parts@1\.0\.0/) });
     const file = join(dir, "cli-1.0.1.lsm");
-    writeFileSync(file, await variant("1.0.1", 0.88));
+    writeFileSync(file, await variant("1.0.1", SHIPPED_THRESHOLD));
     const installed = await cli("install", file);
     expect(installed).toMatchObject({
       code: 0,
@@ -384,7 +393,7 @@ describe("the model lifecycle on a running daemon", () => {
   }, 120_000);
 
   it("after max_restarts starts during probation the daemon starts on previous; kill -9 leaves an intact store", async () => {
-    expect(errorCode(await install(await variant("1.4.0", 0.88)))).toBe("ok");
+    expect(errorCode(await install(await variant("1.4.0", SHIPPED_THRESHOLD)))).toBe("ok");
     expect(errorCode(await request("model_promote", { force: true }))).toBe("ok");
     // Killed mid-change, then started again three times: starts 1 and 2 are counted, the third rolls back.
     for (let i = 1; i <= 3; i++) {
@@ -403,10 +412,10 @@ describe("the model lifecycle on a running daemon", () => {
   }, 180_000);
 
   it("kill -9 in the middle of a promotion leaves the old or the new model, and a clean start on it", async () => {
-    expect(errorCode(await install(await variant("1.5.0", 0.88)))).toBe("ok");
+    expect(errorCode(await install(await variant("1.5.0", SHIPPED_THRESHOLD)))).toBe("ok");
     for (const delayMs of [0, 30, 120]) {
       const s = (await ModelStore.open(storeDir, { keep: 5 })).state;
-      if (!s.candidate) expect(errorCode(await install(await variant("1.5.0", 0.88)))).toBe("ok");
+      if (!s.candidate) expect(errorCode(await install(await variant("1.5.0", SHIPPED_THRESHOLD)))).toBe("ok");
       await client.publishAsync(`${PREFIX}/cmd/model_promote`, JSON.stringify({ force: true }), { qos: 1 });
       await new Promise((r) => setTimeout(r, delayMs));
       daemon?.kill("SIGKILL");
@@ -427,7 +436,7 @@ describe("the model lifecycle on a running daemon", () => {
       );
       if (store.state.active === "round-parts@1.5.0") {
         expect(errorCode(await request("model_rollback"))).toBe("ok");
-        expect(errorCode(await install(await variant("1.5.0", 0.88)))).toBe("ok");
+        expect(errorCode(await install(await variant("1.5.0", SHIPPED_THRESHOLD)))).toBe("ok");
       }
     }
   }, 240_000);
@@ -453,7 +462,7 @@ describe("the model lifecycle on a running daemon", () => {
     const t = Date.now();
     // The same weights and threshold as the running model: it agrees on every frame and the gate
     // (on the labels of the test above) finds it no worse.
-    expect(errorCode(await install(await variant("1.6.0", 0.88)))).toBe("ok");
+    expect(errorCode(await install(await variant("1.6.0", SHIPPED_THRESHOLD)))).toBe("ok");
     const promoted = await rec.waitFor(
       (m) => m.topic === `${PREFIX}/event` && m.at > t && body(m).type === "model_promoted",
       90_000,

@@ -1,8 +1,8 @@
 // Shadow mode with the real parts: onnxruntime, sharp, the pipeline, the sample writer's worker
 // and SQLite. A candidate made from the shipped model with a much lower threshold (0.005, no
 // uncertain band) can only disagree one way: it rejects parts the active model passes (the
-// active model rejects at 0.82 and above, its threshold 0.88 minus its uncertain band, acted
-// on as reject). Which frames it disagrees on is known from the active model's own scores.
+// active model rejects from its threshold minus its uncertain band up, the band acted on as
+// reject). Which frames it disagrees on is known from the active model's own scores.
 import { mkdtempSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -26,7 +26,7 @@ import { SnapshotRequests } from "../../src/pipeline/snapshot-requests.js";
 import { SampleWriter } from "../../src/store/sample-writer.js";
 import { buildStoreDist } from "../fixtures/store-dist.js";
 import { writeCandidateModel } from "../helpers/candidate-model.js";
-import { FOOTAGE, MODEL } from "../helpers/daemon.js";
+import { FOOTAGE, MODEL, SHIPPED_THRESHOLD } from "../helpers/daemon.js";
 import { until } from "../helpers/mosquitto.js";
 
 const logger = pino({ level: "silent" });
@@ -187,7 +187,7 @@ describe("shadow mode with the real pipeline", () => {
         reason: "disagreement",
         action: "pass",
         score: s.active.score,
-        threshold: 0.88,
+        threshold: SHIPPED_THRESHOLD,
         model_version: "1.0.0",
         model_sha256: s.active.model.sha256,
         candidate_name: "round-parts",
