@@ -97,7 +97,9 @@ export class LineIo extends EventEmitter<LineIoEvents> {
   private writeErrors = 0;
   private partsInFlight = new Set<number>();
   private outputs: LineOutputsState = { ready: false, heartbeat: false, heartbeats: 0, alive: true };
-  private readonly assigned = new Map<number, { partId: number; edgeMs: number }>();
+  /** Frame seq -> its part, or null: the worker said it belongs to none. */
+  private readonly assigned = new Map<number, { partId: number; edgeMs: number } | null>();
+  private readonly waiting = new Map<number, ((p: { partId: number; edgeMs: number } | undefined) => void)[]>();
   private readonly feedTimer: NodeJS.Timeout;
   private readonly reportTimer: NodeJS.Timeout;
   private readonly inbox: SpscRing;
@@ -211,7 +213,45 @@ export class LineIo extends EventEmitter<LineIoEvents> {
   /** The part a frame was assigned to (trigger mode), while remembered. */
   partOf(seq: number): { partId: number; edgeMs: number } | undefined {
     this.drain(); // the assignment may still be in the worker's ring
-    return this.assigned.get(seq);
+    return this.assigned.get(seq) ?? undefined;
+  }
+
+  /**
+   * The same, waiting up to `timeoutMs` for the worker's answer: a frame can be decided before
+   * the output thread's assignment of it has come back (preprocessing and inference take ~1 ms).
+   */
+  partOfSoon(seq: number, timeoutMs = 250): Promise<{ partId: number; edgeMs: number } | undefined> {
+    this.drain();
+    if (this.assigned.has(seq) || this.stopping) return Promise.resolve(this.assigned.get(seq) ?? undefined);
+    return new Promise((resolve) => {
+      const answer = (p: { partId: number; edgeMs: number } | undefined) => {
+        clearTimeout(timer);
+        resolve(p);
+      };
+      const timer = setTimeout(() => {
+        // No answer (the worker is gone or behind): unknown, and no longer waited for.
+        const list = this.waiting.get(seq)?.filter((f) => f !== answer);
+        if (list?.length) this.waiting.set(seq, list);
+        else this.waiting.delete(seq);
+        resolve(undefined);
+      }, timeoutMs);
+      timer.unref();
+      const list = this.waiting.get(seq);
+      if (list) list.push(answer);
+      else this.waiting.set(seq, [answer]);
+    });
+  }
+
+  private answered(seq: number, part: { partId: number; edgeMs: number } | null): void {
+    this.assigned.set(seq, part);
+    if (this.assigned.size > ASSIGNMENTS_KEPT) {
+      const oldest = this.assigned.keys().next().value;
+      if (oldest !== undefined) this.assigned.delete(oldest);
+    }
+    const list = this.waiting.get(seq);
+    if (!list) return;
+    this.waiting.delete(seq);
+    for (const answer of list) answer(part ?? undefined);
   }
 
   stats(): LineStats {
@@ -266,11 +306,10 @@ export class LineIo extends EventEmitter<LineIoEvents> {
         this.emit("part", { partId: m.partId, edgeMs: m.edgeMs });
         return;
       case "assigned":
-        this.assigned.set(m.seq, { partId: m.partId, edgeMs: m.edgeMs });
-        if (this.assigned.size > ASSIGNMENTS_KEPT) {
-          const oldest = this.assigned.keys().next().value;
-          if (oldest !== undefined) this.assigned.delete(oldest);
-        }
+        this.answered(m.seq, { partId: m.partId, edgeMs: m.edgeMs });
+        return;
+      case "unassigned":
+        this.answered(m.seq, null);
         return;
       case "fate": {
         this.counters = m.counters;

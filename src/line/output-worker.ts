@@ -83,6 +83,7 @@ function handle(m: ToWorker, now: number): boolean {
       const r = tracker.frame(m.seq, m.capturedMs);
       settled(r.missed);
       if (r.part) post({ type: "assigned", seq: m.seq, partId: r.part.id, edgeMs: r.part.edgeMs });
+      else post({ type: "unassigned", seq: m.seq });
       return true;
     }
     case "decision": {

@@ -63,6 +63,8 @@ export type FromWorker =
   | { type: "fatal"; message: string }
   | { type: "part"; partId: number; edgeMs: number }
   | { type: "assigned"; seq: number; partId: number; edgeMs: number }
+  /** The frame belongs to no part (between parts in trigger mode): partOf() need not wait for it. */
+  | { type: "unassigned"; seq: number }
   | { type: "fate"; fate: PartFate; counters: LineCounters }
   | { type: "pulse"; pulse: PulseReport }
   /** Each heartbeat tick: the outputs, and the counters (also moved by events without a fate). */

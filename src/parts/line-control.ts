@@ -26,7 +26,7 @@ export interface LineControl extends Part {
   /** The running line (null before start or when it failed). */
   readonly line: Line | null;
   /** part_id and trigger_at for a decided frame's payload (trigger mode). */
-  partOf(seq: number): { part_id: number; trigger_at: string } | undefined;
+  partOf(seq: number): Promise<{ part_id: number; trigger_at: string } | undefined>;
   health(): LineHealth | null;
   status(): LineStatusInputs | null;
   /** Hears each fate after the PLC did (the simulator's account). */
@@ -84,8 +84,8 @@ export function lineControl(o: {
     get line() {
       return line;
     },
-    partOf(seq) {
-      const p = line?.io.partOf(seq);
+    async partOf(seq) {
+      const p = await line?.io.partOfSoon(seq);
       if (!p) return undefined;
       return { part_id: p.partId, trigger_at: new Date(Date.now() - (monoNowMs() - p.edgeMs)).toISOString() };
     },

@@ -5,7 +5,7 @@ import type { Config } from "../config/schema.js";
 import { discoveryMessages } from "../mqtt/home-assistant.js";
 import type { MqttPublisher } from "../mqtt/publisher.js";
 import type { ActiveModel } from "../pipeline/active-model.js";
-import type { Pipeline } from "../pipeline/pipeline.js";
+import type { DecidedFrame, Pipeline } from "../pipeline/pipeline.js";
 import type { DaemonBus, Notice, Part } from "./part.js";
 
 export interface TelemetryOptions {
@@ -17,7 +17,8 @@ export interface TelemetryOptions {
   camera: CameraSource;
   pipeline: Pipeline;
   /** Line trigger mode: the part a frame is the picture of. */
-  partOf?: (seq: number) => { part_id: number; trigger_at: string } | undefined;
+  /** part_id and trigger_at of a decided frame (trigger mode), once the output thread has said. */
+  partOf?: (seq: number) => Promise<{ part_id: number; trigger_at: string } | undefined>;
 }
 
 /** Home Assistant discovery for the model now inspecting (its name and version are shown there). */
@@ -80,26 +81,37 @@ export function telemetry(o: TelemetryOptions): Part {
       bus.on(name, "drift", (report) => publisher.publish("drift", report));
       bus.on(name, "health", (payload) => publisher.publish("health", payload));
       if (o.config.mqtt.publish_decisions) {
-        bus.on(name, "decided", (r) =>
-          publisher.publish("decision", {
-            schema: 1,
-            seq: r.frame.seq,
-            time: new Date(r.frame.capturedAt).toISOString(),
-            label: r.decision.label,
-            score: Math.round(r.score * 1e4) / 1e4,
-            action: r.decision.action,
-            uncertain: r.decision.uncertain,
-            ood: r.ood.length > 0,
-            threshold: r.threshold,
-            model_version: r.model.version,
-            latency_ms: Math.round(r.latencyMs * 100) / 100,
-            ...o.partOf?.(r.frame.seq),
-          }),
-        );
+        // With a line, each decision waits (a few ms at most) for its part's id; the chain keeps
+        // the decisions in order.
+        let queue: Promise<void> = Promise.resolve();
+        const partOf = o.partOf;
+        bus.on(name, "decided", (r) => {
+          if (!partOf) return publisher.publish("decision", decisionPayload(r, undefined));
+          const part = partOf(r.frame.seq);
+          queue = queue.then(async () => publisher.publish("decision", decisionPayload(r, await part)));
+        });
       }
     },
     stop() {
       bus.off(name);
     },
+  };
+}
+
+/** The decision message of a decided frame (docs/mqtt.md); part_id and trigger_at in trigger mode. */
+function decisionPayload(r: DecidedFrame, part: { part_id: number; trigger_at: string } | undefined) {
+  return {
+    schema: 1 as const,
+    seq: r.frame.seq,
+    time: new Date(r.frame.capturedAt).toISOString(),
+    label: r.decision.label,
+    score: Math.round(r.score * 1e4) / 1e4,
+    action: r.decision.action,
+    uncertain: r.decision.uncertain,
+    ood: r.ood.length > 0,
+    threshold: r.threshold,
+    model_version: r.model.version,
+    latency_ms: Math.round(r.latencyMs * 100) / 100,
+    ...part,
   };
 }

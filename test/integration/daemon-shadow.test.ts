@@ -120,7 +120,9 @@ describe("linesight run with a candidate in shadow (model.shadow.dir)", () => {
       await expect
         .poll(() => info.textContent())
         .toMatch(
-          /Model: good 0\.\d{3} \(threshold 0\.88\) → pass[\s\S]*Model on trial: 0\.\d{3} \(threshold 0\.005\) → reject · round-parts 1\.1\.0/,
+          new RegExp(
+            `Model: good 0\\.\\d{3} \\(threshold ${SHIPPED_THRESHOLD}\\) → pass[\\s\\S]*Model on trial: 0\\.\\d{3} \\(threshold 0\\.005\\) → reject · round-parts 1\\.1\\.0`,
+          ),
         );
       expect(await page.locator("select[name=reason]").inputValue()).toBe("disagreement");
     } finally {

@@ -268,7 +268,7 @@ describe("linesight model gate", () => {
     cpSync(MODEL, worse, { recursive: true });
     const m = JSON.parse(readFileSync(join(worse, "manifest.json"), "utf8"));
     m.version = "1.1.0";
-    m.decision.threshold = 0.99995;
+    m.decision.threshold = 0.999999;
     writeFileSync(join(worse, "manifest.json"), JSON.stringify(m, null, 2));
     const r = cli("gate", worse, "--active", MODEL, "--data", FOOTAGE, "--json");
     expect(r.status, r.stderr).toBe(1);

@@ -209,7 +209,7 @@ describe("the model lifecycle on a running daemon", () => {
   });
 
   it("refuses a truncated, a corrupt, an oversized and an unknown key's bundle and a wrong input shape, each with a code and an event", async () => {
-    const worse = await variant("1.1.0", 0.99995);
+    const worse = await variant("1.1.0", 0.999999);
     expect(errorCode(await install(worse.subarray(0, worse.length - 3000)))).toBe("truncated");
     const corrupt = Buffer.from(worse);
     corrupt.fill(0x41, 100, 140); // inside the first tar header: its checksum no longer holds
@@ -218,7 +218,7 @@ describe("the model lifecycle on a running daemon", () => {
     expect(errorCode(huge)).toBe("too_large");
     expect(!huge.ok && huge.error.message).toMatch(/model\.max_bundle_mb/);
     const stranger = await loadPrivateKey((await generateKeyPair(dir, "stranger")).privatePath);
-    expect(errorCode(await install(await variant("1.1.0", 0.99995, stranger)))).toBe("unknown_key");
+    expect(errorCode(await install(await variant("1.1.0", 0.999999, stranger)))).toBe("unknown_key");
     // A model whose input shape does not fit its manifest: the device's session check.
     const shape = await withManifest(worse, key, (m) => {
       (m.input as { shape: number[] }).shape = [1, 3, 240, 320];
@@ -262,7 +262,7 @@ describe("the model lifecycle on a running daemon", () => {
   }, 120_000);
 
   it("takes one install at a time: the second sent at once is refused as busy", async () => {
-    const [a, b] = await Promise.all([variant("1.1.0", 0.99995), variant("1.2.0", 0.9)]);
+    const [a, b] = await Promise.all([variant("1.1.0", 0.999999), variant("1.2.0", 0.9)]);
     const isReply = (x: RecordedMessage) => x.topic === `${PREFIX}/cmd/model_install/reply`;
     const before = rec.messages.filter(isReply).length;
     await Promise.all([

@@ -8,7 +8,16 @@ import Database from "better-sqlite3";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ARTIFACTS, launchChromium } from "../helpers/browser.js";
-import { CLI, cleanup, DaemonProcess, FOOTAGE, MODEL, tempDir, writeConfig } from "../helpers/daemon.js";
+import {
+  CLI,
+  cleanup,
+  DaemonProcess,
+  FOOTAGE,
+  MODEL,
+  SHIPPED_THRESHOLD,
+  tempDir,
+  writeConfig,
+} from "../helpers/daemon.js";
 import { freePort } from "../helpers/ports.js";
 
 // The page.evaluate/waitForFunction callbacks run inside the browser; the project's types have no DOM.
@@ -96,7 +105,7 @@ describe("live view", () => {
     const live = (await (await fetch(`${url}api/live`)).json()) as { decision: { seq: number } };
     expect(live.decision.seq - shown).toBeLessThan(30);
     expect(await page.locator("#verdict").textContent()).toMatch(
-      /(PASS|REJECT) · (good|defect).*score \d\.\d{3} vs threshold 0\.88/,
+      new RegExp(`(PASS|REJECT) · (good|defect).*score \\d\\.\\d{3} vs threshold ${SHIPPED_THRESHOLD}`),
     );
     expect(Number((await page.locator("#inspected").textContent())?.replace(/\D/g, ""))).toBeGreaterThan(0);
     await expect.poll(() => page.locator("#status li").count()).toBe(4);
