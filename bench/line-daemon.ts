@@ -71,6 +71,7 @@ const child = spawn(
 
 interface LineHealth {
   in_flight: number;
+  in_flight_max: number;
   pulse_error_ms: { p50: number; p99: number; max: number; count: number };
   edge_to_decision_ms: { p50: number; p99: number; max: number; count: number };
   output_priority: string;
@@ -163,7 +164,7 @@ console.log(
   `(a) parts ${a.parts}, closed ${a.closed}, ejected ${a.ejected} = model ${a.model_rejects} + fail-safe ${a.fail_safe_rejects}: ${a.ejected === a.model_rejects + a.fail_safe_rejects ? "yes" : "NO"}; unaccounted ${a.unaccounted}; ejector agrees: ${a.ok ? "yes" : "NO"}; fail-safe by cause ${JSON.stringify(last.fail_safe_by_cause)}`,
 );
 console.log(
-  `(b) pulse start error ms: p50 ${median(reports.map((r) => r.pulse_error_ms.p50)).toFixed(3)} (median of reports), p99 worst report ${worst((r) => r.pulse_error_ms.p99).toFixed(3)}, max worst report ${worst((r) => r.pulse_error_ms.max).toFixed(3)} (of pulses within 25 ms of their time: ${a.pulse_start_error_max_ms}); pulses 5-25 ms late ${a.late_pulses} of ${a.pulses}, later (part passed the jet before it fired): ${a.ejected_without_pulse}; in flight max ${worst((r) => r.in_flight)}`,
+  `(b) pulse start error ms: p50 ${median(reports.map((r) => r.pulse_error_ms.p50)).toFixed(3)} (median of reports), p99 worst report ${worst((r) => r.pulse_error_ms.p99).toFixed(3)}, max worst report ${worst((r) => r.pulse_error_ms.max).toFixed(3)} (of pulses within 25 ms of their time: ${a.pulse_start_error_max_ms}); pulses 5-25 ms late ${a.late_pulses} of ${a.pulses}, later (part passed the jet before it fired): ${a.ejected_without_pulse}; in flight max ${worst((r) => r.in_flight_max)}`,
 );
 console.log(
   `(c) edge to decision ms: p50 ${median(reports.map((r) => r.edge_to_decision_ms.p50)).toFixed(1)}, p99 worst report ${worst((r) => r.edge_to_decision_ms.p99).toFixed(1)}, max ${worst((r) => r.edge_to_decision_ms.max).toFixed(1)}; travel budget ${DELAY_MS} ms (e.g. 250 mm at 1 m/s) minus 3 ms commit`,

@@ -54,8 +54,10 @@ export interface LineOutputsState {
 
 export interface LineStats {
   counters: LineCounters;
-  /** Parts triggered and still waiting for their fate (the PLC's "busy"). */
+  /** Parts on the belt between their trigger and the reject actuator now. */
   inFlight: number;
+  /** The most at once since the last stats(). */
+  inFlightMax: number;
   rejectsFired: number;
   /** Reject pulses that began while the line was still active for the part before. */
   pulsesMerged: number;
@@ -95,7 +97,9 @@ export class LineIo extends EventEmitter<LineIoEvents> {
   private rejectsFired = 0;
   private pulsesMerged = 0;
   private writeErrors = 0;
-  private partsInFlight = new Set<number>();
+  /** Parts between their trigger and the actuator: id -> when the part reaches it (null: not yet known). */
+  private readonly partsInFlight = new Map<number, number | null>();
+  private inFlightMax = 0;
   private outputs: LineOutputsState = { ready: false, heartbeat: false, heartbeats: 0, alive: true };
   /** Frame seq -> its part, or null: the worker said it belongs to none. */
   private readonly assigned = new Map<number, { partId: number; edgeMs: number } | null>();
@@ -258,7 +262,8 @@ export class LineIo extends EventEmitter<LineIoEvents> {
     this.drain();
     return {
       counters: this.counters ?? emptyLineCounters(),
-      inFlight: this.partsInFlight.size,
+      inFlight: this.inFlight(),
+      inFlightMax: this.takeInFlightMax(),
       rejectsFired: this.rejectsFired,
       pulsesMerged: this.pulsesMerged,
       pulseError: this.pulseError.summary(),
@@ -294,6 +299,21 @@ export class LineIo extends EventEmitter<LineIoEvents> {
     Atomics.store(this.signal, WAKE, 1);
   }
 
+  /** Parts on the belt between trigger and actuator now; keeps the highest count seen. */
+  private inFlight(): number {
+    const now = monoNowMs();
+    for (const [id, at] of this.partsInFlight) if (at !== null && at <= now) this.partsInFlight.delete(id);
+    this.inFlightMax = Math.max(this.inFlightMax, this.partsInFlight.size);
+    return this.partsInFlight.size;
+  }
+
+  /** The most parts in flight at once since the last call. */
+  private takeInFlightMax(): number {
+    const max = Math.max(this.inFlightMax, this.partsInFlight.size);
+    this.inFlightMax = this.partsInFlight.size;
+    return max;
+  }
+
   /** Reads the output thread's reports. */
   private drain(): void {
     for (let m = this.reports.pop(); m !== undefined; m = this.reports.pop()) this.onMessage(m as FromWorker);
@@ -302,7 +322,8 @@ export class LineIo extends EventEmitter<LineIoEvents> {
   private onMessage(m: FromWorker): void {
     switch (m.type) {
       case "part":
-        this.partsInFlight.add(m.partId);
+        this.partsInFlight.set(m.partId, null);
+        this.inFlight();
         this.emit("part", { partId: m.partId, edgeMs: m.edgeMs });
         return;
       case "assigned":
@@ -316,9 +337,9 @@ export class LineIo extends EventEmitter<LineIoEvents> {
         const f = m.fate;
         if (f.cause === "decision" && this.options.tracker.mode === "trigger")
           this.edgeToDecision.record(f.settledMs - f.edgeMs);
-        // A part leaves "in flight" when its fate is known and it has passed the actuator; the
-        // fate is what the PLC waits for, so count it out here.
-        this.partsInFlight.delete(f.partId);
+        // A part stays "in flight" until it has passed the actuator, whatever its fate.
+        this.partsInFlight.set(f.partId, f.ejectAtMs);
+        this.inFlight();
         this.emit("fate", f);
         return;
       }

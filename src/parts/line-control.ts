@@ -112,6 +112,7 @@ export function lineControl(o: {
         parts: k.parts,
         missed: k.missed,
         in_flight: s.inFlight,
+        in_flight_max: s.inFlightMax,
         ejected: k.ejected,
         passed: k.passed,
         rejects_fired: s.rejectsFired,
