@@ -7,7 +7,7 @@ import sharp from "sharp";
 import { type RawLayout, yuvColourCoefficients } from "../camera/yuv420.js";
 import { CORRUPT_FRAME_CODE, jpegTensorAddon, type NativeResult } from "./jpeg-tensor-addon.js";
 import type { InputSpec } from "./manifest.js";
-import { CorruptFrameError, type Preprocessed, type Roi } from "./preprocess.js";
+import { BufferShare, CorruptFrameError, type Preprocessed, type Roi } from "./preprocess.js";
 import { inputSize } from "./tensor.js";
 
 export const NATIVE_KERNEL = "turbo-dct-box";
@@ -35,6 +35,8 @@ export function nativeParams(spec: InputSpec, roi?: Roi, raw?: RawLayout): Float
 }
 
 const JPEG_SOI = [0xff, 0xd8, 0xff];
+/** Free tensor + RGB pairs kept for reuse (the pipeline and shadow mode hold at most a few). */
+const POOL_MAX = 4;
 
 function isJpeg(image: Uint8Array): boolean {
   return JPEG_SOI.every((b, i) => image[i] === b);
@@ -45,6 +47,7 @@ export class NativePreprocessor {
   private readonly params: Float64Array;
   private readonly rawParams = new Map<string, Float64Array>();
   private readonly addon = jpegTensorAddon();
+  private readonly pool: { tensor: Float32Array; rgb: Uint8Array }[] = [];
 
   constructor(
     private readonly spec: InputSpec,
@@ -57,8 +60,8 @@ export class NativePreprocessor {
 
   async run(image: Buffer, raw?: RawLayout): Promise<Preprocessed> {
     const n = this.values;
-    const tensor = new Float32Array(n);
-    const rgb = new Uint8Array(n);
+    const buffers = this.pool.pop() ?? { tensor: new Float32Array(n), rgb: new Uint8Array(n) };
+    const { tensor, rgb } = buffers;
     let result: NativeResult;
     try {
       if (raw) {
@@ -70,12 +73,18 @@ export class NativePreprocessor {
         result = await this.addon.rgb(px.data, px.width, px.height, this.params, tensor, rgb);
       }
     } catch (err) {
+      this.giveBack(buffers);
       if ((err as { code?: string }).code === CORRUPT_FRAME_CODE) {
         throw new CorruptFrameError(`cannot use frame: ${(err as Error).message}`);
       }
       throw err;
     }
-    return { rgb, tensor, sourceWidth: result[0], sourceHeight: result[1] };
+    const share = new BufferShare(() => this.giveBack(buffers));
+    return { rgb, tensor, sourceWidth: result[0], sourceHeight: result[1], share };
+  }
+
+  private giveBack(buffers: { tensor: Float32Array; rgb: Uint8Array }): void {
+    if (this.pool.length < POOL_MAX) this.pool.push(buffers);
   }
 
   private paramsFor(raw: RawLayout): Float64Array {

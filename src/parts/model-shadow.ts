@@ -57,33 +57,42 @@ export function modelShadow(o: {
   const logger = o.logger.child({ part: "shadow" });
   const name = "shadow";
   let current: Shadowing | null = null;
-  let pending: DecidedFrame | null = null;
+  /** A live frame for the candidate, holding the active model's tensor buffer until decided or dropped. */
+  type Held = { r: DecidedFrame; release: () => void };
+  let pending: Held | null = null;
   let looping = false;
   let failed = 0;
 
   const feed = (r: DecidedFrame) => {
     if (!current) return;
+    const held: Held = { r, release: r.input?.share?.hold() ?? (() => {}) };
     if (looping) {
       // Still busy: the newest frame waits in the one slot; the one it replaces is dropped.
-      if (pending) current.tally.drop();
-      pending = r;
+      if (pending) {
+        current.tally.drop();
+        pending.release();
+      }
+      pending = held;
       return;
     }
     looping = true;
-    void loop(r);
+    void loop(held);
   };
 
-  const loop = async (first: DecidedFrame) => {
-    let next: DecidedFrame | null = first;
+  const loop = async (first: Held) => {
+    let next: Held | null = first;
     while (next && current) {
       const s = current;
       pending = null;
-      const run = decideOne(s, next);
+      const run = decideOne(s, next.r);
       s.busy = run;
       await run;
       s.busy = null;
+      next.release();
       next = pending;
     }
+    next?.release(); // shadowing ended with a frame still waiting
+    if (next === pending) pending = null;
     looping = false;
   };
 
@@ -120,6 +129,7 @@ export function modelShadow(o: {
 
   const setCandidate = async (next: ActiveModel | null): Promise<void> => {
     const previous = current;
+    pending?.release();
     pending = null;
     current = next
       ? {
@@ -142,6 +152,7 @@ export function modelShadow(o: {
     const taken = current;
     if (!taken || taken.model.identity.sha256 !== sha256) return null;
     current = null;
+    pending?.release();
     pending = null;
     await taken.busy;
     logger.info({ candidate: taken.model.identity }, "shadow candidate handed over");

@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import type { Frame } from "../camera/frame.js";
 import type { FrameSlot } from "../camera/frame-slot.js";
 import { type Decision, type DecisionPolicy, decide } from "../decision/decide.js";
-import { CorruptFrameError, type Preprocessor } from "../model/preprocess.js";
+import { type BufferShare, CorruptFrameError, type Preprocessed, type Preprocessor } from "../model/preprocess.js";
 import { type FrameFeatures, frameFeatures } from "../monitor/frame-features.js";
 import { StageTimings } from "../monitor/latency.js";
 import { outOfRange } from "../monitor/ood.js";
@@ -20,8 +20,12 @@ export interface DecidedFrame {
   model: ModelIdentity;
   score: number;
   output: Float32Array;
-  /** The tensor the model was given and what made it: a shadow candidate with the same input spec reuses it. */
-  input?: { tensor: Float32Array; preprocessor: Preprocessor };
+  /**
+   * The tensor the model was given and what made it: a shadow candidate with the same input spec
+   * reuses it. Its buffer is reused for a later frame once the listeners have run: a listener
+   * that uses it later must `share.hold()` it first.
+   */
+  input?: { tensor: Float32Array; preprocessor: Preprocessor; share?: BufferShare };
   decision: Decision;
   threshold: number;
   features: FrameFeatures;
@@ -185,8 +189,17 @@ export class Pipeline {
 
   private async process(frame: Frame, model: ActiveModel): Promise<void> {
     const t0 = performance.now();
-    const { preprocessor, policy } = model;
+    const { preprocessor } = model;
     const pre = await preprocessor.run(frame.data, frame.raw);
+    try {
+      await this.decide(frame, model, pre, t0);
+    } finally {
+      pre.share?.release(); // the listeners have run: who still needs the buffers holds them
+    }
+  }
+
+  private async decide(frame: Frame, model: ActiveModel, pre: Preprocessed, t0: number): Promise<void> {
+    const { preprocessor, policy } = model;
     const t1 = performance.now();
     const inference = await model.session.run(pre.tensor);
     const t2 = performance.now();
@@ -213,7 +226,7 @@ export class Pipeline {
       model: model.identity,
       score: inference.score,
       output: inference.output,
-      input: { tensor: pre.tensor, preprocessor },
+      input: { tensor: pre.tensor, preprocessor, ...(pre.share ? { share: pre.share } : {}) },
       decision,
       threshold: policy.threshold,
       features,

@@ -388,6 +388,27 @@ describe("off the main thread", () => {
   });
 });
 
+describe("buffer reuse", () => {
+  it("reuses a frame's tensor only after every holder let go, and a held one keeps its values", async () => {
+    const pre = new Preprocessor(SPEC);
+    const files = readdirSync(FOOTAGE).filter((f) => f.endsWith(".jpg"));
+    const [a, b, c] = files.slice(0, 3).map((f) => readFileSync(join(FOOTAGE, f)));
+    const first = await pre.run(a as Buffer);
+    const kept = Float32Array.from(first.tensor);
+    const release = first.share?.hold(); // shadow mode keeps the tensor past the frame
+    first.share?.release(); // the pipeline's listeners have run
+    const second = await pre.run(b as Buffer);
+    expect(second.tensor).not.toBe(first.tensor); // still held: not reused
+    expect(first.tensor).toEqual(kept);
+    second.share?.release();
+    release?.();
+    release?.(); // a second call changes nothing
+    const third = await pre.run(c as Buffer);
+    expect([first.tensor, second.tensor]).toContain(third.tensor); // given back: reused
+    expect(Array.from(third.tensor)).toEqual(Array.from((await new Preprocessor(SPEC).run(c as Buffer)).tensor));
+  });
+});
+
 describe("linesight dataset pack", () => {
   it("packs the pixels the daemon's preprocessing gives (the same code)", async () => {
     const model = join(dir, "model");
