@@ -266,7 +266,8 @@ class Build:
         torch.set_num_threads(os.cpu_count() or 1)
         self.log(f"{'quick' if a.quick else 'full'} build, seed {a.seed}, torch {torch.__version__}, work dir {self.work}")
         self.simulate()
-        self.footage()
+        if not a.from_export:  # a retrained model is evaluated on the bundled footage, never remakes it
+            self.footage()
         data = self.pack()
         tf = InputTransform(INPUT_SPEC)
         train, val = data["train"], data["val"]
