@@ -135,6 +135,8 @@ class Build:
         self.device_all: str | None = None  # every labelled device sample: the new line's reference statistics
         self.device_info: dict | None = None
         self.base_dir: str | None = None  # --from-export fine-tunes this model (None: trained anew)
+        self.base_manifest: dict = {}
+        self.recovered = None  # base_weights.Recovered
         self.retuned_from = ""
         self.lines: list[str] = []
         self.t0 = time.time()
@@ -265,6 +267,9 @@ class Build:
         torch.manual_seed(a.seed)
         torch.set_num_threads(os.cpu_count() or 1)
         self.log(f"{'quick' if a.quick else 'full'} build, seed {a.seed}, torch {torch.__version__}, work dir {self.work}")
+        retune = bool(a.from_export and not a.from_scratch)
+        if retune:  # a base model that cannot be fine-tuned fails before anything is rendered
+            self.load_base()
         self.simulate()
         if not a.from_export:  # a retrained model is evaluated on the bundled footage, never remakes it
             self.footage()
@@ -276,7 +281,7 @@ class Build:
         art = os.path.join(self.work, "onnx")
         os.makedirs(art, exist_ok=True)
 
-        if a.from_export and not a.from_scratch:
+        if retune:
             pruned, qm, epochs, pruning, quantization, metrics = self.retune(train, val, tf, art)
         else:
             pruned, qm, epochs, pruning, quantization, metrics = self.train_anew(train, val, tf, art)
@@ -391,19 +396,30 @@ class Build:
         }
         return qm, quantization
 
+    def load_base(self) -> None:
+        """The model --from-export fine-tunes: its manifest checked against this recipe and its
+        float weights recovered from its int8 ONNX (base_weights.py)."""
+        base_dir = os.path.abspath(self.args.base)
+        mpath = os.path.join(base_dir, "manifest.json")
+        if not os.path.exists(mpath):
+            raise DataError(f"--base {base_dir}: no manifest.json; give a model directory (default models/{NAME})")
+        bm = json.load(open(mpath))
+        if bm.get("name") != NAME or bm.get("labels") != LABELS:
+            raise DataError(f"{base_dir} is '{bm.get('name')}' with labels {bm.get('labels')}, this recipe builds '{NAME}' "
+                            f"with labels {LABELS}: give --base a {NAME} model, or retrain that model with its own recipe")
+        if json.loads(json.dumps(bm["input"])) != json.loads(json.dumps(INPUT_SPEC)):
+            raise DataError(f"{base_dir}: its input spec differs from this recipe's ({bm['input']} vs {INPUT_SPEC}): "
+                            "the frames would be preprocessed differently; add --from-scratch to train anew")
+        self.recovered = recover(base_dir)
+        self.base_dir, self.base_manifest = base_dir, bm
+        self.retuned_from = f"{bm['name']} {bm['version']}"
+
     def retune(self, train: Split, val: Split, tf: InputTransform, art: str):
         """--from-export: the base model's own weights (recovered from its int8 ONNX, checked
         against onnxruntime's scores), fine-tuned for a few epochs on the mixed data, then QAT.
         Its architecture, already pruned, is kept."""
         a = self.args
-        base_dir = os.path.abspath(a.base)
-        bm = json.load(open(os.path.join(base_dir, "manifest.json")))
-        if json.loads(json.dumps(bm["input"])) != json.loads(json.dumps(INPUT_SPEC)):
-            raise DataError(f"{base_dir}: its input spec differs from this recipe's ({bm['input']} vs {INPUT_SPEC}): "
-                            "the frames would be preprocessed differently; add --from-scratch to train anew")
-        rec = recover(base_dir)
-        self.base_dir = base_dir
-        self.retuned_from = f"{bm['name']} {bm['version']}"
+        base_dir, bm, rec = self.base_dir, self.base_manifest, self.recovered
         t = time.time()
         check = agreement(rec, os.path.join(self.work, "packed", "val"),
                           onnx_scores(base_dir, os.path.join(self.work, "data", "val"), self.work), tf, LABELS,

@@ -72,5 +72,22 @@ onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 13)]), "${join(other
     expect(r.status).toBe(2);
     expect(r.error).toMatch(/cannot recover float weights to fine-tune \(conv 1 .* weight is not dequantized/);
     expect(r.error).toMatch(/--base must be a model this recipe built.*--from-scratch/);
+    // `model:build --from-export` refuses it before rendering or reading anything.
+    const build = spawnSync(
+      PYTHON,
+      [
+        join(ROOT, "models/recipe/build.py"),
+        "--quick",
+        "--from-export",
+        dir,
+        "--base",
+        other,
+        "--work",
+        join(dir, "w"),
+      ],
+      { encoding: "utf8" },
+    );
+    expect(build.status).toBe(2);
+    expect(build.stderr).toMatch(/^model:build: .*cannot recover float weights to fine-tune/m);
   });
 });
