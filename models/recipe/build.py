@@ -12,11 +12,14 @@
   npm run model:build -- --footage-only   only the bundled footage (footage.py explains the choice)
   npm run model:build -- --evaluate-fresh  only evaluate the built model on fresh renders (a seed
                                     neither training nor the footage used) into its manifest and card
-  npm run model:build -- --from-export DIR [DIR ...]
-                                    retrain on the simulated data mixed with labeled device samples
-                                    (`linesight samples export` folders or .tar files); holds out a
+  npm run model:build -- --from-export DIR [DIR ...] [--base MODEL_DIR]
+                                    fine-tune the base model (default the shipped one; its float
+                                    weights recovered from its int8 ONNX) on the simulated data mixed
+                                    with labeled device samples (`linesight samples export` folders
+                                    or .tar files), then quantization-aware training; holds out a
                                     share of them for evaluation; the reference statistics for drift
                                     come from them (the new line); writes build/model-retrained/
+  ... --from-scratch                with --from-export: train the whole recipe anew instead
   ... --key KEY                     also write a signed bundle, <out>.lsm (`linesight model keygen`)
 """
 
@@ -42,6 +45,8 @@ import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 import torch  # noqa: E402
 
+from base_weights import agreement, check_agreement, onnx_scores, recalibrate_bn, recover  # noqa: E402
+from base_weights import describe as describe_agreement  # noqa: E402
 from conveyor import DEFECTS  # noqa: E402
 from device_data import DataError, describe, holdout_split, read_exports, write_labelled_dir  # noqa: E402
 from net import Inspector, count_macs, count_params, prune_channels  # noqa: E402
@@ -58,8 +63,9 @@ PREVALENCE = 0.02  # assumed share of defective parts on a line, for rejects per
 DEVICE_SHARE = 0.3  # share of each training epoch drawn from device samples (repeated as needed)
 MIN_REFERENCE = 100  # device samples needed before the new line's frames make the reference statistics
 
-FULL = dict(train=12000, val=2000, test=6000, fresh=6000, footage=200, epochs=18, finetune=8, qat=4)
-QUICK = dict(train=3000, val=500, test=600, fresh=600, footage=0, epochs=6, finetune=2, qat=1)
+# retune/retune_qat: epochs when --from-export fine-tunes the base model instead of training anew.
+FULL = dict(train=12000, val=2000, test=6000, fresh=6000, footage=200, epochs=18, finetune=8, qat=4, retune=3, retune_qat=2)
+QUICK = dict(train=3000, val=500, test=600, fresh=600, footage=0, epochs=6, finetune=2, qat=1, retune=2, retune_qat=1)
 # Fresh renders: a seed the recipe never trains, tunes or picks footage on (the test split shares
 # the training seed's generator, and the recipe's choices were made looking at its figures).
 FRESH_SEED = 4242
@@ -128,6 +134,10 @@ class Build:
         self.device_held: str | None = None  # labelled folder of held-out device samples
         self.device_all: str | None = None  # every labelled device sample: the new line's reference statistics
         self.device_info: dict | None = None
+        self.base_dir: str | None = None  # --from-export fine-tunes this model (None: trained anew)
+        self.base_manifest: dict = {}
+        self.recovered = None  # base_weights.Recovered
+        self.retuned_from = ""
         self.lines: list[str] = []
         self.t0 = time.time()
 
@@ -150,6 +160,11 @@ class Build:
             "(the four defect kinds in equal shares); washers and biscuits in equal shares; lighting level, colour cast, "
             "position, rotation, sensor noise and blur varied per frame."
         )
+        if self.retuned_from:
+            card["training_data"] += (
+                f" Fine-tuned from {self.retuned_from} (its weights, recovered from its int8 ONNX) on these frames "
+                "mixed with labeled device samples (`training.device_data`), then quantization-aware training."
+            )
         return {
             "schema_version": 1,
             "name": NAME,
@@ -252,8 +267,12 @@ class Build:
         torch.manual_seed(a.seed)
         torch.set_num_threads(os.cpu_count() or 1)
         self.log(f"{'quick' if a.quick else 'full'} build, seed {a.seed}, torch {torch.__version__}, work dir {self.work}")
+        retune = bool(a.from_export and not a.from_scratch)
+        if retune:  # a base model that cannot be fine-tuned fails before anything is rendered
+            self.load_base()
         self.simulate()
-        self.footage()
+        if not a.from_export:  # a retrained model is evaluated on the bundled footage, never remakes it
+            self.footage()
         data = self.pack()
         tf = InputTransform(INPUT_SPEC)
         train, val = data["train"], data["val"]
@@ -262,64 +281,20 @@ class Build:
         art = os.path.join(self.work, "onnx")
         os.makedirs(art, exist_ok=True)
 
-        # 1. fp32 baseline
-        base = Inspector()
-        acc, base = fit(base, train, val, tf, epochs=self.plan["epochs"], lr=3e-3, seed=a.seed, log=self.log, name="fp32")
-        self.log(f"fp32 baseline: val accuracy {acc * 100:.2f}%, {count_params(base)} params, {count_macs(base, HEIGHT, WIDTH) / 1e6:.1f}M MACs")
-        export_fp32(base, os.path.join(art, "fp32_unpruned.onnx"), HEIGHT, WIDTH)
+        if retune:
+            pruned, qm, epochs, pruning, quantization, metrics = self.retune(train, val, tf, art)
+        else:
+            pruned, qm, epochs, pruning, quantization, metrics = self.train_anew(train, val, tf, art)
 
-        # 2. structured pruning + fine-tuning
-        pruned, report = prune_channels(base, KEEP_FRACTION)
-        before = accuracy(pruned, val, tf)
-        layers = ", ".join("{layer} {channels_before}->{channels_after}".format(**r) for r in report)
-        self.log(f"pruned {layers}: val accuracy {before * 100:.2f}% before fine-tuning")
-        after, pruned = fit(pruned, train, val, tf, epochs=self.plan["finetune"], lr=1e-3, seed=a.seed + 1, log=self.log, name="fine-tune")
-        self.log(f"pruned fp32: val accuracy {after * 100:.2f}% after fine-tuning, {count_macs(pruned, HEIGHT, WIDTH) / 1e6:.1f}M MACs")
-        export_fp32(pruned, os.path.join(art, "fp32_pruned.onnx"), HEIGHT, WIDTH)
-
-        # 3. quantization-aware training; observers frozen for the last epoch so the scales settle
-        qm = prepare_qat(pruned)
-        qat_epochs = self.plan["qat"]
-
-        def freeze_late(model, epoch):
-            if epoch == qat_epochs - 1 and qat_epochs > 1:
-                freeze_observers(model)
-
-        qacc, qm = fit(qm, train, val, tf, epochs=qat_epochs, lr=2e-4, seed=a.seed + 2, log=self.log, name="qat", on_epoch=freeze_late)
-        self.log(f"QAT (fake-quant, torch): val accuracy {qacc * 100:.2f}%")
-        export_qdq(qm, os.path.join(art, "qdq_raw.onnx"), HEIGHT, WIDTH)
-        rewritten = finalize_int8(os.path.join(art, "qdq_raw.onnx"), os.path.join(art, "int8.onnx"))
-
-        pruning = {
-            "method": f"structured L1 (BN-scaled) channel pruning of every conv, keeping {KEEP_FRACTION:.0%} of channels, "
-                      f"then {self.plan['finetune']} epochs of fine-tuning",
-            "layers": report,
-            "val_accuracy_before_pruning": acc,
-            "val_accuracy_after_pruning": before,
-            "val_accuracy_after_finetune": after,
-        }
-        quantization = {
-            "method": "quantization-aware training (FakeQuantize, moving-average min/max observers): uint8 per-tensor "
-                      "activations, int8 per-channel symmetric weights, BatchNorm folded; exported as ONNX QDQ (opset 13) "
-                      "with int8 weights and int32 biases stored",
-            "qat_epochs": qat_epochs,
-            "val_accuracy_qat": qacc,
-            "rewritten": rewritten,
-        }
-        kw = dict(pruning=pruning, quantization=quantization, training={})
-        metrics = {
-            "fp32_unpruned": self.evaluate_onnx("fp32_unpruned", os.path.join(art, "fp32_unpruned.onnx"), "fp32, before pruning", base, kw),
-            "fp32_pruned": self.evaluate_onnx("fp32_pruned", os.path.join(art, "fp32_pruned.onnx"), "fp32, pruned and fine-tuned", pruned, kw),
-        }
-
-        # 4. the shipped artifact: profile on test with the threshold calibrated on validation
+        # The shipped artifact: profile on test with the threshold calibrated on validation
         out = self.out
         shutil.rmtree(out, ignore_errors=True)
         training = {
-            "recipe": "models/recipe/build.py" + (" --quick" if a.quick else "") + (" --from-export" if a.from_export else ""),
+            "recipe": "models/recipe/build.py" + (" --quick" if a.quick else "") + (" --from-export" if a.from_export else "")
+                      + (" --from-scratch" if a.from_scratch else ""),
             "seed": a.seed,
             "frames": {k: self.plan[k] for k in ("train", "val", "test")},
-            "epochs": {"fp32": self.plan["epochs"], "finetune": self.plan["finetune"], "qat": qat_epochs},
+            "epochs": epochs,
             "torch": torch.__version__,
             "onnx": onnx.__version__,
             "duration_s": 0,
@@ -359,6 +334,143 @@ class Build:
             self.node("model", "pack", out, "--key", os.path.abspath(a.key), "--out", bundle)
             self.log(f"signed bundle: {bundle} (install it with `linesight model install` or over MQTT)")
         self.log(f"done: {out}")
+
+    def train_anew(self, train: Split, val: Split, tf: InputTransform, art: str):
+        """The full recipe: fp32 from scratch, prune, fine-tune, QAT, int8 export."""
+        a = self.args
+        # 1. fp32 baseline
+        base = Inspector()
+        acc, base = fit(base, train, val, tf, epochs=self.plan["epochs"], lr=3e-3, seed=a.seed, log=self.log, name="fp32")
+        self.log(f"fp32 baseline: val accuracy {acc * 100:.2f}%, {count_params(base)} params, {count_macs(base, HEIGHT, WIDTH) / 1e6:.1f}M MACs")
+        export_fp32(base, os.path.join(art, "fp32_unpruned.onnx"), HEIGHT, WIDTH)
+
+        # 2. structured pruning + fine-tuning
+        pruned, report = prune_channels(base, KEEP_FRACTION)
+        before = accuracy(pruned, val, tf)
+        layers = ", ".join("{layer} {channels_before}->{channels_after}".format(**r) for r in report)
+        self.log(f"pruned {layers}: val accuracy {before * 100:.2f}% before fine-tuning")
+        after, pruned = fit(pruned, train, val, tf, epochs=self.plan["finetune"], lr=1e-3, seed=a.seed + 1, log=self.log, name="fine-tune")
+        self.log(f"pruned fp32: val accuracy {after * 100:.2f}% after fine-tuning, {count_macs(pruned, HEIGHT, WIDTH) / 1e6:.1f}M MACs")
+        export_fp32(pruned, os.path.join(art, "fp32_pruned.onnx"), HEIGHT, WIDTH)
+
+        # 3. quantization-aware training
+        qat_epochs = self.plan["qat"]
+        qm, quantization = self.qat(pruned, train, val, tf, art, qat_epochs)
+        pruning = {
+            "method": f"structured L1 (BN-scaled) channel pruning of every conv, keeping {KEEP_FRACTION:.0%} of channels, "
+                      f"then {self.plan['finetune']} epochs of fine-tuning",
+            "layers": report,
+            "val_accuracy_before_pruning": acc,
+            "val_accuracy_after_pruning": before,
+            "val_accuracy_after_finetune": after,
+        }
+        kw = dict(pruning=pruning, quantization=quantization, training={})
+        metrics = {
+            "fp32_unpruned": self.evaluate_onnx("fp32_unpruned", os.path.join(art, "fp32_unpruned.onnx"), "fp32, before pruning", base, kw),
+            "fp32_pruned": self.evaluate_onnx("fp32_pruned", os.path.join(art, "fp32_pruned.onnx"), "fp32, pruned and fine-tuned", pruned, kw),
+        }
+        epochs = {"fp32": self.plan["epochs"], "finetune": self.plan["finetune"], "qat": qat_epochs}
+        return pruned, qm, epochs, pruning, quantization, metrics
+
+    def qat(self, model: Inspector, train: Split, val: Split, tf: InputTransform, art: str, epochs: int):
+        """Quantization-aware training, observers frozen for the last epoch so the scales settle,
+        and the int8 QDQ export."""
+        a = self.args
+        qm = prepare_qat(model)
+
+        def freeze_late(model, epoch):
+            if epoch == epochs - 1 and epochs > 1:
+                freeze_observers(model)
+
+        qacc, qm = fit(qm, train, val, tf, epochs=epochs, lr=2e-4, seed=a.seed + 2, log=self.log, name="qat", on_epoch=freeze_late)
+        self.log(f"QAT (fake-quant, torch): val accuracy {qacc * 100:.2f}%")
+        export_qdq(qm, os.path.join(art, "qdq_raw.onnx"), HEIGHT, WIDTH)
+        rewritten = finalize_int8(os.path.join(art, "qdq_raw.onnx"), os.path.join(art, "int8.onnx"))
+        quantization = {
+            "method": "quantization-aware training (FakeQuantize, moving-average min/max observers): uint8 per-tensor "
+                      "activations, int8 per-channel symmetric weights, BatchNorm folded; exported as ONNX QDQ (opset 13) "
+                      "with int8 weights and int32 biases stored",
+            "qat_epochs": epochs,
+            "val_accuracy_qat": qacc,
+            "rewritten": rewritten,
+        }
+        return qm, quantization
+
+    def load_base(self) -> None:
+        """The model --from-export fine-tunes: its manifest checked against this recipe and its
+        float weights recovered from its int8 ONNX (base_weights.py)."""
+        base_dir = os.path.abspath(self.args.base)
+        mpath = os.path.join(base_dir, "manifest.json")
+        if not os.path.exists(mpath):
+            raise DataError(f"--base {base_dir}: no manifest.json; give a model directory (default models/{NAME})")
+        bm = json.load(open(mpath))
+        if bm.get("name") != NAME or bm.get("labels") != LABELS:
+            raise DataError(f"{base_dir} is '{bm.get('name')}' with labels {bm.get('labels')}, this recipe builds '{NAME}' "
+                            f"with labels {LABELS}: give --base a {NAME} model, or retrain that model with its own recipe")
+        if json.loads(json.dumps(bm["input"])) != json.loads(json.dumps(INPUT_SPEC)):
+            raise DataError(f"{base_dir}: its input spec differs from this recipe's ({bm['input']} vs {INPUT_SPEC}): "
+                            "the frames would be preprocessed differently; add --from-scratch to train anew")
+        self.recovered = recover(base_dir)
+        self.base_dir, self.base_manifest = base_dir, bm
+        self.retuned_from = f"{bm['name']} {bm['version']}"
+
+    def retune(self, train: Split, val: Split, tf: InputTransform, art: str):
+        """--from-export: the base model's own weights (recovered from its int8 ONNX, checked
+        against onnxruntime's scores), fine-tuned for a few epochs on the mixed data, then QAT.
+        Its architecture, already pruned, is kept."""
+        a = self.args
+        base_dir, bm, rec = self.base_dir, self.base_manifest, self.recovered
+        t = time.time()
+        check = agreement(rec, os.path.join(self.work, "packed", "val"),
+                          onnx_scores(base_dir, os.path.join(self.work, "data", "val"), self.work), tf, LABELS,
+                          bm["decision"]["threshold"])
+        layers = "-".join(f"{c}/{s}" for c, s in rec.layers)
+        self.log(f"base {bm['name']} {bm['version']}: float weights recovered from its int8 ONNX (channels/stride "
+                 f"{layers}); {describe_agreement(check)} ({time.time() - t:.0f}s)")
+        problem = check_agreement(check)
+        if problem:
+            raise DataError(f"{base_dir}: the recovered weights do not reproduce the model: {problem}; add "
+                            "--from-scratch to train anew")
+        model = rec.model
+        recalibrate_bn(model, train, tf)
+        before = accuracy(model, val, tf)
+        self.log(f"base float weights, BatchNorm recalibrated on the mixed training data: val accuracy {before * 100:.2f}%")
+        after, model = fit(model, train, val, tf, epochs=self.plan["retune"], lr=5e-4, seed=a.seed + 1, log=self.log, name="fine-tune")
+        self.log(f"fine-tuned fp32: val accuracy {after * 100:.2f}%, {count_macs(model, HEIGHT, WIDTH) / 1e6:.1f}M MACs")
+        export_fp32(model, os.path.join(art, "fp32_finetuned.onnx"), HEIGHT, WIDTH)
+        qat_epochs = self.plan["retune_qat"]
+        qm, quantization = self.qat(model, train, val, tf, art, qat_epochs)
+        pruning = {
+            **bm.get("optimization", {}).get("pruning", {}),
+            "inherited_from": f"{bm['name']} {bm['version']}",
+            "retune": {"epochs": self.plan["retune"], "val_accuracy_base": before, "val_accuracy_after": after,
+                       "base_agreement": check},
+        }
+        kw = dict(pruning=pruning, quantization=quantization, training={})
+        metrics = {
+            "base": self.evaluate_base(base_dir, bm, model),
+            "fp32_finetuned": self.evaluate_onnx("fp32_finetuned", os.path.join(art, "fp32_finetuned.onnx"),
+                                                 f"fp32, {bm['name']} {bm['version']} fine-tuned on the mixed data", model, kw),
+        }
+        epochs = {"retune": self.plan["retune"], "qat": qat_epochs}
+        return model, qm, epochs, pruning, quantization, metrics
+
+    def evaluate_base(self, base_dir: str, bm: dict, model: Inspector) -> dict:
+        """The model being replaced, as it runs on the device (its own threshold), on the test
+        split and the held-out device samples: the "before" of the retraining."""
+        entry = {"description": f"{bm['name']} {bm['version']} before retraining (the base), its own threshold",
+                 "file_bytes": os.path.getsize(os.path.join(base_dir, "model.onnx")),
+                 "macs": count_macs(model, HEIGHT, WIDTH), "params": count_params(model)}
+        for key, frames, data in (("test", os.path.join(self.work, "data", "test"), None),
+                                  ("device", self.device_held, "held-out device samples")):
+            if not frames:
+                continue
+            f = json.loads(self.node("model", "eval", base_dir, "--data", frames, "--json", capture=True))
+            entry[key] = f if data is None else {"data": data, **f}
+            self.log(f"base model on {f['samples']} frames of {data or 'the test split'} at threshold {f['threshold']}: "
+                     f"accuracy {f['accuracy'] * 100:.2f}%, false rejects {f['false_reject_rate'] * 100:.2f}%, "
+                     f"missed defects {f['missed_defect_rate'] * 100:.2f}%")
+        return entry
 
     def with_device_samples(self, train: Split) -> Split:
         """The simulated training split plus the device samples' training share, repeated so they
@@ -401,6 +513,9 @@ class Build:
         data = os.path.join(self.work, "fresh")
         self.render(data, FRESH_SEED, {"fresh": self.plan["fresh"]})
         self.record_metrics(model_dir, "fresh", os.path.join(data, "fresh"), f"fresh renders, seed {FRESH_SEED}")
+        if self.base_dir:
+            self.record_metrics(model_dir, "fresh", os.path.join(data, "fresh"), f"fresh renders, seed {FRESH_SEED}",
+                                artifact="base", eval_dir=self.base_dir)
 
     def device_metrics(self, model_dir: str) -> None:
         """The retrained model on the device samples it never saw (the held-out share), at its
@@ -418,18 +533,20 @@ class Build:
             return
         self.record_metrics(model_dir, "footage", footage, f"footage/{NAME}")
 
-    def record_metrics(self, model_dir: str, key: str, frames: str, data: str, training: dict | None = None) -> None:
+    def record_metrics(self, model_dir: str, key: str, frames: str, data: str, training: dict | None = None,
+                       artifact: str = "int8", eval_dir: str | None = None) -> None:
         """The int8 model's metrics on labelled `frames` at its own threshold, into the manifest's
-        metrics.int8.<key> (and `training` into its training record), and the log."""
+        metrics.<artifact>.<key> (and `training` into its training record), and the log. `eval_dir`:
+        evaluate that model instead (the base model, before retraining)."""
         mpath = os.path.join(model_dir, "manifest.json")
-        f = json.loads(self.node("model", "eval", model_dir, "--data", frames, "--json", capture=True))
+        f = json.loads(self.node("model", "eval", eval_dir or model_dir, "--data", frames, "--json", capture=True))
         m = json.load(open(mpath))
-        m["metrics"]["int8"][key] = {"data": data, **f}
+        m["metrics"][artifact][key] = {"data": data, **f}
         m["training"].update(training or {})
         with open(mpath, "w") as out:
             json.dump(m, out, indent=2, ensure_ascii=False)
             out.write("\n")
-        self.log(f"int8 on {f['samples']} frames of {data} at threshold {f['threshold']}: accuracy "
+        self.log(f"{'int8' if artifact == 'int8' else artifact + ' model'} on {f['samples']} frames of {data} at threshold {f['threshold']}: accuracy "
                  f"{f['accuracy'] * 100:.2f}%, false rejects {f['false_reject_rate'] * 100:.2f}%, missed defects "
                  f"{f['missed_defect_rate'] * 100:.2f}%, recall " + ", ".join(f"{k} {v * 100:.1f}%" for k, v in f["per_defect_recall"].items()))
 
@@ -441,14 +558,25 @@ class Build:
         return dict(sorted(ops.items()))
 
     def check_targets(self, m: dict) -> None:
-        q, f = m["metrics"]["int8"], m["metrics"]["fp32_pruned"]
-        base = m["metrics"]["fp32_unpruned"]
-        t = q["test"]
+        metrics = m["metrics"]
+        t = metrics["int8"]["test"]
+        others = ", ".join(f"{k} {v['test']['accuracy'] * 100:.2f}%" for k, v in metrics.items() if k != "int8")
         self.log(f"int8 (shipped) test at threshold {t['threshold']}: accuracy {t['accuracy'] * 100:.2f}% "
-                 f"(fp32 pruned {f['test']['accuracy'] * 100:.2f}%, fp32 unpruned {base['test']['accuracy'] * 100:.2f}%), "
+                 f"({others}), "
                  f"false rejects {t['false_reject_rate'] * 100:.2f}%, missed defects {t['missed_defect_rate'] * 100:.2f}%, "
                  "recall " + ", ".join(f"{k} {v * 100:.1f}%" for k, v in t["per_defect_recall"].items()))
-        self.log(f"size: int8 {q['file_bytes']} B = {q['file_bytes'] / base['file_bytes'] * 100:.1f}% of fp32 unpruned ({base['file_bytes']} B)")
+        if "fp32_unpruned" in metrics:
+            q, base = metrics["int8"], metrics["fp32_unpruned"]
+            self.log(f"size: int8 {q['file_bytes']} B = {q['file_bytes'] / base['file_bytes'] * 100:.1f}% of fp32 unpruned ({base['file_bytes']} B)")
+        if "base" in metrics:
+            b = metrics["base"]
+            for key in ("test", "device"):
+                if key in b and key in metrics["int8"]:
+                    before, after = b[key]["accuracy"], metrics["int8"][key]["accuracy"]
+                    self.log(f"retrained vs base on {'the test split' if key == 'test' else 'held-out device samples'}: "
+                             f"accuracy {before * 100:.2f}% -> {after * 100:.2f}% ({(after - before) * 100:+.2f} points), "
+                             f"missed defects {b[key]['missed_defect_rate'] * 100:.2f}% -> "
+                             f"{metrics['int8'][key]['missed_defect_rate'] * 100:.2f}%")
 
     def check_quick(self, m: dict) -> None:
         """CI's proof that training still learns. Threshold-free: ROC AUC of the int8 artifact on
@@ -476,8 +604,12 @@ def main(argv: list[str]) -> None:
     p.add_argument("--key", help="sign a bundle of the built model with this private key "
                    "(`linesight model keygen`): written next to the model folder as <out>.lsm")
     p.add_argument("--base", default=os.path.join(ROOT, "models", NAME),
-                   help="the model being retrained (its version is bumped); default the shipped one")
+                   help="the model being retrained: fine-tuned from its own weights, its version bumped; default the shipped one")
+    p.add_argument("--from-scratch", action="store_true",
+                   help="with --from-export: train the whole recipe anew instead of fine-tuning --base")
     args = p.parse_args(argv)
+    if args.from_scratch and not args.from_export:
+        p.error("--from-scratch goes with --from-export (a plain build always trains anew)")
     try:
         Build(args).run()
     except DataError as err:

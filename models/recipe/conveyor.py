@@ -7,7 +7,13 @@ camera looking straight down would deliver them, with the nuisance variation a r
 (light level, colour cast, vignetting, position, rotation, part colour, belt texture, crumbs,
 sensor noise, slight blur) and four defect kinds: crack, chip, burn, missing_chunk.
 
+`--line belt-b` renders a changed line, the same parts on another belt under another light (a
+blue ribbed PVC belt, a warm light falling from one side): what the shipped model was never
+trained on, for drift detection and retraining (docs/retraining.md). The default, `belt-a`, is
+the line the shipped model was built for; its frames do not depend on the switch.
+
   /usr/bin/python3 models/recipe/conveyor.py --out DIR --seed 7 --split train=12000 --split val=2000
+  /usr/bin/python3 models/recipe/conveyor.py --out DIR --seed 31 --line belt-b --split fresh=600
 """
 
 from __future__ import annotations
@@ -29,8 +35,12 @@ DEFECTS = ("crack", "chip", "burn", "missing_chunk")
 SPLIT_CODES = {"train": 1, "val": 2, "test": 3, "footage": 4, "fresh": 5}
 FIELDS = ["file", "label", "defect", "part", "brightness", "cast_r", "cast_g", "cast_b", "blur", "noise"]
 
+LINES = ("belt-a", "belt-b")
+
 YY, XX = np.mgrid[0:H, 0:W].astype(np.float32)
 VIGNETTE = 1.0 - 0.18 * (((XX - W / 2) / (W / 2)) ** 2 + ((YY - H / 2) / (H / 2)) ** 2) / 2
+# Line B's light: a warm lamp to one side, so the frame brightens across it, plus the lens falloff.
+SIDE_LIGHT = (0.8 + 0.32 * XX / W) * (1.0 - 0.1 * ((YY - H / 2) / (H / 2)) ** 2)
 
 
 def smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
@@ -38,14 +48,27 @@ def smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
     return t * t * (3 - 2 * t)
 
 
-def belt(rng: np.random.Generator) -> np.ndarray:
+def belt(rng: np.random.Generator, line: str = "belt-a") -> np.ndarray:
     """Dark rubber belt with a woven pattern that moves along the belt, plus rails."""
+    if line == "belt-b":
+        return belt_b(rng)
     base = np.array([56, 60, 58], np.float32) * rng.uniform(0.9, 1.1)
     shift = rng.uniform(0, 12)
     weave = 5 * np.sin((XX + shift) * (2 * math.pi / 6)) * np.sin(YY * (2 * math.pi / 9))
     img = base[None, None, :] + weave[..., None] + rng.normal(0, 3.0, (H, W, 1)).astype(np.float32)
     rail = (YY < 16) | (YY > H - 17)
     img[rail] = np.array([128, 130, 134], np.float32)
+    return img
+
+
+def belt_b(rng: np.random.Generator) -> np.ndarray:
+    """Line B: a blue PVC belt with fine diagonal ribs, wider and darker rails."""
+    base = np.array([58, 84, 116], np.float32) * rng.uniform(0.9, 1.1)
+    shift = rng.uniform(0, 10)
+    ribs = 2 * np.sin((XX + 0.6 * YY + shift) * (2 * math.pi / 10))
+    img = base[None, None, :] + ribs[..., None] + rng.normal(0, 3.5, (H, W, 1)).astype(np.float32)
+    rail = (YY < 22) | (YY > H - 23)
+    img[rail] = np.array([92, 94, 100], np.float32)
     return img
 
 
@@ -144,8 +167,8 @@ def missing_chunk(colour, alpha, rng, cx, cy, r, d, theta) -> None:
         alpha *= smoothstep(br - 0.6, br + 0.6, np.hypot(XX - bx, YY - by))
 
 
-def render(rng: np.random.Generator, defect: str, part: str) -> tuple[Image.Image, dict]:
-    img = belt(rng)
+def render(rng: np.random.Generator, defect: str, part: str, line: str = "belt-a") -> tuple[Image.Image, dict]:
+    img = belt(rng, line)
     crumbs(img, rng)
     cx, cy = W / 2 + rng.uniform(-25, 25), H / 2 + rng.uniform(-15, 15)
     r = rng.uniform(55, 75)
@@ -166,9 +189,14 @@ def render(rng: np.random.Generator, defect: str, part: str) -> tuple[Image.Imag
     img *= (1 - 0.35 * shadow * (1 - alpha))[..., None]
     img = img * (1 - alpha[..., None]) + colour * alpha[..., None]
 
-    gain = rng.uniform(0.88, 1.12)
-    cast = rng.uniform(0.95, 1.05, 3).astype(np.float32)
-    img *= (gain * VIGNETTE)[..., None] * cast[None, None, :]
+    if line == "belt-b":  # warmer and brighter, from the side
+        gain = rng.uniform(0.95, 1.18)
+        cast = (np.array([1.08, 1.0, 0.84]) * rng.uniform(0.97, 1.03, 3)).astype(np.float32)
+        img *= (gain * SIDE_LIGHT)[..., None] * cast[None, None, :]
+    else:
+        gain = rng.uniform(0.88, 1.12)
+        cast = rng.uniform(0.95, 1.05, 3).astype(np.float32)
+        img *= (gain * VIGNETTE)[..., None] * cast[None, None, :]
     noise = rng.uniform(2, 5)
     img += rng.normal(0, noise, (H, W, 3)).astype(np.float32)
     out = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB")
@@ -194,19 +222,21 @@ def plan(split: str, n: int, seed: int, good_fraction: float) -> list[tuple[str,
     return [jobs[i] for i in order]
 
 
-def _render_one(job: tuple[str, str, int, int, str, str]) -> dict:
-    out_dir, split, seed, index, defect, part = job
+def _render_one(job: tuple[str, str, int, int, str, str, str]) -> dict:
+    out_dir, split, seed, index, defect, part, line = job
     rng = np.random.default_rng([seed, SPLIT_CODES[split], index])
-    img, params = render(rng, defect, part)
+    img, params = render(rng, defect, part, line)
     name = f"{split}-{index:06d}-{defect}.jpg"
     img.save(os.path.join(out_dir, name), quality=90, subsampling=2)
     return {"file": name, "label": "good" if defect == "good" else "defect", "defect": defect, "part": part, **params}
 
 
-def generate(out: str, split: str, n: int, seed: int, good_fraction: float, workers: int) -> None:
+def generate(out: str, split: str, n: int, seed: int, good_fraction: float, workers: int, line: str = "belt-a") -> None:
+    if line not in LINES:
+        raise ValueError(f"line {line!r}: expected one of {', '.join(LINES)}")
     d = os.path.join(out, split)
     os.makedirs(d, exist_ok=True)
-    jobs = [(d, split, seed, i, k, p) for i, (k, p) in enumerate(plan(split, n, seed, good_fraction))]
+    jobs = [(d, split, seed, i, k, p, line) for i, (k, p) in enumerate(plan(split, n, seed, good_fraction))]
     if workers > 1:
         with Pool(workers) as pool:
             rows = pool.map(_render_one, jobs, chunksize=64)
@@ -225,12 +255,14 @@ def main(argv: list[str]) -> None:
     p.add_argument("--split", action="append", required=True, help="NAME=COUNT, NAME one of " + ", ".join(SPLIT_CODES))
     p.add_argument("--good-fraction", type=float, default=0.5)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--line", choices=LINES, default="belt-a",
+                   help="belt-a: the line the shipped model was built for; belt-b: another belt and light")
     a = p.parse_args(argv)
     for spec in a.split:
         name, _, count = spec.partition("=")
         if name not in SPLIT_CODES or not count.isdigit():
             p.error(f"--split {spec}: expected NAME=COUNT with NAME in {', '.join(SPLIT_CODES)}")
-        generate(a.out, name, int(count), a.seed, a.good_fraction, a.workers)
+        generate(a.out, name, int(count), a.seed, a.good_fraction, a.workers, a.line)
 
 
 if __name__ == "__main__":

@@ -17,9 +17,10 @@ import { UsageError } from "./usage.js";
 
 export const MODEL_HELP = `Usage:
   linesight model eval DIR --data FRAMES [--threshold T | --calibration FRAMES [--max-missed 0.01]]
-                       [--optimized-graph FILE] [--json]
+                       [--optimized-graph FILE] [--scores FILE] [--json]
       Scores a model directory on labelled frames (a folder with labels.csv); prints metrics at
       the manifest's threshold, at --threshold, or at the threshold calibrated on --calibration.
+      --scores writes every frame's score to FILE (JSON: [{file, score}], in labels.csv order).
   linesight model profile DIR --data FRAMES [--calibration FRAMES] [--max-missed 0.01]
                           [--reference FRAMES] [--prevalence 0.02] [--metrics-key int8]
       Evaluates the shipped artifact and writes into DIR/manifest.json its test metrics, the
@@ -78,6 +79,7 @@ export async function modelCommand(argv: string[]): Promise<number> {
       prevalence: { type: "string" },
       "metrics-key": { type: "string" },
       "optimized-graph": { type: "string" },
+      scores: { type: "string" },
       threads: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -102,6 +104,8 @@ export async function modelCommand(argv: string[]): Promise<number> {
         threshold = (await calibrate(session, values.calibration, values["max-missed"])).threshold;
       const evaluated = await evaluateFrames(session, await framesOf(values.data, "--data"));
       await session.release();
+      if (values.scores)
+        await writeFile(values.scores, `${JSON.stringify(evaluated.map((f) => ({ file: f.file, score: f.score })))}\n`);
       const metrics = classMetrics(evaluated, threshold);
       console.log(values.json ? JSON.stringify(metrics) : formatMetrics(metrics));
       return 0;
