@@ -35,12 +35,11 @@ sys.path.insert(0, HERE)
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 import torch  # noqa: E402
-from onnx import numpy_helper  # noqa: E402
 from torch.ao import quantization as tq  # noqa: E402
 
 from device_data import DataError  # noqa: E402
 from net import Inspector  # noqa: E402
-from quantize import prepare_qat  # noqa: E402
+from quantize import graph_constants, prepare_qat  # noqa: E402
 from train import InputTransform, Split, load_split, predict  # noqa: E402
 
 # What the recovered model must do against the base model's onnxruntime scores (tested).
@@ -70,23 +69,12 @@ def recover(model_dir: str) -> Recovered:
         g = onnx.load(path).graph
     except Exception as err:  # noqa: BLE001 — any parse failure: not a model we can read
         raise _refuse(path, f"not a readable ONNX file: {err}") from err
-    inits = {i.name: i for i in g.initializer}
-    aliases = {n.output[0]: n.input[0] for n in g.node if n.op_type == "Identity"}
-    consts = {n.output[0]: n for n in g.node if n.op_type == "Constant"}
+    _, value = graph_constants(g)
     producer = {o: n for n in g.node for o in n.output}
     consumers: dict[str, list] = {}
     for n in g.node:
         for i in n.input:
             consumers.setdefault(i, []).append(n)
-
-    def value(name: str) -> np.ndarray | None:
-        while name in aliases:
-            name = aliases[name]
-        if name in inits:
-            return numpy_helper.to_array(inits[name])
-        if name in consts:
-            return numpy_helper.to_array(consts[name].attribute[0].t)
-        return None
 
     def attr(node, name, default=None):
         for a in node.attribute:

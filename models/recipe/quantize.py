@@ -107,10 +107,10 @@ def _quantize_array(w: np.ndarray, scale: np.ndarray, zp: np.ndarray, axis: int)
     return np.clip(q, info.min, info.max).astype(zp.dtype)
 
 
-def finalize_int8(src: str, dst: str) -> dict:
-    """Rewrites weight Q->DQ pairs as int8 initializers and float biases as int32 + DQ."""
-    m = onnx.load(src)
-    g = m.graph
+def graph_constants(g):
+    """The graph's initializers by name (a dict the caller may add to) and `value(name)`: a
+    tensor's constant value, following Identity aliases, from an initializer or a Constant node;
+    None when it is computed."""
     inits = {i.name: i for i in g.initializer}
     consts = {n.output[0]: n for n in g.node if n.op_type == "Constant"}
     # The exporter sometimes passes a shared scale or zero point through an Identity node.
@@ -124,6 +124,15 @@ def finalize_int8(src: str, dst: str) -> dict:
         if name in consts:
             return numpy_helper.to_array(consts[name].attribute[0].t)
         return None
+
+    return inits, value
+
+
+def finalize_int8(src: str, dst: str) -> dict:
+    """Rewrites weight Q->DQ pairs as int8 initializers and float biases as int32 + DQ."""
+    m = onnx.load(src)
+    g = m.graph
+    inits, value = graph_constants(g)
 
     def add_init(arr: np.ndarray, name: str) -> str:
         g.initializer.append(numpy_helper.from_array(arr, name))

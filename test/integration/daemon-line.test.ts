@@ -6,6 +6,7 @@ import { COIL, INPUT, REG } from "../../src/line/plc-registers.js";
 import type { DecisionPayload, HealthPayload } from "../../src/mqtt/payloads.js";
 import { useBrokerHarness } from "../helpers/broker-harness.js";
 import { DaemonProcess, FOOTAGE, type LogLine, MODEL, tempDir, writeConfig } from "../helpers/daemon.js";
+import { type Account, expectAccounted } from "../helpers/line-account.js";
 import { mbpoll, nodeClient, writeCoil } from "../helpers/modbus.js";
 import { TopicRecorder } from "../helpers/mosquitto.js";
 import { freePort } from "../helpers/ports.js";
@@ -13,8 +14,6 @@ import { freePort } from "../helpers/ports.js";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const h = useBrokerHarness();
 const PREFIX = "linesight/sim-1";
-
-type Account = NonNullable<NonNullable<HealthPayload["line"]>["simulation"]>;
 
 async function startLine(simulation: object, line: object = {}) {
   const dir = tempDir();
@@ -72,24 +71,6 @@ function expectOneFateEach(a: Account, parts: number) {
   expect(a).toMatchObject({ parts, closed: parts, unaccounted: 0, duplicate_fates: 0, unknown_fates: 0 });
   expect(a.ejected + a.passed).toBe(parts);
   expect(a.ejected).toBe(a.model_rejects + a.fail_safe_rejects);
-}
-
-/** That, and the ejector fired within 5 ms (or 25 ms, late) for each ejected part and for no other. */
-function expectAccounted(a: Account, parts: number) {
-  expect(a).toMatchObject({
-    parts,
-    closed: parts,
-    unaccounted: 0,
-    duplicate_fates: 0,
-    unknown_fates: 0,
-    ejected_without_pulse: 0,
-    passed_with_pulse: 0,
-    pulses_without_part: 0,
-    ok: true,
-  });
-  expect(a.ejected + a.passed).toBe(parts);
-  expect(a.ejected).toBe(a.model_rejects + a.fail_safe_rejects);
-  expect(a.pulses).toBe(a.ejected);
 }
 
 function latestHealth(r: TopicRecorder): HealthPayload {

@@ -86,19 +86,22 @@ const modelTopic = () =>
     (rec.messages.filter((m) => m.topic === `${PREFIX}/model`).at(-1) as RecordedMessage).payload,
   ) as ModelPayload;
 
+/** The model section every daemon of this file runs with. */
+const modelConfig = () => ({
+  path: MODEL,
+  store: storeDir,
+  trusted_keys: [join(dir, "release.pub")],
+  latency_budget_ms: 1000,
+  max_bundle_mb: 1,
+  gate: { min_defects: 30, min_good: 100 },
+  probation: { duration_s: 120, min_frames: 60, max_restarts: 2 },
+});
+
 function startDaemon(over: Record<string, unknown> = {}) {
   const config = {
     device: { id: ID, site: "plant-a", line: "7" },
     camera: { replay: { path: FOOTAGE, fps: 60 } },
-    model: {
-      path: MODEL,
-      store: storeDir,
-      trusted_keys: [join(dir, "release.pub")],
-      latency_budget_ms: 1000,
-      max_bundle_mb: 1,
-      gate: { min_defects: 30, min_good: 100 },
-      probation: { duration_s: 120, min_frames: 60, max_restarts: 2 },
-    },
+    model: modelConfig(),
     // Every frame kept as an audit sample: the test labels them as an operator would.
     storage: { path: dbPath, audit_fraction: 1 },
     mqtt: { url: broker.url, health_interval_s: 1, group_prefix: GROUP },
@@ -447,13 +450,7 @@ describe("the model lifecycle on a running daemon", () => {
     const base = (await ModelStore.open(storeDir, { keep: 5 })).state;
     const d = startDaemon({
       model: {
-        path: MODEL,
-        store: storeDir,
-        trusted_keys: [join(dir, "release.pub")],
-        latency_budget_ms: 1000,
-        max_bundle_mb: 1,
-        gate: { min_defects: 30, min_good: 100 },
-        probation: { duration_s: 120, min_frames: 60, max_restarts: 2 },
+        ...modelConfig(),
         auto_promote: { enabled: true, min_frames: 120, min_agreement: 0.95, check_interval_s: 1 },
       },
     });
