@@ -22,7 +22,7 @@ import { ModelSession } from "../src/model/session.js";
 import { DEFAULT_DRIFT_OPTIONS, DriftDetector, type DriftReport } from "../src/monitor/drift-detector.js";
 import { DriftMonitor } from "../src/monitor/drift-monitor.js";
 import { driftReference } from "../src/monitor/drift-reference.js";
-import { type FrameFeatures, frameFeatures } from "../src/monitor/frame-features.js";
+import type { FrameFeatures } from "../src/monitor/frame-features.js";
 import { oodBounds, outOfRange } from "../src/monitor/ood.js";
 import { packageRoot } from "../src/package-info.js";
 
@@ -67,7 +67,7 @@ async function look(frames: Buffer[]): Promise<Seen[]> {
   for (const data of frames) {
     const p = await pre.run(data);
     const r = await session.run(p.tensor);
-    out.push({ features: frameFeatures(p.rgb, pre.width, pre.height), score: r.score });
+    out.push({ features: p.features, score: r.score });
   }
   return out;
 }

@@ -1,8 +1,8 @@
 // Preprocessing against its floor (issue 18), every ratio from one run:
 //   1. per frame, in this process: the sharp path (the model's resize as "lanczos3"), the native
-//      "turbo-dct-box" path (as the Preprocessor calls it: async on libuv's pool; and the same
-//      call synchronously), and the floor: libjpeg-turbo's DCT-scaled decode alone of the same
-//      frames (native/jpeg-tensor's decodeScaled). Footage (320x240 JPEG), 1280x720 MJPEG and
+//      "turbo-dct-box" path (as the Preprocessor calls it: inline up to 720p, else on libuv's
+//      pool; and the same call always on the pool), and the floor: libjpeg-turbo's DCT-scaled
+//      decode alone of the same frames (native/jpeg-tensor's decodeScaled). Footage (320x240 JPEG), 1280x720 MJPEG and
 //      1280x720 raw I420 frames (ffmpeg's testsrc2). Plus session.run on the tensor.
 //   2. the daemon as a process at --fps with the shipped model as "lanczos3" and as
 //      "turbo-dct-box" (the same model file, only the manifest's kernel differs): end-to-end
@@ -98,12 +98,13 @@ const session = await ModelSession.load(shipped, { threads: 1 });
 const { width: W, height: H } = new Preprocessor(NEW);
 const tensor = new Float32Array(W * H * 3);
 const rgb = new Uint8Array(W * H * 3);
+const features = new Float64Array(6);
 const params = nativeParams(NEW);
 const rawParams = nativeParams(NEW, undefined, raw);
 let runP50 = 0;
 let footageFloor = 0;
 console.log(
-  "| frames | sharp (lanczos3) | turbo-dct-box, async | same, sync | floor: scaled decode | async / floor | sharp / async |",
+  "| frames | sharp (lanczos3) | turbo-dct-box, as the daemon calls it | same, on the pool | floor: scaled decode | daemon's call / floor | sharp / daemon's call |",
 );
 console.log("|---|---|---|---|---|---|---|");
 for (const set of sets) {
@@ -112,8 +113,8 @@ for (const set of sets) {
   const old = await p50(set.frames, (f) => oldPre.run(f, set.raw));
   // As the daemon calls it: the buffers go back once the frame is done with.
   const fast = await p50(set.frames, async (f) => (await newPre.run(f, set.raw)).share?.release());
-  const sync = await p50(set.frames, (f) =>
-    set.raw ? addon.i420Sync(f, 1280, 720, rawParams, tensor, rgb) : addon.jpegSync(f, params, tensor, rgb),
+  const pool = await p50(set.frames, (f) =>
+    set.raw ? addon.i420(f, 1280, 720, rawParams, tensor, rgb, features) : addon.jpeg(f, params, tensor, rgb, features),
   );
   const floor = set.raw ? Number.NaN : await p50(set.frames, (f) => addon.decodeScaled(f, W, H));
   if (set === sets[0]) {
@@ -123,12 +124,13 @@ for (const set of sets) {
   }
   const f3 = (x: number) => (Number.isNaN(x) ? "n/a" : `${x.toFixed(3)} ms`);
   console.log(
-    `| ${set.name} | ${f3(old)} | ${f3(fast)} | ${f3(sync)} | ${f3(floor)} | ${Number.isNaN(floor) ? "n/a" : `${(fast / floor).toFixed(2)}x`} | ${(old / fast).toFixed(1)}x |`,
+    `| ${set.name} | ${f3(old)} | ${f3(fast)} | ${f3(pool)} | ${f3(floor)} | ${Number.isNaN(floor) ? "n/a" : `${(fast / floor).toFixed(2)}x`} | ${(old / fast).toFixed(1)}x |`,
   );
 }
 // The same floor at the daemon's cadence: one frame every 1000/fps ms, so caches and clocks are
 // as cold between frames as they are for the daemon (back to back they are always warm).
 const paced: number[] = [];
+const pacedDecode: number[] = [];
 {
   const frames = sets[0]?.frames as Buffer[];
   const real = new Float32Array(W * H * 3);
@@ -136,16 +138,35 @@ const paced: number[] = [];
     await new Promise((r) => setTimeout(r, 1000 / fps));
     const s = performance.now();
     addon.decodeScaled(frames[i % frames.length] as Buffer, W, H);
+    pacedDecode.push(performance.now() - s);
     await session.run(real);
     paced.push(performance.now() - s);
   }
 }
 const pacedFloor = median(paced);
+// Why the two floors differ: session.run alone after a busy wait (the CPU never idles) of a
+// growing gap. On this VM it doubles once the gap passes a few ms, idle or not.
+const afterGap: string[] = [];
+{
+  const real = new Float32Array(W * H * 3);
+  for (const gap of [0.5, 2, 5, 33]) {
+    const t: number[] = [];
+    for (let i = 0; i < 150; i++) {
+      const until = performance.now() + gap;
+      while (performance.now() < until) {}
+      const s = performance.now();
+      await session.run(real);
+      t.push(performance.now() - s);
+    }
+    afterGap.push(`${gap} ms: ${median(t).toFixed(3)}`);
+  }
+}
 await session.release();
 console.log(
   `session.run p50 (1 thread) ${runP50.toFixed(3)} ms; floor decode + session.run ${(footageFloor + runP50).toFixed(3)} ms back to back, ` +
-    `${pacedFloor.toFixed(3)} ms at ${fps} fps`,
+    `${pacedFloor.toFixed(3)} ms at ${fps} fps (decode ${median(pacedDecode).toFixed(3)} ms of it)`,
 );
+console.log(`session.run p50 after a busy gap of ${afterGap.join(" ms, ")} ms`);
 
 // 2. The daemon, once per kernel, one after the other on the same footage.
 const CLK_TCK = 100;

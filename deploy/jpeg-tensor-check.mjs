@@ -8,9 +8,10 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
 const [app, frame, ref, mode] = process.argv.slice(2);
-const load = (p) => import(pathToFileURL(join(app, "dist", "src", "model", p)).href);
-const { jpegTensorAddon } = await load("jpeg-tensor-addon.js");
-const { nativeParams } = await load("preprocess-native.js");
+const load = (p) => import(pathToFileURL(join(app, "dist", "src", p)).href);
+const { jpegTensorAddon } = await load("model/jpeg-tensor-addon.js");
+const { nativeParams } = await load("model/preprocess-native.js");
+const { frameFeatures, featuresFromArray } = await load("monitor/frame-features.js");
 const spec = {
   name: "image",
   shape: [1, 3, 120, 160],
@@ -25,10 +26,15 @@ const spec = {
 const tensor = new Float32Array(160 * 120 * 3);
 const rgb = new Uint8Array(160 * 120 * 3);
 const roi = { x: 17, y: 9, width: 250, height: 201 }; // a finer DCT scale and the area average too
+const features = new Float64Array(6);
 const out = [];
 for (const r of [undefined, roi]) {
-  const res = jpegTensorAddon().jpegSync(readFileSync(frame), nativeParams(spec, r), tensor, rgb);
+  const res = jpegTensorAddon().jpegSync(readFileSync(frame), nativeParams(spec, r), tensor, rgb, features);
   if (Math.abs(tensor[100] - rgb[300] / 255) > 1e-6) throw new Error("the tensor is not the RGB pixels scaled");
+  // The drift features from the same pass: bit for bit what the JavaScript computes of the same pixels.
+  const native = JSON.stringify(featuresFromArray(features));
+  const js = JSON.stringify(frameFeatures(rgb, 160, 120));
+  if (native !== js) throw new Error(`jpeg-tensor on ${process.arch}: features ${native}, JavaScript ${js}`);
   out.push(Buffer.from(rgb), Buffer.from(Int32Array.from(res).buffer));
 }
 const got = Buffer.concat(out);

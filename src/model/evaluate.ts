@@ -3,7 +3,7 @@
 import { readFile } from "node:fs/promises";
 import type { LabelledFrame } from "../dataset/labelled-dir.js";
 import type { ScoredSample } from "../decision/operating-points.js";
-import { type FrameFeatures, frameFeatures } from "../monitor/frame-features.js";
+import type { FrameFeatures } from "../monitor/frame-features.js";
 import { Preprocessor, type Roi } from "./preprocess.js";
 import type { ModelSession } from "./session.js";
 
@@ -35,7 +35,7 @@ export async function evaluateFrames(
       score,
       positive: frame.label === m.positive_label,
       kind: frame.kind,
-      features: frameFeatures(p.rgb, pre.width, pre.height),
+      features: p.features,
     });
   }
   return out;

@@ -11,7 +11,8 @@ import { packageRoot } from "../package-info.js";
 export type NativeResult = [number, number, number, number];
 
 type Frame = Uint8Array;
-type Out = [params: Float64Array, tensor: Float32Array, rgb: Uint8Array];
+/** `features` (optional, Float64Array(6)): the drift features of `rgb`, as src/monitor/frame-features.ts computes them. */
+type Out = [params: Float64Array, tensor: Float32Array, rgb: Uint8Array, features?: Float64Array];
 
 export interface JpegTensorAddon {
   jpeg(jpeg: Frame, ...out: Out): Promise<NativeResult>;

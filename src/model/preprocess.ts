@@ -4,6 +4,7 @@
 import sharp from "sharp";
 import { interleaveYuv420, type RawLayout, yuv420Bytes, yuvBlack, yuvToRgb } from "../camera/yuv420.js";
 import { UserFacingError } from "../errors.js";
+import { type FrameFeatures, frameFeatures } from "../monitor/frame-features.js";
 import type { InputSpec } from "./manifest.js";
 import { NATIVE_KERNEL, NativePreprocessor } from "./preprocess-native.js";
 import { inputSize, toTensor } from "./tensor.js";
@@ -19,6 +20,8 @@ export interface Preprocessed {
   /** Interleaved RGB at the model's input size: the pixels the model saw, also used for features. */
   rgb: Uint8Array;
   tensor: Float32Array;
+  /** Drift and OOD statistics of `rgb` (the native path computes them in the same pass). */
+  features: FrameFeatures;
   /** Size of the decoded frame before any crop. */
   sourceWidth: number;
   sourceHeight: number;
@@ -110,7 +113,7 @@ export class Preprocessor {
       throw new CorruptFrameError(`cannot decode frame: ${(err as Error).message}`);
     }
     const rgb = new Uint8Array(data.buffer, data.byteOffset, data.length);
-    return { rgb, tensor: toTensor(rgb, this.spec), sourceWidth, sourceHeight };
+    return this.made(rgb, sourceWidth, sourceHeight);
   }
 
   /**
@@ -136,7 +139,12 @@ export class Preprocessor {
       .raw()
       .toBuffer();
     const rgb = yuvToRgb(resized, this.width * this.height, layout.colour);
-    return { rgb, tensor: toTensor(rgb, this.spec), sourceWidth: width, sourceHeight: height };
+    return this.made(rgb, width, height);
+  }
+
+  private made(rgb: Uint8Array, sourceWidth: number, sourceHeight: number): Preprocessed {
+    const features = frameFeatures(rgb, this.width, this.height);
+    return { rgb, tensor: toTensor(rgb, this.spec), features, sourceWidth, sourceHeight };
   }
 
   private resizeOptions(background: { r: number; g: number; b: number }): sharp.ResizeOptions {

@@ -69,6 +69,18 @@ export function frameFeatures(rgb: Uint8Array, width: number, height: number): F
   };
 }
 
+/** The native path's Float64Array(6) (native/jpeg-tensor/src/features.c, same order) as features. */
+export function featuresFromArray(a: Float64Array): FrameFeatures {
+  return {
+    brightness: a[0] as number,
+    contrast: a[1] as number,
+    sharpness: a[2] as number,
+    red: a[3] as number,
+    green: a[4] as number,
+    blue: a[5] as number,
+  };
+}
+
 let scratch = new Uint8Array(0);
 function lumaBuffer(n: number): Uint8Array {
   if (scratch.length < n) scratch = new Uint8Array(n);

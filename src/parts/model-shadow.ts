@@ -10,7 +10,6 @@ import type { Config } from "../config/schema.js";
 import { type Decision, decide } from "../decision/decide.js";
 import type { Preprocessed } from "../model/preprocess.js";
 import type { DriftMonitor } from "../monitor/drift-monitor.js";
-import { frameFeatures } from "../monitor/frame-features.js";
 import type { ActiveModel, ModelIdentity } from "../pipeline/active-model.js";
 import type { DecidedFrame } from "../pipeline/pipeline.js";
 import { type Comparison, ShadowTally } from "../shadow/shadow-tally.js";
@@ -105,12 +104,13 @@ export function modelShadow(o: {
       const shared = r.input?.preprocessor.key === preprocessor.key ? r.input : null;
       const pre = shared ? null : await preprocessor.run(r.frame.data, r.frame.raw);
       const { score } = await session.run(shared?.tensor ?? (pre as Preprocessed).tensor);
+      pre?.share?.release(); // its features are a copy: the buffers can serve the next frame
       const decision = decide(score, policy);
       const latencyMs = performance.now() - t0;
       if (s !== current) return; // replaced meanwhile: its account is closed
       const comparison = s.tally.record(r.decision.action, decision.action, latencyMs);
       if (s.drift) {
-        const features = pre ? frameFeatures(pre.rgb, preprocessor.width, preprocessor.height) : r.features;
+        const features = pre ? pre.features : r.features;
         const { event } = s.drift.observe(features, score, decision.action === "reject", decision.uncertain);
         if (event) logger.info({ candidate: s.model.identity, drift: event.data.to }, `candidate: ${event.message}`);
       }

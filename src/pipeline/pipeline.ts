@@ -8,7 +8,7 @@ import type { Frame } from "../camera/frame.js";
 import type { FrameSlot } from "../camera/frame-slot.js";
 import { type Decision, type DecisionPolicy, decide } from "../decision/decide.js";
 import { type BufferShare, CorruptFrameError, type Preprocessed, type Preprocessor } from "../model/preprocess.js";
-import { type FrameFeatures, frameFeatures } from "../monitor/frame-features.js";
+import type { FrameFeatures } from "../monitor/frame-features.js";
 import { StageTimings } from "../monitor/latency.js";
 import { outOfRange } from "../monitor/ood.js";
 import type { ActiveModel, ModelIdentity } from "./active-model.js";
@@ -204,7 +204,7 @@ export class Pipeline {
     const inference = await model.session.run(pre.tensor);
     const t2 = performance.now();
     const decision = decide(inference.score, policy);
-    const features = frameFeatures(pre.rgb, preprocessor.width, preprocessor.height);
+    const { features } = pre;
     const ood = model.ood ? outOfRange(features, model.ood) : [];
     const t3 = performance.now();
 

@@ -13,6 +13,7 @@ import type { InputSpec } from "../../src/model/manifest.js";
 import { CorruptFrameError, type Preprocessed, Preprocessor, type Roi } from "../../src/model/preprocess.js";
 import { nativeParams } from "../../src/model/preprocess-native.js";
 import { toTensor } from "../../src/model/tensor.js";
+import { frameFeatures } from "../../src/monitor/frame-features.js";
 import { cleanup, tempDir } from "../helpers/daemon.js";
 import { prng } from "../helpers/prng.js";
 
@@ -378,13 +379,85 @@ describe("bad and unusual frames: a counted corrupt frame or a correct decode", 
   });
 });
 
-describe("off the main thread", () => {
-  it("parallel calls on libuv's pool give the same pixels as one at a time", async () => {
+describe("inline and off the main thread", () => {
+  it("parallel calls on libuv's pool give the same pixels as inline calls", async () => {
+    const addon = jpegTensorAddon();
+    const params = nativeParams(SPEC);
+    const inline = frames.map((f) => {
+      const rgb = new Uint8Array(W * H * 3);
+      addon.jpegSync(f, params, new Float32Array(W * H * 3), rgb);
+      return rgb;
+    });
+    const pooled = await Promise.all(
+      [...frames, ...frames, ...frames].map(async (f) => {
+        const rgb = new Uint8Array(W * H * 3);
+        await addon.jpeg(f, params, new Float32Array(W * H * 3), rgb);
+        return rgb;
+      }),
+    );
+    for (const [i, rgb] of pooled.entries()) expect(rgb).toEqual(inline[i % frames.length]);
+  });
+
+  it("frames above 720p go to the pool, smaller ones inline: the same pixels either way", async () => {
+    // The first JPEG's size is unknown (pool), the next ones inline; a 1080p frame goes back to the pool.
+    const big = await sharp(frames[0] as Buffer)
+      .resize(1920, 1080, { fit: "fill" })
+      .jpeg()
+      .toBuffer();
     const pre = new Preprocessor(SPEC);
-    const one: Uint8Array[] = [];
-    for (const f of frames) one.push((await pre.run(f)).rgb);
-    const all = await Promise.all([...frames, ...frames, ...frames].map((f) => pre.run(f)));
-    for (const [i, r] of all.entries()) expect(r.rgb).toEqual(one[i % frames.length]);
+    const seq = [frames[0], frames[1], big, big, frames[0]] as Buffer[];
+    const got: Uint8Array[] = [];
+    for (const f of seq) {
+      const r = await pre.run(f);
+      got.push(Uint8Array.from(r.rgb));
+      r.share?.release();
+    }
+    const fresh = async (f: Buffer) => Uint8Array.from((await new Preprocessor(SPEC).run(f)).rgb);
+    expect(got[0]).toEqual(got[4]);
+    expect(got[1]).toEqual(await fresh(frames[1] as Buffer));
+    expect(got[2]).toEqual(got[3]);
+    expect(got[3]).toEqual(await fresh(big));
+  });
+});
+
+describe("drift features in the same pass", () => {
+  it("equal the JavaScript features of the same pixels, bit for bit (JPEG, ROI, contain, raw, PNG)", async () => {
+    const i420 = execFileSync(
+      "ffmpeg",
+      ["-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240", "-frames:v", "1"].concat([
+        "-pix_fmt",
+        "yuv420p",
+        "-f",
+        "rawvideo",
+        "-",
+      ]),
+    );
+    const raw: RawLayout = {
+      format: "yuv420p",
+      width: 320,
+      height: 240,
+      colour: { matrix: "bt601", range: "limited" },
+    };
+    const png = await sharp(frames[2] as Buffer)
+      .png()
+      .toBuffer();
+    const contain: InputSpec = { ...SPEC, resize: { ...SPEC.resize, mode: "contain" } };
+    const cases: [Preprocessor, Buffer, RawLayout?][] = [
+      ...frames.map((f): [Preprocessor, Buffer] => [new Preprocessor(SPEC), f]),
+      [new Preprocessor(SPEC, { x: 17, y: 9, width: 250, height: 201 }), frames[1] as Buffer],
+      [new Preprocessor(contain), frames[3] as Buffer],
+      [new Preprocessor(SPEC), i420, raw],
+      [new Preprocessor(SPEC), png],
+    ];
+    for (const [pre, frame, layout] of cases) {
+      const r = await pre.run(frame, layout);
+      expect(r.features).toEqual(frameFeatures(r.rgb, pre.width, pre.height));
+      expect(r.features.sharpness).toBeGreaterThan(0);
+    }
+    // The sharp path (models packed with a sharp kernel) computes the same features in JavaScript.
+    const old = new Preprocessor({ ...SPEC, resize: { ...SPEC.resize, kernel: "lanczos3" } });
+    const r = await old.run(frames[0] as Buffer);
+    expect(r.features).toEqual(frameFeatures(r.rgb, old.width, old.height));
   });
 });
 

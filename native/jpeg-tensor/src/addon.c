@@ -8,6 +8,7 @@
 #include <string.h>
 #include <turbojpeg.h>
 
+#include "features.h"
 #include "resample.h"
 
 // Larger frames are refused before any allocation: a corrupt header must not make us allocate
@@ -25,11 +26,12 @@ typedef struct {
   Params p;
   float *tensor;
   uint8_t *rgb;
+  double *features;  // optional: the drift features of `rgb`
   int src_w, src_h;
   int scale_num, scale_denom;
   int corrupt;
   char err[256];
-  napi_ref refs[3];
+  napi_ref refs[4];
   napi_deferred deferred;
   napi_async_work work;
 } Job;
@@ -189,18 +191,27 @@ static int run_rgb(Job *j) {
 }
 
 static void run_job(Job *j) {
+  int rc;
   switch (j->kind) {
     case KIND_JPEG:
     case KIND_DECODE_ONLY:
-      run_jpeg(j);
+      rc = run_jpeg(j);
       break;
     case KIND_I420:
     case KIND_NV12:
-      run_yuv(j);
+      rc = run_yuv(j);
       break;
     default:
-      run_rgb(j);
+      rc = run_rgb(j);
   }
+  if (rc || !j->features) return;
+  // From the pixels just written, while they are in cache: no second pass in JavaScript.
+  uint8_t *luma = scratch(SCRATCH_LUMA, (size_t)j->p.out_w * j->p.out_h);
+  if (!luma) {
+    fail(j, "out of memory");
+    return;
+  }
+  frame_features(j->rgb, j->p.out_w, j->p.out_h, luma, j->features);
 }
 
 // ---- Node-API glue ----
@@ -258,10 +269,11 @@ static int read_params(napi_env env, napi_value v, Params *p) {
   return 0;
 }
 
-// args: kind-specific prefix, then params, tensor, rgb. Returns 0 or throws (and returns -1).
+// args: kind-specific prefix, then params, tensor, rgb and optionally features (Float64Array(6)).
+// Returns 0 or throws (and returns -1).
 static int parse_job(napi_env env, napi_callback_info info, int kind, Job *j, napi_value *keep) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return -1;
   memset(j, 0, sizeof *j);
   j->kind = kind;
@@ -319,6 +331,16 @@ static int parse_job(napi_env env, napi_callback_info info, int kind, Job *j, na
   j->rgb = d;
   keep[1] = argv[k + 1];
   keep[2] = argv[k + 2];
+  napi_valuetype type = napi_undefined;
+  if (argc > k + 3 && napi_typeof(env, argv[k + 3], &type) == napi_ok && type != napi_undefined) {
+    size_t flen;
+    if (bytes_of(env, argv[k + 3], &d, &flen, napi_float64_array) || flen != FEATURE_COUNT) {
+      throw_type(env, "jpeg-tensor: features must be a Float64Array(6)");
+      return -1;
+    }
+    j->features = d;
+    keep[3] = argv[k + 3];
+  }
   return 0;
 }
 
@@ -343,7 +365,7 @@ static napi_value result_of(napi_env env, const Job *j) {
 
 static napi_value run_sync(napi_env env, napi_callback_info info, int kind) {
   Job j;
-  napi_value keep[3] = {0};
+  napi_value keep[4] = {0};
   if (parse_job(env, info, kind, &j, keep)) return NULL;
   run_job(&j);
   if (j.corrupt) {
@@ -368,7 +390,7 @@ static void complete(napi_env env, napi_status status, void *data) {
   } else {
     napi_resolve_deferred(env, j->deferred, result_of(env, j));
   }
-  for (int i = 0; i < 3; i++)
+  for (int i = 0; i < 4; i++)
     if (j->refs[i]) napi_delete_reference(env, j->refs[i]);
   napi_delete_async_work(env, j->work);
   free(j);
@@ -380,13 +402,13 @@ static napi_value run_async(napi_env env, napi_callback_info info, int kind) {
     napi_throw_error(env, NULL, "jpeg-tensor: out of memory");
     return NULL;
   }
-  napi_value keep[3] = {0};
+  napi_value keep[4] = {0};
   if (parse_job(env, info, kind, j, keep)) {
     free(j);
     return NULL;
   }
   // The buffers stay alive (referenced) until the work completes.
-  for (int i = 0; i < 3; i++)
+  for (int i = 0; i < 4; i++)
     if (keep[i]) CHECK(napi_create_reference(env, keep[i], 1, &j->refs[i]));
   napi_value promise, name;
   CHECK(napi_create_promise(env, &j->deferred, &promise));

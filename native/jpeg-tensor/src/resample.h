@@ -57,7 +57,7 @@ void yuv_to_rgb(const Params *p, const uint8_t *y, const uint8_t *u, const uint8
                 int pixels, uint8_t *rgb);
 
 // Per-thread reusable buffers, by slot.
-enum { SCRATCH_ROWS, SCRATCH_ACC, SCRATCH_DECODE, SCRATCH_DST, SCRATCH_Y, SCRATCH_C, SCRATCH_SLOTS };
+enum { SCRATCH_ROWS, SCRATCH_ACC, SCRATCH_DECODE, SCRATCH_DST, SCRATCH_Y, SCRATCH_C, SCRATCH_LUMA, SCRATCH_SLOTS };
 void *scratch(int slot, size_t size);
 
 #endif
