@@ -62,7 +62,7 @@ export class NativePreprocessor {
   private readonly rawParams = new Map<string, Float64Array>();
   private readonly addon = jpegTensorAddon();
   private readonly pool: Buffers[] = [];
-  /** The last JPEG's pixels: a JPEG's size is known only once decoded (unknown: the pool). */
+  /** The last JPEG's pixels decide inline or pool for the next: a JPEG's size is known only once decoded. */
   private jpegPixels = Number.POSITIVE_INFINITY;
 
   constructor(
@@ -109,8 +109,9 @@ export class NativePreprocessor {
       throw err;
     }
     const share = new BufferShare(() => this.giveBack(buffers));
-    const frameFeatures = featuresFromArray(features);
-    return { rgb, tensor, features: frameFeatures, sourceWidth: result[0], sourceHeight: result[1], share };
+    // A copy: the array goes back to the pool with the buffers.
+    const copied = featuresFromArray(features);
+    return { rgb, tensor, features: copied, sourceWidth: result[0], sourceHeight: result[1], share };
   }
 
   private giveBack(buffers: Buffers): void {
