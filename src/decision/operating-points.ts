@@ -142,3 +142,13 @@ export function calibrateThreshold(samples: readonly ScoredSample[], maxMissedRa
   }
   return Math.round(((lo + hi) / 2) * 1000) / 1000;
 }
+
+/**
+ * One threshold for several calibration sets (the original line's, a new line's): the lowest of
+ * their calibrated thresholds, so the missed defects stay within `maxMissedRate` on each, where a
+ * pooled set would let the larger one hide the other's misses.
+ */
+export function calibrateAcross(sets: readonly (readonly ScoredSample[])[], maxMissedRate: number): number {
+  if (sets.length === 0) throw new Error("calibrateAcross needs at least one calibration set");
+  return Math.min(...sets.map((s) => calibrateThreshold(s, maxMissedRate)));
+}

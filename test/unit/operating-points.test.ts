@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  calibrateAcross,
   calibrateThreshold,
   classMetrics,
   operatingPoint,
@@ -53,6 +54,23 @@ describe("operating points", () => {
 
   it("keeps a margin on perfectly separable data instead of sitting at the last defect's score", () => {
     expect(calibrateThreshold([good(0.01), good(0.02), bad(0.98), bad(0.99)], 0.01)).toBeCloseTo(0.5, 1);
+  });
+
+  it("calibrates one threshold for two lines so that neither misses more than allowed", () => {
+    // The original line: defects score high. A new line: one of its 10 defects scores 0.3.
+    const original = [...Array.from({ length: 90 }, () => good(0.05)), ...Array.from({ length: 90 }, () => bad(0.95))];
+    const line = [
+      ...Array.from({ length: 10 }, () => good(0.1)),
+      bad(0.3),
+      ...Array.from({ length: 9 }, () => bad(0.9)),
+    ];
+    expect(calibrateAcross([original], 0.01)).toBeGreaterThan(0.3);
+    // Pooled, the new line's miss is 1 of 100 defects, within 1%: it would be missed.
+    expect(calibrateThreshold([...original, ...line], 0.01)).toBeGreaterThan(0.3);
+    const t = calibrateAcross([original, line], 0.01);
+    expect(t).toBeLessThanOrEqual(0.3);
+    expect(classMetrics(line, t).missed_defect_rate).toBe(0);
+    expect(classMetrics(original, t).false_reject_rate).toBe(0);
   });
 
   it("computes ROC AUC with ties counted half", () => {
