@@ -21,14 +21,15 @@ export const MODEL_HELP = `Usage:
       Scores a model directory on labelled frames (a folder with labels.csv); prints metrics at
       the manifest's threshold, at --threshold, or at the threshold calibrated on --calibration.
       --scores writes every frame's score to FILE (JSON: [{file, score}], in labels.csv order).
-  linesight model profile DIR --data FRAMES [--calibration FRAMES...] [--max-missed 0.01]
+  linesight model profile DIR --data FRAMES [--calibration FRAMES...] [--max-missed 0.01] [--max-false-reject R]
                           [--reference FRAMES [--reference-scores FRAMES]] [--prevalence 0.02]
                           [--metrics-key int8]
       Evaluates the shipped artifact and writes into DIR/manifest.json its test metrics, the
       operating-point table and the reference statistics used for drift detection. With
       --calibration, first sets the default threshold on those frames: the highest threshold
       that misses at most --max-missed of defects; --calibration given more than once (one
-      folder per line): the lowest of their thresholds, so that every line stays within it.
+      folder per line): the lowest of their thresholds, so that every line stays within it;
+      with --max-false-reject, no folder's threshold rejects more than that share of its good parts.
       With --reference, the reference statistics come from those frames (the line the model
       will inspect) instead of --data; with --reference-scores too, the score statistics come
       from those (frames of that line the model was never trained on).
@@ -81,6 +82,7 @@ export async function modelCommand(argv: string[]): Promise<number> {
       "reference-scores": { type: "string" },
       threshold: { type: "string" },
       "max-missed": { type: "string" },
+      "max-false-reject": { type: "string" },
       prevalence: { type: "string" },
       "metrics-key": { type: "string" },
       "optimized-graph": { type: "string" },
@@ -106,7 +108,8 @@ export async function modelCommand(argv: string[]): Promise<number> {
       });
       let threshold = num(values.threshold, "threshold", session.manifest.decision.threshold);
       if (values.calibration)
-        threshold = (await calibrate(session, values.calibration, values["max-missed"])).threshold;
+        threshold = (await calibrate(session, values.calibration, values["max-missed"], values["max-false-reject"]))
+          .threshold;
       const evaluated = await evaluateFrames(session, await framesOf(values.data, "--data"));
       await session.release();
       if (values.scores)
@@ -120,7 +123,7 @@ export async function modelCommand(argv: string[]): Promise<number> {
       let threshold = manifest.decision.threshold;
       const session = await ModelSession.load(dir, { threads });
       if (values.calibration) {
-        const c = await calibrate(session, values.calibration, values["max-missed"]);
+        const c = await calibrate(session, values.calibration, values["max-missed"], values["max-false-reject"]);
         threshold = c.threshold;
         // A band reaching 0 or 1 would make every confident decision on that side uncertain.
         const band = fitBand(manifest.decision.uncertain_band, threshold);
@@ -187,16 +190,23 @@ export async function modelCommand(argv: string[]): Promise<number> {
  * Several folders (the original line's and a new line's): the lowest of their thresholds, so the
  * missed defects stay within the target on each line, not only on their pooled frames.
  */
-async function calibrate(session: ModelSession, dirs: string[], maxMissedArg: string | undefined) {
+async function calibrate(
+  session: ModelSession,
+  dirs: string[],
+  maxMissedArg: string | undefined,
+  maxFalseRejectArg: string | undefined,
+) {
   const maxMissed = num(maxMissedArg, "max-missed", 0.01);
+  const maxFalseReject = maxFalseRejectArg === undefined ? null : num(maxFalseRejectArg, "max-false-reject", 1);
   const sets = [];
   for (const dir of dirs) sets.push(await evaluateFrames(session, await framesOf(dir, "--calibration")));
   const each = sets.map((frames, i) => `${basename(resolve(dirs[i] as string))} (${frames.length} frames)`);
   return {
-    threshold: calibrateAcross(sets, maxMissed),
+    threshold: calibrateAcross(sets, maxMissed, maxFalseReject),
     policy:
-      `middle of the thresholds that miss at most ${maxMissed * 100}% of defects with the fewest false rejects, ` +
-      (sets.length > 1 ? `the lowest of those on each of ${each.join(", ")}` : `on ${each[0]}`),
+      `middle of the thresholds that miss at most ${maxMissed * 100}% of defects with the fewest false rejects` +
+      (maxFalseReject === null ? "" : ` (never below rejecting ${maxFalseReject * 100}% of good parts)`) +
+      (sets.length > 1 ? `, the lowest of those on each of ${each.join(", ")}` : `, on ${each[0]}`),
   };
 }
 

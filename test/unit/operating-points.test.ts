@@ -3,6 +3,7 @@ import {
   calibrateAcross,
   calibrateThreshold,
   classMetrics,
+  falseRejectFloor,
   operatingPoint,
   rejectsPer1000,
   rocAuc,
@@ -71,6 +72,27 @@ describe("operating points", () => {
     expect(t).toBeLessThanOrEqual(0.3);
     expect(classMetrics(line, t).missed_defect_rate).toBe(0);
     expect(classMetrics(original, t).false_reject_rate).toBe(0);
+  });
+
+  it("does not chase a defect the model cannot see into rejecting good parts on every line", () => {
+    const original = [
+      ...Array.from({ length: 95 }, () => good(0.01)),
+      ...Array.from({ length: 5 }, () => good(0.04)),
+      ...Array.from({ length: 100 }, () => bad(0.95)),
+    ];
+    // One of the new line's 20 defects scores 0.001: no threshold above it catches it.
+    const line = [
+      ...Array.from({ length: 30 }, () => good(0.02)),
+      bad(0.001),
+      ...Array.from({ length: 19 }, () => bad(0.9)),
+    ];
+    expect(calibrateAcross([original, line], 0.01)).toBeLessThanOrEqual(0.001);
+    const t = calibrateAcross([original, line], 0.01, 0.01);
+    // Within 1% false rejects on each line: above the original line's 5% at 0.04.
+    expect(t).toBeGreaterThan(0.04);
+    expect(classMetrics(original, t).false_reject_rate).toBeLessThanOrEqual(0.01);
+    expect(classMetrics(line, t).false_reject_rate).toBeLessThanOrEqual(0.01);
+    expect(falseRejectFloor(original, 0.01)).toBeCloseTo(0.041, 6);
   });
 
   it("computes ROC AUC with ties counted half", () => {
