@@ -135,7 +135,11 @@ export function driftReference(ref: ReferenceStats, line: LineFacts): DriftRefer
   const reject = rate((h) => massAbove(h, cut));
   const fine = { edges: good.edges, probs: mix };
   const features = ref.features_by_class ? mixFeatures(ref.features, ref.features_by_class, prevalence) : ref.features;
-  const score = coarsen(fine, Math.max(1, Math.round(mix.length / 10)));
+  const coarse = coarsen(fine, Math.max(1, Math.round(mix.length / 10)));
+  const scoreFrames = counts ? mixedSampleSize(counts, prevalence) : ref.samples;
+  // Scores pile up at 0 and 1: a few hundred reference frames leave middle bins empty that a
+  // line's window fills now and then. Smoothed as the window is, an empty bin is "rare", not "never".
+  const score = { edges: coarse.edges, probs: smoothedShares(coarse.probs, scoreFrames) };
   return {
     features,
     score: { ...score, mean: (1 - prevalence) * good.mean + prevalence * defect.mean },
@@ -147,8 +151,15 @@ export function driftReference(ref: ReferenceStats, line: LineFacts): DriftRefer
     // The features rest on all `samples` frames; the class counts are the score histograms'
     // (frames the model never trained on, when profiled so): same class shares assumed.
     frames: counts ? mixedSampleSize(scaled(counts, ref.samples), prevalence) : ref.samples,
-    scoreFrames: counts ? mixedSampleSize(counts, prevalence) : ref.samples,
+    scoreFrames,
   };
+}
+
+/** Shares of a histogram of `n` frames with the window's half-count (Jeffreys) pseudocount per bin. */
+export function smoothedShares(probs: readonly number[], n: number): number[] {
+  if (!Number.isFinite(n) || n <= 0) return [...probs];
+  const k = probs.length;
+  return probs.map((p) => (p * n + 0.5) / (n + 0.5 * k));
 }
 
 function scaled(c: { good: number; defect: number }, total: number) {
