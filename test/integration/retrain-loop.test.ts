@@ -280,7 +280,7 @@ describe("closing the loop on a changed line", () => {
     expect(manifest.version).toBe("1.1.0");
     const used = manifest.training.device_data;
     expect(used.train.samples + used.calibration + used.held_out.samples).toBe(FRAMES);
-    step(`retrained: ${manifest.metrics.int8.device.accuracy * 100}% on held-out device samples`);
+    step(`retrained: ${pct(manifest.metrics.int8.device.accuracy)} on held-out device samples`);
 
     // 5. Installed over MQTT; shadow mode, the gate and the automatic promotion follow.
     const installedAt = Date.now();
