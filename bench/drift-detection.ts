@@ -18,10 +18,11 @@ import { driftSchema } from "../src/config/schema.js";
 import { readLabelledDir } from "../src/dataset/labelled-dir.js";
 import { decide } from "../src/decision/decide.js";
 import { Preprocessor } from "../src/model/preprocess.js";
+import { FEATURE_BINS } from "../src/model/profile.js";
 import { ModelSession } from "../src/model/session.js";
 import { DEFAULT_DRIFT_OPTIONS, DriftDetector, type DriftReport } from "../src/monitor/drift-detector.js";
 import { DriftMonitor } from "../src/monitor/drift-monitor.js";
-import { driftReference } from "../src/monitor/drift-reference.js";
+import { driftReference, referenceNoisePsi } from "../src/monitor/drift-reference.js";
 import type { FrameFeatures } from "../src/monitor/frame-features.js";
 import { oodBounds, outOfRange } from "../src/monitor/ood.js";
 import { packageRoot } from "../src/package-info.js";
@@ -72,27 +73,31 @@ async function look(frames: Buffer[]): Promise<Seen[]> {
   return out;
 }
 
+const lineRef = driftReference(reference, {
+  prevalence: PREVALENCE,
+  threshold: policy.threshold,
+  uncertainBand: policy.uncertainBand,
+  uncertainAction: "reject",
+});
+/** The PSI warn limit as the detector applies it: widened by what the reference's own size explains. */
+const psiLimit = (check: string) =>
+  check === "score PSI"
+    ? cfg.psi_warn + referenceNoisePsi(lineRef.score.probs.length, lineRef.scoreFrames)
+    : cfg.psi_warn + referenceNoisePsi(FEATURE_BINS, lineRef.frames);
+
 function newMonitor(): DriftMonitor {
-  const detector = new DriftDetector(
-    driftReference(reference, {
-      prevalence: PREVALENCE,
-      threshold: policy.threshold,
-      uncertainBand: policy.uncertainBand,
-      uncertainAction: "reject",
-    }),
-    {
-      ...DEFAULT_DRIFT_OPTIONS,
-      window: cfg.window,
-      minWindow: cfg.min_window,
-      evaluateEvery: cfg.evaluate_every,
-      psiWarn: cfg.psi_warn,
-      psiAlarm: cfg.psi_alarm,
-      zWarn: cfg.rate_z_warn,
-      zAlarm: cfg.rate_z_alarm,
-      escalateAfter: cfg.escalate_after,
-      clearAfter: cfg.clear_after,
-    },
-  );
+  const detector = new DriftDetector(lineRef, {
+    ...DEFAULT_DRIFT_OPTIONS,
+    window: cfg.window,
+    minWindow: cfg.min_window,
+    evaluateEvery: cfg.evaluate_every,
+    psiWarn: cfg.psi_warn,
+    psiAlarm: cfg.psi_alarm,
+    zWarn: cfg.rate_z_warn,
+    zAlarm: cfg.rate_z_alarm,
+    escalateAfter: cfg.escalate_after,
+    clearAfter: cfg.clear_after,
+  });
   return new DriftMonitor(detector);
 }
 const bounds = oodBounds(reference.features);
@@ -188,7 +193,7 @@ async function* steadyInput(): AsyncGenerator<Seen> {
   console.log("| check | worst value seen | warn limit |");
   console.log("|---|---|---|");
   for (const [k, v] of Object.entries(worst)) {
-    const limit = k.endsWith("PSI") ? cfg.psi_warn : cfg.rate_z_warn;
+    const limit = k.endsWith("PSI") ? Number(psiLimit(k).toFixed(3)) : cfg.rate_z_warn;
     console.log(`| ${k} | ${v.toFixed(3)} | ${limit} |`);
   }
 }

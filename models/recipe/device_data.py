@@ -170,8 +170,10 @@ def check_classes(samples: list[DeviceSample], labels: list[str]) -> None:
                         "device, then export again")
 
 
-def holdout_split(samples: list[DeviceSample], labels: list[str], seed: int) -> tuple[list[DeviceSample], list[DeviceSample]]:
-    """Stratified by label and kind, deterministic for a seed: the same exports give the same split."""
+def holdout_split(samples: list[DeviceSample], labels: list[str], seed: int,
+                  share: float = HOLDOUT_SHARE) -> tuple[list[DeviceSample], list[DeviceSample]]:
+    """Stratified by label and kind, deterministic for a seed: the same exports give the same split.
+    Returns (the rest, `share` of each kind)."""
     rng = random.Random(seed)
     train: list[DeviceSample] = []
     held: list[DeviceSample] = []
@@ -181,7 +183,7 @@ def holdout_split(samples: list[DeviceSample], labels: list[str], seed: int) -> 
     for kind in sorted(groups):
         g = groups[kind]
         rng.shuffle(g)
-        n = round(len(g) * HOLDOUT_SHARE)
+        n = round(len(g) * share)
         held += g[:n]
         train += g[n:]
     for label in labels:

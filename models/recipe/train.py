@@ -84,9 +84,12 @@ def fit(
     name: str,
     batch: int = 64,
     on_epoch=None,
+    keep: str = "best",
 ) -> tuple[float, nn.Module]:
     """AdamW with a one-cycle schedule; returns the best validation epoch's accuracy and model
-    (a deep copy: QAT observers' buffers do not round-trip through state_dict)."""
+    (a deep copy: QAT observers' buffers do not round-trip through state_dict), or with
+    keep="last" the last epoch's: when the validation split does not show what is learned (a new
+    line's frames are not in it), its ties would keep the first epoch, not the annealed one."""
     rng = np.random.default_rng(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     steps = epochs * math.ceil(len(train) / batch)
@@ -112,6 +115,6 @@ def fit(
             seen += len(idx)
         acc = accuracy(model, val, transform)
         log(f"{name} epoch {epoch + 1}/{epochs}: loss {total / seen:.4f}, val accuracy {acc * 100:.2f}% ({time.time() - t0:.0f}s)")
-        if acc > best_acc:
+        if acc > best_acc or keep == "last":
             best_acc, best_model = acc, copy.deepcopy(model)
     return best_acc, best_model

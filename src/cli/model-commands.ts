@@ -5,29 +5,34 @@ import { parseArgs } from "node:util";
 import { type LabelledFrame, readLabelledDir } from "../dataset/labelled-dir.js";
 import { mapLimit } from "../dataset/pool.js";
 import { fitBand } from "../decision/decide.js";
-import { calibrateThreshold, classMetrics } from "../decision/operating-points.js";
+import { calibrateAcross, classMetrics } from "../decision/operating-points.js";
 import { renderModelCard } from "../model/card.js";
 import { evaluateFrames } from "../model/evaluate.js";
 import { type Manifest, parseManifest } from "../model/manifest.js";
 import { readManifest } from "../model/model-file.js";
 import { Preprocessor } from "../model/preprocess.js";
-import { applyProfile, buildProfile } from "../model/profile.js";
+import { applyProfile, buildProfile, withScoresFrom } from "../model/profile.js";
 import { ModelSession } from "../model/session.js";
 import { UsageError } from "./usage.js";
 
 export const MODEL_HELP = `Usage:
-  linesight model eval DIR --data FRAMES [--threshold T | --calibration FRAMES [--max-missed 0.01]]
+  linesight model eval DIR --data FRAMES [--threshold T | --calibration FRAMES... [--max-missed 0.01]]
                        [--optimized-graph FILE] [--scores FILE] [--json]
       Scores a model directory on labelled frames (a folder with labels.csv); prints metrics at
       the manifest's threshold, at --threshold, or at the threshold calibrated on --calibration.
       --scores writes every frame's score to FILE (JSON: [{file, score}], in labels.csv order).
-  linesight model profile DIR --data FRAMES [--calibration FRAMES] [--max-missed 0.01]
-                          [--reference FRAMES] [--prevalence 0.02] [--metrics-key int8]
+  linesight model profile DIR --data FRAMES [--calibration FRAMES...] [--max-missed 0.01] [--max-false-reject R]
+                          [--reference FRAMES [--reference-scores FRAMES]] [--prevalence 0.02]
+                          [--metrics-key int8]
       Evaluates the shipped artifact and writes into DIR/manifest.json its test metrics, the
       operating-point table and the reference statistics used for drift detection. With
       --calibration, first sets the default threshold on those frames: the highest threshold
-      that misses at most --max-missed of defects. With --reference, the reference statistics
-      come from those frames (the line the model will inspect) instead of --data.
+      that misses at most --max-missed of defects; --calibration given more than once (one
+      folder per line): the lowest of their thresholds, so that every line stays within it;
+      with --max-false-reject, no folder's threshold rejects more than that share of its good parts.
+      With --reference, the reference statistics come from those frames (the line the model
+      will inspect) instead of --data; with --reference-scores too, the score statistics come
+      from those (frames of that line the model was never trained on).
   linesight model card DIR
       Renders DIR/MODEL_CARD.md from DIR/manifest.json.
   linesight model keygen|pack|verify ...
@@ -72,10 +77,12 @@ export async function modelCommand(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       data: { type: "string" },
-      calibration: { type: "string" },
+      calibration: { type: "string", multiple: true },
       reference: { type: "string" },
+      "reference-scores": { type: "string" },
       threshold: { type: "string" },
       "max-missed": { type: "string" },
+      "max-false-reject": { type: "string" },
       prevalence: { type: "string" },
       "metrics-key": { type: "string" },
       "optimized-graph": { type: "string" },
@@ -101,7 +108,8 @@ export async function modelCommand(argv: string[]): Promise<number> {
       });
       let threshold = num(values.threshold, "threshold", session.manifest.decision.threshold);
       if (values.calibration)
-        threshold = (await calibrate(session, values.calibration, values["max-missed"])).threshold;
+        threshold = (await calibrate(session, values.calibration, values["max-missed"], values["max-false-reject"]))
+          .threshold;
       const evaluated = await evaluateFrames(session, await framesOf(values.data, "--data"));
       await session.release();
       if (values.scores)
@@ -115,7 +123,7 @@ export async function modelCommand(argv: string[]): Promise<number> {
       let threshold = manifest.decision.threshold;
       const session = await ModelSession.load(dir, { threads });
       if (values.calibration) {
-        const c = await calibrate(session, values.calibration, values["max-missed"]);
+        const c = await calibrate(session, values.calibration, values["max-missed"], values["max-false-reject"]);
         threshold = c.threshold;
         // A band reaching 0 or 1 would make every confident decision on that side uncertain.
         const band = fitBand(manifest.decision.uncertain_band, threshold);
@@ -128,6 +136,9 @@ export async function modelCommand(argv: string[]): Promise<number> {
       const evaluated = await evaluateFrames(session, await framesOf(values.data, "--data"));
       const line = values.reference
         ? await evaluateFrames(session, await framesOf(values.reference, "--reference"))
+        : null;
+      const lineScores = values["reference-scores"]
+        ? await evaluateFrames(session, await framesOf(values["reference-scores"], "--reference-scores"))
         : null;
       await session.release();
       const options = (data: string) => ({
@@ -146,6 +157,17 @@ export async function modelCommand(argv: string[]): Promise<number> {
             `--reference ${values.reference}: ${line.length - defects} good and ${defects} defect frames; the reference statistics need labelled frames of both classes`,
           );
         profile.reference = buildProfile(line, options(values.reference as string)).reference;
+        if (lineScores) {
+          const d = lineScores.filter((f) => f.positive).length;
+          if (d === 0 || d === lineScores.length)
+            throw new UsageError(
+              `--reference-scores ${values["reference-scores"]}: ${lineScores.length - d} good and ${d} defect frames; the score statistics need labelled frames of both classes`,
+            );
+          const scores = buildProfile(lineScores, options(values["reference-scores"] as string)).reference;
+          profile.reference = withScoresFrom(profile.reference, scores);
+        }
+      } else if (lineScores) {
+        throw new UsageError("--reference-scores goes with --reference");
       }
       manifest = applyProfile(manifest, values["metrics-key"] ?? "int8", profile, session.files.bytes.length);
       await writeManifest(dir, manifest);
@@ -163,15 +185,28 @@ export async function modelCommand(argv: string[]): Promise<number> {
   }
 }
 
-/** The default threshold from calibration frames (never the test set), and how it was chosen. */
-async function calibrate(session: ModelSession, dir: string, maxMissedArg: string | undefined) {
-  const frames = await evaluateFrames(session, await framesOf(dir, "--calibration"));
+/**
+ * The default threshold from calibration frames (never the test set), and how it was chosen.
+ * Several folders (the original line's and a new line's): the lowest of their thresholds, so the
+ * missed defects stay within the target on each line, not only on their pooled frames.
+ */
+async function calibrate(
+  session: ModelSession,
+  dirs: string[],
+  maxMissedArg: string | undefined,
+  maxFalseRejectArg: string | undefined,
+) {
   const maxMissed = num(maxMissedArg, "max-missed", 0.01);
+  const maxFalseReject = maxFalseRejectArg === undefined ? null : num(maxFalseRejectArg, "max-false-reject", 1);
+  const sets = [];
+  for (const dir of dirs) sets.push(await evaluateFrames(session, await framesOf(dir, "--calibration")));
+  const each = sets.map((frames, i) => `${basename(resolve(dirs[i] as string))} (${frames.length} frames)`);
   return {
-    threshold: calibrateThreshold(frames, maxMissed),
+    threshold: calibrateAcross(sets, maxMissed, maxFalseReject),
     policy:
-      `middle of the thresholds that miss at most ${maxMissed * 100}% of defects with the fewest false rejects, ` +
-      `on ${basename(resolve(dir))} (${frames.length} frames)`,
+      `middle of the thresholds that miss at most ${maxMissed * 100}% of defects with the fewest false rejects` +
+      (maxFalseReject === null ? "" : ` (never below rejecting ${maxFalseReject * 100}% of good parts)`) +
+      (sets.length > 1 ? `, the lowest of those on each of ${each.join(", ")}` : `, on ${each[0]}`),
   };
 }
 

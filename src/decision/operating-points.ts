@@ -142,3 +142,31 @@ export function calibrateThreshold(samples: readonly ScoredSample[], maxMissedRa
   }
   return Math.round(((lo + hi) / 2) * 1000) / 1000;
 }
+
+/** The lowest threshold (0.001 grid) that rejects at most `maxFalseReject` of the good parts. */
+export function falseRejectFloor(samples: readonly ScoredSample[], maxFalseReject: number): number {
+  for (let k = 1; k < 1000; k++) {
+    const c = count(samples, k / 1000);
+    if (ratio(c.falseRejects, c.goods) <= maxFalseReject) return k / 1000;
+  }
+  return 0.999;
+}
+
+/**
+ * One threshold for several calibration sets (the original line's, a new line's): the lowest of
+ * their calibrated thresholds, so the missed defects stay within `maxMissedRate` on each, where a
+ * pooled set would let the larger one hide the other's misses. With `maxFalseReject`, never below
+ * the threshold that keeps every set's false rejects within that share: a few dozen of a new
+ * line's defects can hold one the model cannot see at all, and chasing it would reject good parts
+ * on every line.
+ */
+export function calibrateAcross(
+  sets: readonly (readonly ScoredSample[])[],
+  maxMissedRate: number,
+  maxFalseReject: number | null = null,
+): number {
+  if (sets.length === 0) throw new Error("calibrateAcross needs at least one calibration set");
+  const missTarget = Math.min(...sets.map((s) => calibrateThreshold(s, maxMissedRate)));
+  if (maxFalseReject === null) return missTarget;
+  return Math.max(missTarget, ...sets.map((s) => falseRejectFloor(s, maxFalseReject)));
+}

@@ -83,6 +83,23 @@ function expectedRejectRate(frames: readonly ScoredSample[], threshold: number, 
   return m.false_reject_rate * (1 - prevalence) + (1 - m.missed_defect_rate) * prevalence;
 }
 
+/**
+ * A reference whose frame features come from `features` and whose scores (and the class counts
+ * and reject rate that go with them) come from `scores`: a model is over-confident on the frames
+ * it was trained on, so its scores are described on frames it never saw, while how the line
+ * looks can use every frame.
+ */
+export function withScoresFrom(features: ReferenceStats, scores: ReferenceStats): ReferenceStats {
+  return {
+    ...features,
+    data: `${features.data} (scores: ${scores.data})`,
+    score: scores.score,
+    ...(scores.score_by_class ? { score_by_class: scores.score_by_class } : {}),
+    ...(scores.class_samples ? { class_samples: scores.class_samples } : {}),
+    reject_rate: scores.reject_rate,
+  };
+}
+
 export function applyProfile(manifest: Manifest, key: string, profile: Profile, fileBytes: number): Manifest {
   const previous = manifest.metrics?.[key];
   return {

@@ -3,7 +3,7 @@
 // Pure: the caller feeds frames and publishes the reports.
 
 import { jsDistance, psi, type RateBelief, rateZ, smoothedProbs } from "./distance.js";
-import type { DriftReference } from "./drift-reference.js";
+import { type DriftReference, referenceNoisePsi } from "./drift-reference.js";
 import { FEATURE_NAMES, type FeatureName, type FrameFeatures } from "./frame-features.js";
 import { binIndex } from "./histogram.js";
 import { type Level, LevelWithHysteresis, worst } from "./hysteresis.js";
@@ -213,17 +213,26 @@ export class DriftDetector {
     return ready ? h.update(enter, hold) : h.level;
   }
 
-  private psiLevel(v: number, factor: number): Level {
+  /** `noise`: the PSI the reference's own sampling explains (referenceNoisePsi), added to the limits. */
+  private psiLevel(v: number, factor: number, noise: number): Level {
     const o = this.options;
-    return v >= o.psiAlarm * factor ? "alarm" : v >= o.psiWarn * factor ? "warn" : "ok";
+    return v >= o.psiAlarm * factor + noise ? "alarm" : v >= o.psiWarn * factor + noise ? "warn" : "ok";
   }
 
-  private distribution(key: string, w: BinnedWindow, refProbs: readonly number[], refMean: number, ready: boolean) {
+  private distribution(
+    key: string,
+    w: BinnedWindow,
+    refProbs: readonly number[],
+    refMean: number,
+    refFrames: number,
+    ready: boolean,
+  ) {
     const p = smoothedProbs(w.counts, w.size);
     const d = psi(p, refProbs);
     const mean = w.mean;
+    const noise = referenceNoisePsi(refProbs.length, refFrames);
     return {
-      status: this.level(key, this.psiLevel(d, 1), this.psiLevel(d, this.options.clearRatio), ready),
+      status: this.level(key, this.psiLevel(d, 1, noise), this.psiLevel(d, this.options.clearRatio, noise), ready),
       psi: round(d),
       js: round(jsDistance(p, refProbs)),
       mean: round(mean, 3),
@@ -264,7 +273,7 @@ export class DriftDetector {
     for (const name of FEATURE_NAMES) {
       const h = this.ref.features[name]!;
       const w = this.features[name];
-      const d = this.distribution(name, w, h.probs, h.mean, ready);
+      const d = this.distribution(name, w, h.probs, h.mean, this.ref.frames, ready);
       const recent = w.recentMean(RECENT_EVALUATIONS * this.options.evaluateEvery);
       features[name] = {
         ...d,
@@ -272,7 +281,14 @@ export class DriftDetector {
         recent_change_pct: round(h.mean !== 0 ? ((recent - h.mean) / Math.abs(h.mean)) * 100 : 0, 1),
       };
     }
-    const score = this.distribution("score", this.score, this.ref.score.probs, this.ref.score.mean, ready);
+    const score = this.distribution(
+      "score",
+      this.score,
+      this.ref.score.probs,
+      this.ref.score.mean,
+      this.ref.scoreFrames,
+      ready,
+    );
     const reject_rate = this.rate("reject_rate", this.rejects, this.ref.reject, ready);
     const uncertain_rate = this.rate("uncertain_rate", this.uncertain, this.ref.uncertain, ready);
     const status = worst([

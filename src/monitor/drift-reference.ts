@@ -14,6 +14,13 @@ export interface DriftReference {
   reject: RateBelief;
   uncertain: RateBelief;
   prevalence: number;
+  /**
+   * How many frames' worth of evidence the histograms rest on (the class mix's effective sample
+   * size); infinite when unknown. A reference of a few hundred frames is itself a noisy sample.
+   */
+  frames: number;
+  /** The same for the score histograms, which may rest on fewer frames (those never trained on). */
+  scoreFrames: number;
 }
 
 export interface LineFacts {
@@ -104,6 +111,8 @@ export function driftReference(ref: ReferenceStats, line: LineFacts): DriftRefer
       reject: { mean: ref.reject_rate, frames: Number.POSITIVE_INFINITY },
       uncertain: { mean: 0, frames: Number.POSITIVE_INFINITY },
       prevalence,
+      frames: ref.samples,
+      scoreFrames: ref.samples,
     };
   }
   const { good, defect } = byClass;
@@ -126,7 +135,11 @@ export function driftReference(ref: ReferenceStats, line: LineFacts): DriftRefer
   const reject = rate((h) => massAbove(h, cut));
   const fine = { edges: good.edges, probs: mix };
   const features = ref.features_by_class ? mixFeatures(ref.features, ref.features_by_class, prevalence) : ref.features;
-  const score = coarsen(fine, Math.max(1, Math.round(mix.length / 10)));
+  const coarse = coarsen(fine, Math.max(1, Math.round(mix.length / 10)));
+  const scoreFrames = counts ? mixedSampleSize(counts, prevalence) : ref.samples;
+  // Scores pile up at 0 and 1: a few hundred reference frames leave middle bins empty that a
+  // line's window fills now and then. Smoothed as the window is, an empty bin is "rare", not "never".
+  const score = { edges: coarse.edges, probs: smoothedShares(coarse.probs, scoreFrames) };
   return {
     features,
     score: { ...score, mean: (1 - prevalence) * good.mean + prevalence * defect.mean },
@@ -135,7 +148,42 @@ export function driftReference(ref: ReferenceStats, line: LineFacts): DriftRefer
     reject,
     uncertain,
     prevalence,
+    // The features rest on all `samples` frames; the class counts are the score histograms'
+    // (frames the model never trained on, when profiled so): same class shares assumed.
+    frames: counts ? mixedSampleSize(scaled(counts, ref.samples), prevalence) : ref.samples,
+    scoreFrames,
   };
+}
+
+/** Shares of a histogram of `n` frames with the window's half-count (Jeffreys) pseudocount per bin. */
+export function smoothedShares(probs: readonly number[], n: number): number[] {
+  if (!Number.isFinite(n) || n <= 0) return [...probs];
+  const k = probs.length;
+  return probs.map((p) => (p * n + 0.5) / (n + 0.5 * k));
+}
+
+function scaled(c: { good: number; defect: number }, total: number) {
+  const k = total / (c.good + c.defect);
+  return { good: c.good * k, defect: c.defect * k };
+}
+
+/**
+ * Effective sample size of per-class histograms mixed at `prevalence`: a bin's share has the
+ * variance of a plain histogram of this many frames ((1-p)²/n_good + p²/n_defect = 1/n).
+ */
+export function mixedSampleSize(counts: { good: number; defect: number }, prevalence: number): number {
+  if (counts.good <= 0 || counts.defect <= 0)
+    return Math.max(counts.good, counts.defect, 0) || Number.POSITIVE_INFINITY;
+  return 1 / ((1 - prevalence) ** 2 / counts.good + prevalence ** 2 / counts.defect);
+}
+
+/**
+ * The PSI a window would show against a reference of `frames` frames by the reference's own
+ * sampling noise alone: n·PSI is about χ² with bins−1 degrees of freedom, so its mean is
+ * (bins−1)/n. Not drift; the detector's limits sit this much higher.
+ */
+export function referenceNoisePsi(bins: number, frames: number): number {
+  return Number.isFinite(frames) && frames > 0 ? Math.max(0, bins - 1) / frames : 0;
 }
 
 /** Feature histograms as this line should see them: per-class histograms mixed at its prevalence. */

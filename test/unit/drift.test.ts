@@ -11,7 +11,9 @@ import {
   driftReference,
   massAbove,
   mixedRate,
+  mixedSampleSize,
   mixFeatures,
+  referenceNoisePsi,
 } from "../../src/monitor/drift-reference.js";
 import { FEATURE_NAMES, type FrameFeatures } from "../../src/monitor/frame-features.js";
 import { histogram, quantileEdges } from "../../src/monitor/histogram.js";
@@ -42,8 +44,8 @@ function score(r: () => number): { score: number; defect: boolean } {
   return { score: s, defect };
 }
 
-function reference(): DriftReference {
-  return driftReference(referenceStats(), {
+function reference(frames = 6000): DriftReference {
+  return driftReference(referenceStats(frames), {
     prevalence: null,
     threshold: 0.5,
     uncertainBand: 0.1,
@@ -51,16 +53,16 @@ function reference(): DriftReference {
   });
 }
 
-function referenceStats() {
+function referenceStats(n = 6000) {
   const r = prng(1);
-  const frames = Array.from({ length: 6000 }, () => frame(r));
+  const frames = Array.from({ length: n }, () => frame(r));
   const features: Record<string, Histogram> = {};
   for (const k of FEATURE_NAMES) {
     const v = frames.map((f) => f[k]);
     features[k] = histogram(v, quantileEdges(v, 10));
   }
   const fine = Array.from({ length: 51 }, (_, i) => i / 50);
-  const scores = Array.from({ length: 6000 }, () => score(r));
+  const scores = Array.from({ length: n }, () => score(r));
   const good = histogram(
     scores.filter((s) => !s.defect).map((s) => s.score),
     fine,
@@ -70,7 +72,7 @@ function referenceStats() {
     fine,
   );
   return {
-    samples: 6000,
+    samples: n,
     data: "synthetic",
     features,
     score: histogram(
@@ -198,6 +200,40 @@ describe("driftReference", () => {
     expect(classSamples(stats)).toEqual({ good: 6000 - defects, defect: defects });
     expect(classSamples({ ...stats, class_samples: { good: 10, defect: 20 } })).toEqual({ good: 10, defect: 20 });
     expect(classSamples({ ...stats, score_by_class: undefined })).toBeNull();
+  });
+});
+
+describe("a reference from a few hundred frames (a retrained model's, from device samples)", () => {
+  it("rests on the class mix's effective sample size, and expects (bins-1)/n of PSI from it alone", () => {
+    // Mostly good parts at 2%: the good class's 240 frames carry almost all the weight.
+    expect(mixedSampleSize({ good: 240, defect: 160 }, 0.02)).toBeCloseTo(249.7, 1);
+    expect(mixedSampleSize({ good: 200, defect: 200 }, 0.5)).toBeCloseTo(400, 6);
+    expect(referenceNoisePsi(10, 250)).toBeCloseTo(0.036, 6);
+    expect(referenceNoisePsi(10, Number.POSITIVE_INFINITY)).toBe(0);
+    expect(reference(300).frames).toBeGreaterThan(250);
+    expect(reference(300).frames).toBeLessThan(330);
+    // Scores from 60 held-out frames, features from all 300: the features rest on five times more.
+    const split = driftReference(
+      { ...referenceStats(300), class_samples: { good: 57, defect: 3 } },
+      { prevalence: 0.05, threshold: 0.5, uncertainBand: 0.1, uncertainAction: "reject" },
+    );
+    expect(split.scoreFrames).toBeCloseTo(mixedSampleSize({ good: 57, defect: 3 }, 0.05), 6);
+    expect(split.frames).toBeCloseTo(5 * split.scoreFrames, 6);
+  });
+
+  it("does not call the reference's own sampling noise drift, and still catches a real change", () => {
+    const small = reference(300);
+    const quiet = run(new DriftDetector(small), prng(5), 20000);
+    expect(quiet.filter((r) => r.status !== "ok")).toEqual([]);
+    // The same windows against limits that ignore the reference's size: not always ok.
+    const unlimited = { frames: Number.POSITIVE_INFINITY, scoreFrames: Number.POSITIVE_INFINITY };
+    const naive = run(new DriftDetector({ ...small, ...unlimited }), prng(5), 20000);
+    expect(naive.some((r) => r.status !== "ok")).toBe(true);
+    const d = new DriftDetector(small);
+    const r = prng(6);
+    run(d, r, 1000);
+    const after = run(d, r, 300, { brightness: -0.2 });
+    expect(after.some((rep) => rep.status === "alarm")).toBe(true);
   });
 });
 

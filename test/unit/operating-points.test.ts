@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
+  calibrateAcross,
   calibrateThreshold,
   classMetrics,
+  falseRejectFloor,
   operatingPoint,
   rejectsPer1000,
   rocAuc,
@@ -53,6 +55,44 @@ describe("operating points", () => {
 
   it("keeps a margin on perfectly separable data instead of sitting at the last defect's score", () => {
     expect(calibrateThreshold([good(0.01), good(0.02), bad(0.98), bad(0.99)], 0.01)).toBeCloseTo(0.5, 1);
+  });
+
+  it("calibrates one threshold for two lines so that neither misses more than allowed", () => {
+    // The original line: defects score high. A new line: one of its 10 defects scores 0.3.
+    const original = [...Array.from({ length: 90 }, () => good(0.05)), ...Array.from({ length: 90 }, () => bad(0.95))];
+    const line = [
+      ...Array.from({ length: 10 }, () => good(0.1)),
+      bad(0.3),
+      ...Array.from({ length: 9 }, () => bad(0.9)),
+    ];
+    expect(calibrateAcross([original], 0.01)).toBeGreaterThan(0.3);
+    // Pooled, the new line's miss is 1 of 100 defects, within 1%: it would be missed.
+    expect(calibrateThreshold([...original, ...line], 0.01)).toBeGreaterThan(0.3);
+    const t = calibrateAcross([original, line], 0.01);
+    expect(t).toBeLessThanOrEqual(0.3);
+    expect(classMetrics(line, t).missed_defect_rate).toBe(0);
+    expect(classMetrics(original, t).false_reject_rate).toBe(0);
+  });
+
+  it("does not chase a defect the model cannot see into rejecting good parts on every line", () => {
+    const original = [
+      ...Array.from({ length: 95 }, () => good(0.01)),
+      ...Array.from({ length: 5 }, () => good(0.04)),
+      ...Array.from({ length: 100 }, () => bad(0.95)),
+    ];
+    // One of the new line's 20 defects scores 0.001: no threshold above it catches it.
+    const line = [
+      ...Array.from({ length: 30 }, () => good(0.02)),
+      bad(0.001),
+      ...Array.from({ length: 19 }, () => bad(0.9)),
+    ];
+    expect(calibrateAcross([original, line], 0.01)).toBeLessThanOrEqual(0.001);
+    const t = calibrateAcross([original, line], 0.01, 0.01);
+    // Within 1% false rejects on each line: above the original line's 5% at 0.04.
+    expect(t).toBeGreaterThan(0.04);
+    expect(classMetrics(original, t).false_reject_rate).toBeLessThanOrEqual(0.01);
+    expect(classMetrics(line, t).false_reject_rate).toBeLessThanOrEqual(0.01);
+    expect(falseRejectFloor(original, 0.01)).toBeCloseTo(0.041, 6);
   });
 
   it("computes ROC AUC with ties counted half", () => {

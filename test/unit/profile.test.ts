@@ -1,7 +1,7 @@
 // The reference statistics a profile writes are what the drift detector needs to judge rare rates.
 import { describe, expect, it } from "vitest";
 import type { EvaluatedFrame } from "../../src/model/evaluate.js";
-import { buildProfile } from "../../src/model/profile.js";
+import { buildProfile, withScoresFrom } from "../../src/model/profile.js";
 import { classSamples, driftReference } from "../../src/monitor/drift-reference.js";
 
 const features = { brightness: 80, contrast: 30, sharpness: 300, red: 80, green: 80, blue: 70 };
@@ -36,5 +36,34 @@ describe("buildProfile", () => {
     expect(ref.uncertain.mean).toBeCloseTo(0.75 * (0.5 / 301) + 0.25 * (2.5 / 101), 6);
     expect(ref.uncertain.frames).toBeGreaterThan(50);
     expect(ref.uncertain.frames).toBeLessThan(2000);
+  });
+});
+
+describe("a reference with its scores from frames the model never trained on", () => {
+  const all = [
+    ...Array.from({ length: 300 }, (_, i) => frame(i, false, 0.001)),
+    ...Array.from({ length: 100 }, (_, i) => frame(300 + i, true, 0.999)),
+  ];
+  const held = [
+    ...Array.from({ length: 60 }, (_, i) => frame(i, false, i < 3 ? 0.3 : 0.02)),
+    ...Array.from({ length: 20 }, (_, i) => frame(300 + i, true, 0.95)),
+  ];
+  const opts = { prevalence: 0.02, threshold: 0.5, dataName: "all" };
+  const ref = withScoresFrom(
+    buildProfile(all, opts).reference,
+    buildProfile(held, { ...opts, dataName: "held" }).reference,
+  );
+
+  it("keeps the features of every frame and takes the scores, their class counts and rates from the others", () => {
+    expect(ref.samples).toBe(400);
+    expect(ref.features).toEqual(buildProfile(all, opts).reference.features);
+    expect(ref.class_samples).toEqual({ good: 60, defect: 20 });
+    expect(ref.score_by_class?.good.mean).toBeCloseTo((3 * 0.3 + 57 * 0.02) / 60, 6);
+    expect(ref.data).toBe("all (scores: held)");
+  });
+
+  it("tells the drift detector the features rest on more frames than the scores", () => {
+    const d = driftReference(ref, { prevalence: 0.02, threshold: 0.5, uncertainBand: 0.1, uncertainAction: "reject" });
+    expect(d.frames).toBeCloseTo(5 * d.scoreFrames, 6);
   });
 });
