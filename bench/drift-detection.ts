@@ -18,12 +18,11 @@ import { driftSchema } from "../src/config/schema.js";
 import { readLabelledDir } from "../src/dataset/labelled-dir.js";
 import { decide } from "../src/decision/decide.js";
 import { Preprocessor } from "../src/model/preprocess.js";
-import { FEATURE_BINS } from "../src/model/profile.js";
 import { ModelSession } from "../src/model/session.js";
 import { DEFAULT_DRIFT_OPTIONS, DriftDetector, type DriftReport } from "../src/monitor/drift-detector.js";
 import { DriftMonitor } from "../src/monitor/drift-monitor.js";
-import { driftReference, referenceNoisePsi } from "../src/monitor/drift-reference.js";
-import type { FrameFeatures } from "../src/monitor/frame-features.js";
+import { driftReference } from "../src/monitor/drift-reference.js";
+import type { FeatureName, FrameFeatures } from "../src/monitor/frame-features.js";
 import { oodBounds, outOfRange } from "../src/monitor/ood.js";
 import { packageRoot } from "../src/package-info.js";
 
@@ -79,26 +78,25 @@ const lineRef = driftReference(reference, {
   uncertainBand: policy.uncertainBand,
   uncertainAction: "reject",
 });
-/** The PSI warn limit as the detector applies it: widened by what the reference's own size explains. */
+const detectorOptions = {
+  ...DEFAULT_DRIFT_OPTIONS,
+  window: cfg.window,
+  minWindow: cfg.min_window,
+  evaluateEvery: cfg.evaluate_every,
+  psiWarn: cfg.psi_warn,
+  psiAlarm: cfg.psi_alarm,
+  zWarn: cfg.rate_z_warn,
+  zAlarm: cfg.rate_z_alarm,
+  escalateAfter: cfg.escalate_after,
+  clearAfter: cfg.clear_after,
+};
+/** The PSI warn limit as the detector applies it (widened by what the reference's own size explains). */
+const limits = new DriftDetector(lineRef, detectorOptions);
 const psiLimit = (check: string) =>
-  check === "score PSI"
-    ? cfg.psi_warn + referenceNoisePsi(lineRef.score.probs.length, lineRef.scoreFrames)
-    : cfg.psi_warn + referenceNoisePsi(FEATURE_BINS, lineRef.frames);
+  limits.psiWarnLimit(check === "score PSI" ? "score" : (check.replace(/ PSI$/, "") as FeatureName));
 
 function newMonitor(): DriftMonitor {
-  const detector = new DriftDetector(lineRef, {
-    ...DEFAULT_DRIFT_OPTIONS,
-    window: cfg.window,
-    minWindow: cfg.min_window,
-    evaluateEvery: cfg.evaluate_every,
-    psiWarn: cfg.psi_warn,
-    psiAlarm: cfg.psi_alarm,
-    zWarn: cfg.rate_z_warn,
-    zAlarm: cfg.rate_z_alarm,
-    escalateAfter: cfg.escalate_after,
-    clearAfter: cfg.clear_after,
-  });
-  return new DriftMonitor(detector);
+  return new DriftMonitor(new DriftDetector(lineRef, detectorOptions));
 }
 const bounds = oodBounds(reference.features);
 

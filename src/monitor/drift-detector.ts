@@ -204,6 +204,23 @@ export class DriftDetector {
     return this.last;
   }
 
+  /** The PSI at which a feature's or the score's distribution warns, as `evaluate` applies it. */
+  psiWarnLimit(key: FeatureName | "score"): number {
+    return this.options.psiWarn + this.psiNoise(key);
+  }
+
+  private reference(key: FeatureName | "score"): { probs: readonly number[]; mean: number; frames: number } {
+    if (key === "score") return { ...this.ref.score, frames: this.ref.scoreFrames };
+    const h = this.ref.features[key]!;
+    return { probs: h.probs, mean: h.mean, frames: this.ref.frames };
+  }
+
+  /** The PSI the reference's own sampling explains (referenceNoisePsi): the limits sit this much higher. */
+  private psiNoise(key: FeatureName | "score"): number {
+    const r = this.reference(key);
+    return referenceNoisePsi(r.probs.length, r.frames);
+  }
+
   private level(key: string, enter: Level, hold: Level, ready: boolean): Level {
     let h = this.levels.get(key);
     if (!h) {
@@ -213,24 +230,17 @@ export class DriftDetector {
     return ready ? h.update(enter, hold) : h.level;
   }
 
-  /** `noise`: the PSI the reference's own sampling explains (referenceNoisePsi), added to the limits. */
   private psiLevel(v: number, factor: number, noise: number): Level {
     const o = this.options;
     return v >= o.psiAlarm * factor + noise ? "alarm" : v >= o.psiWarn * factor + noise ? "warn" : "ok";
   }
 
-  private distribution(
-    key: string,
-    w: BinnedWindow,
-    refProbs: readonly number[],
-    refMean: number,
-    refFrames: number,
-    ready: boolean,
-  ) {
+  private distribution(key: FeatureName | "score", w: BinnedWindow, ready: boolean) {
+    const { probs: refProbs, mean: refMean } = this.reference(key);
     const p = smoothedProbs(w.counts, w.size);
     const d = psi(p, refProbs);
     const mean = w.mean;
-    const noise = referenceNoisePsi(refProbs.length, refFrames);
+    const noise = this.psiNoise(key);
     return {
       status: this.level(key, this.psiLevel(d, 1, noise), this.psiLevel(d, this.options.clearRatio, noise), ready),
       psi: round(d),
@@ -273,7 +283,7 @@ export class DriftDetector {
     for (const name of FEATURE_NAMES) {
       const h = this.ref.features[name]!;
       const w = this.features[name];
-      const d = this.distribution(name, w, h.probs, h.mean, this.ref.frames, ready);
+      const d = this.distribution(name, w, ready);
       const recent = w.recentMean(RECENT_EVALUATIONS * this.options.evaluateEvery);
       features[name] = {
         ...d,
@@ -281,14 +291,7 @@ export class DriftDetector {
         recent_change_pct: round(h.mean !== 0 ? ((recent - h.mean) / Math.abs(h.mean)) * 100 : 0, 1),
       };
     }
-    const score = this.distribution(
-      "score",
-      this.score,
-      this.ref.score.probs,
-      this.ref.score.mean,
-      this.ref.scoreFrames,
-      ready,
-    );
+    const score = this.distribution("score", this.score, ready);
     const reject_rate = this.rate("reject_rate", this.rejects, this.ref.reject, ready);
     const uncertain_rate = this.rate("uncertain_rate", this.uncertain, this.ref.uncertain, ready);
     const status = worst([

@@ -1,7 +1,7 @@
 // What the line should look like to this model, from the manifest's reference statistics and the
 // line's own facts (defect prevalence, threshold, uncertain band). Pure.
 import type { Histogram, ReferenceStats } from "../model/manifest.js";
-import type { RateBelief } from "./distance.js";
+import { type RateBelief, smoothedProbs } from "./distance.js";
 
 export interface DriftReference {
   features: Record<string, Histogram>;
@@ -155,11 +155,15 @@ export function driftReference(ref: ReferenceStats, line: LineFacts): DriftRefer
   };
 }
 
-/** Shares of a histogram of `n` frames with the window's half-count (Jeffreys) pseudocount per bin. */
+/** Shares of a histogram of `n` frames smoothed as the window's counts are (smoothedProbs). */
 export function smoothedShares(probs: readonly number[], n: number): number[] {
   if (!Number.isFinite(n) || n <= 0) return [...probs];
-  const k = probs.length;
-  return probs.map((p) => (p * n + 0.5) / (n + 0.5 * k));
+  return Array.from(
+    smoothedProbs(
+      probs.map((p) => p * n),
+      n,
+    ),
+  );
 }
 
 function scaled(c: { good: number; defect: number }, total: number) {
