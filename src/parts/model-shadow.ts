@@ -103,8 +103,12 @@ export function modelShadow(o: {
       // reused (preprocessing is most of a frame's cost); otherwise the candidate makes its own.
       const shared = r.input?.preprocessor.key === preprocessor.key ? r.input : null;
       const pre = shared ? null : await preprocessor.run(r.frame.data, r.frame.raw);
-      const { score } = await session.run(shared?.tensor ?? (pre as Preprocessed).tensor);
-      pre?.share?.release(); // its features are a copy: the buffers can serve the next frame
+      let score: number;
+      try {
+        ({ score } = await session.run(shared?.tensor ?? (pre as Preprocessed).tensor));
+      } finally {
+        pre?.share?.release(); // its features are a copy: the buffers can serve the next frame
+      }
       const decision = decide(score, policy);
       const latencyMs = performance.now() - t0;
       if (s !== current) return; // replaced meanwhile: its account is closed

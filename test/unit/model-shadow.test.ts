@@ -5,6 +5,7 @@ import pino from "pino";
 import { describe, expect, it } from "vitest";
 import type { Frame } from "../../src/camera/frame.js";
 import { driftSchema } from "../../src/config/schema.js";
+import { BufferShare } from "../../src/model/preprocess.js";
 import { modelShadow, type ShadowDecided } from "../../src/parts/model-shadow.js";
 import type { DaemonEvents } from "../../src/parts/part.js";
 import type { ActiveModel } from "../../src/pipeline/active-model.js";
@@ -151,5 +152,39 @@ describe("the shadow candidate's single frame slot", () => {
     expect(c.waiting).toBe(0);
     await shadow.stop?.();
     expect(c.released).toBe(false); // the taker owns it now
+  });
+
+  it("gives its own preprocessing buffers back whether its inference succeeds or throws", async () => {
+    const bus = new EventBus<DaemonEvents>(logger);
+    const shadow = modelShadow({ bus, drift: driftSchema.parse({}), logger });
+    await shadow.start?.();
+    let given = 0;
+    const model = {
+      ...heldCandidate().model,
+      // Another input spec than the active model's: the candidate preprocesses each frame itself.
+      preprocessor: {
+        key: "candidate's own",
+        run: async (data: Buffer) => ({
+          tensor: new Float32Array([data[0] as number]),
+          features: new Float64Array(6),
+          share: new BufferShare(() => given++),
+        }),
+      },
+      session: {
+        run: async (tensor: Float32Array) => {
+          if (tensor[0] === 2) throw new Error("inference failed");
+          return { score: 0.1 };
+        },
+      },
+    } as unknown as ActiveModel;
+    await shadow.setCandidate(model);
+    for (const seq of [1, 2, 3]) {
+      bus.emit("decided", decided(seq, "pass"));
+      await settle();
+    }
+    expect(given).toBe(3);
+    expect(shadow.failed).toBe(1);
+    expect(shadow.report()).toMatchObject({ frames: 2 });
+    await shadow.stop?.();
   });
 });
