@@ -262,7 +262,7 @@ export class LineIo extends EventEmitter<LineIoEvents> {
     this.drain();
     return {
       counters: this.counters ?? emptyLineCounters(),
-      inFlight: this.inFlight(),
+      inFlight: this.countInFlight(),
       inFlightMax: this.takeInFlightMax(),
       rejectsFired: this.rejectsFired,
       pulsesMerged: this.pulsesMerged,
@@ -299,8 +299,8 @@ export class LineIo extends EventEmitter<LineIoEvents> {
     Atomics.store(this.signal, WAKE, 1);
   }
 
-  /** Parts on the belt between trigger and actuator now; keeps the highest count seen. */
-  private inFlight(): number {
+  /** Counts the parts between trigger and actuator now (forgetting those past it) and keeps the highest count seen. */
+  private countInFlight(): number {
     const now = monoNowMs();
     for (const [id, at] of this.partsInFlight) if (at !== null && at <= now) this.partsInFlight.delete(id);
     this.inFlightMax = Math.max(this.inFlightMax, this.partsInFlight.size);
@@ -323,7 +323,7 @@ export class LineIo extends EventEmitter<LineIoEvents> {
     switch (m.type) {
       case "part":
         this.partsInFlight.set(m.partId, null);
-        this.inFlight();
+        this.countInFlight();
         this.emit("part", { partId: m.partId, edgeMs: m.edgeMs });
         return;
       case "assigned":
@@ -339,7 +339,7 @@ export class LineIo extends EventEmitter<LineIoEvents> {
           this.edgeToDecision.record(f.settledMs - f.edgeMs);
         // A part stays "in flight" until it has passed the actuator, whatever its fate.
         this.partsInFlight.set(f.partId, f.ejectAtMs);
-        this.inFlight();
+        this.countInFlight();
         this.emit("fate", f);
         return;
       }
