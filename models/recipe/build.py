@@ -69,6 +69,11 @@ MIN_REFERENCE = 100  # device samples needed before the new line's frames make t
 # trained on): the default threshold must keep missed defects within MAX_MISSED on the new line
 # too, not only on the simulated validation frames.
 CALIBRATION_SHARE = 0.3
+# Blocks at the end of the network that --from-export leaves as the base model has them: a new
+# belt or light changes colour and texture, which the early blocks see; the late ones hold what a
+# chip or a crack looks like, which a few dozen device defects would otherwise teach it to ignore.
+# 2 of 6: the best balance of missed defects and false rejects on three exports (docs/retraining.md).
+RETUNE_FROZEN_BLOCKS = 2
 
 # retune/retune_qat: epochs when --from-export fine-tunes the base model instead of training anew.
 FULL = dict(train=12000, val=2000, test=6000, fresh=6000, footage=200, epochs=18, finetune=8, qat=4, retune=3, retune_qat=2)
@@ -123,6 +128,13 @@ def next_version(version: str) -> str:
     return f"{parts[0]}.{int(parts[1]) + 1}.0"
 
 
+def freeze_last(blocks: torch.nn.Sequential, n: int) -> None:
+    """The last n blocks' weights kept as they are (their BatchNorm statistics still follow the data)."""
+    for block in list(blocks)[len(blocks) - n:] if n > 0 else []:
+        for p in block.parameters():
+            p.requires_grad_(False)
+
+
 def sha256(path: str) -> str:
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -172,7 +184,8 @@ class Build:
         if self.retuned_from:
             card["training_data"] += (
                 f" Fine-tuned from {self.retuned_from} (its weights, recovered from its int8 ONNX) on these frames "
-                "mixed with labeled device samples (`training.device_data`), then quantization-aware training."
+                "mixed with labeled device samples (`training.device_data`), then quantization-aware training; "
+                f"the last {RETUNE_FROZEN_BLOCKS} conv blocks keep the base model's weights."
             )
         return {
             "schema_version": 1,
@@ -385,11 +398,13 @@ class Build:
         epochs = {"fp32": self.plan["epochs"], "finetune": self.plan["finetune"], "qat": qat_epochs}
         return pruned, qm, epochs, pruning, quantization, metrics
 
-    def qat(self, model: Inspector, train: Split, val: Split, tf: InputTransform, art: str, epochs: int, keep: str = "best"):
+    def qat(self, model: Inspector, train: Split, val: Split, tf: InputTransform, art: str, epochs: int,
+            keep: str = "best", frozen: int = 0):
         """Quantization-aware training, observers frozen for the last epoch so the scales settle,
-        and the int8 QDQ export."""
+        and the int8 QDQ export. The last `frozen` blocks' weights are not trained."""
         a = self.args
         qm = prepare_qat(model)
+        freeze_last(qm.features, frozen)
 
         def freeze_late(model, epoch):
             if epoch == epochs - 1 and epochs > 1:
@@ -446,6 +461,7 @@ class Build:
             raise DataError(f"{base_dir}: the recovered weights do not reproduce the model: {problem}; add "
                             "--from-scratch to train anew")
         model = rec.model
+        freeze_last(model.blocks, RETUNE_FROZEN_BLOCKS)
         recalibrate_bn(model, train, tf)
         before = accuracy(model, val, tf)
         self.log(f"base float weights, BatchNorm recalibrated on the mixed training data: val accuracy {before * 100:.2f}%")
@@ -454,11 +470,12 @@ class Build:
         self.log(f"fine-tuned fp32: val accuracy {after * 100:.2f}%, {count_macs(model, HEIGHT, WIDTH) / 1e6:.1f}M MACs")
         export_fp32(model, os.path.join(art, "fp32_finetuned.onnx"), HEIGHT, WIDTH)
         qat_epochs = self.plan["retune_qat"]
-        qm, quantization = self.qat(model, train, val, tf, art, qat_epochs, keep="last")
+        qm, quantization = self.qat(model, train, val, tf, art, qat_epochs, keep="last", frozen=RETUNE_FROZEN_BLOCKS)
         pruning = {
             **bm.get("optimization", {}).get("pruning", {}),
             "inherited_from": f"{bm['name']} {bm['version']}",
             "retune": {"epochs": self.plan["retune"], "val_accuracy_base": before, "val_accuracy_after": after,
+                       "frozen_blocks": f"the last {RETUNE_FROZEN_BLOCKS} of {len(model.blocks)} (and their int8 weights in QAT)",
                        "base_agreement": check},
         }
         kw = dict(pruning=pruning, quantization=quantization, training={})
