@@ -74,6 +74,7 @@ CALIBRATION_SHARE = 0.3
 # chip or a crack looks like, which a few dozen device defects would otherwise teach it to ignore.
 # 2 of 6: the best balance of missed defects and false rejects on three exports (docs/retraining.md).
 RETUNE_FROZEN_BLOCKS = 2
+TRAIN_LINE = "varied"  # conveyor.py --line for the training split
 
 # retune/retune_qat: epochs when --from-export fine-tunes the base model instead of training anew.
 FULL = dict(train=12000, val=2000, test=6000, fresh=6000, footage=200, epochs=18, finetune=8, qat=4, retune=3, retune_qat=2)
@@ -113,8 +114,10 @@ CARD = {
         "part shapes are outside what it has seen.",
         "Defects are the four simulated kinds; other defect kinds (wrong colour, deformation, foreign "
         "matter) are not learned and may pass.",
-        "Lighting, colour cast and blur vary within the simulated range only; drift monitoring compares "
-        "live frames to the reference statistics in this manifest and raises an alarm outside it.",
+        "Belts and lamps were randomized in training, but the parts' look was not: another supplier's parts "
+        "(another colour, hole or surface) need retraining on the new line's samples (docs/retraining.md). "
+        "Drift monitoring compares live frames to the reference statistics in this manifest and raises an "
+        "alarm outside them.",
     ],
     "training_data": "",
 }
@@ -181,6 +184,13 @@ class Build:
             "(the four defect kinds in equal shares); washers and biscuits in equal shares; lighting level, colour cast, "
             "position, rotation, sensor noise and blur varied per frame."
         )
+        if TRAIN_LINE == "varied":
+            card["training_data"] += (
+                " Half of the training frames are the original line (a dark woven belt under an even light); the other "
+                "half put the same parts on randomized belts (any colour; a weave, ribs at any angle, or plain) under a "
+                "lamp from any side, warm or cool, so that a new belt or light alone does not break the model. "
+                "Validation, test and the reference statistics are the original line only."
+            )
         if self.retuned_from:
             card["training_data"] += (
                 f" Fine-tuned from {self.retuned_from} (its weights, recovered from its int8 ONNX) on these frames "
@@ -217,22 +227,28 @@ class Build:
         return dir
 
     def simulate(self) -> None:
-        self.render(os.path.join(self.work, "data"), self.args.seed, {k: self.plan[k] for k in ("train", "val", "test")})
+        # Training frames from varied belts and lights (half of them the original line); validation
+        # and test frames from the original line, which the card describes.
+        self.render(os.path.join(self.work, "data"), self.args.seed, {k: self.plan[k] for k in ("train", "val", "test")},
+                    lines={"train": TRAIN_LINE})
 
-    def render(self, data: str, seed: int, splits: dict) -> None:
-        """Conveyor frames into data/<split>/, rendered again only when the seed, the split sizes
-        or the simulator changed."""
+    def render(self, data: str, seed: int, splits: dict, lines: dict | None = None) -> None:
+        """Conveyor frames into data/<split>/, rendered again only when the seed, the split sizes,
+        the lines or the simulator changed."""
+        lines = lines or {}
         stamp = os.path.join(data, "stamp.json")
-        want = {"seed": seed, "splits": splits, "simulator": sha256(os.path.join(HERE, "conveyor.py"))}
+        want = {"seed": seed, "splits": splits, "lines": lines, "simulator": sha256(os.path.join(HERE, "conveyor.py"))}
         if os.path.exists(stamp) and json.load(open(stamp)) == want:
             self.log(f"simulated frames up to date in {data}")
             return
         shutil.rmtree(data, ignore_errors=True)
-        cmd = [sys.executable, os.path.join(HERE, "conveyor.py"), "--out", data, "--seed", str(seed)]
-        for k, n in splits.items():
-            cmd += ["--split", f"{k}={n}"]
         t = time.time()
-        subprocess.run(cmd, check=True)
+        for line in sorted({lines.get(k, "belt-a") for k in splits}):
+            cmd = [sys.executable, os.path.join(HERE, "conveyor.py"), "--out", data, "--seed", str(seed), "--line", line]
+            for k, n in splits.items():
+                if lines.get(k, "belt-a") == line:
+                    cmd += ["--split", f"{k}={n}"]
+            subprocess.run(cmd, check=True)
         json.dump(want, open(stamp, "w"))
         self.log(f"simulated {sum(splits.values())} frames in {time.time() - t:.0f}s")
 

@@ -7,13 +7,17 @@ camera looking straight down would deliver them, with the nuisance variation a r
 (light level, colour cast, vignetting, position, rotation, part colour, belt texture, crumbs,
 sensor noise, slight blur) and four defect kinds: crack, chip, burn, missing_chunk.
 
-`--line belt-b` renders a changed line, the same parts on another belt under another light (a
-blue ribbed PVC belt, a warm light falling from one side): what the shipped model was never
-trained on, for drift detection and retraining (docs/retraining.md). The default, `belt-a`, is
-the line the shipped model was built for; its frames do not depend on the switch.
+`--line` renders another line, for drift detection and retraining (docs/retraining.md):
+- `belt-a` (the default): the line the shipped model was built for; its frames do not depend on
+  the switch;
+- `supplier-b`: belt-a with a new supplier's parts (brass washers with a wider hole, darker
+  wholemeal biscuits with seeds and no docking holes), which the shipped model never saw;
+- `belt-b`: the same parts on a blue ribbed PVC belt under a warm light from one side;
+- `varied`: half belt-a, half any belt under any light (what the recipe trains on, so that a new
+  belt or light alone does not break the model; belt-b is one of that family).
 
   /usr/bin/python3 models/recipe/conveyor.py --out DIR --seed 7 --split train=12000 --split val=2000
-  /usr/bin/python3 models/recipe/conveyor.py --out DIR --seed 31 --line belt-b --split fresh=600
+  /usr/bin/python3 models/recipe/conveyor.py --out DIR --seed 31 --line supplier-b --split fresh=600
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ DEFECTS = ("crack", "chip", "burn", "missing_chunk")
 SPLIT_CODES = {"train": 1, "val": 2, "test": 3, "footage": 4, "fresh": 5}
 FIELDS = ["file", "label", "defect", "part", "brightness", "cast_r", "cast_g", "cast_b", "blur", "noise"]
 
-LINES = ("belt-a", "belt-b")
+LINES = ("belt-a", "supplier-b", "belt-b", "varied")
 
 YY, XX = np.mgrid[0:H, 0:W].astype(np.float32)
 VIGNETTE = 1.0 - 0.18 * (((XX - W / 2) / (W / 2)) ** 2 + ((YY - H / 2) / (H / 2)) ** 2) / 2
@@ -52,6 +56,8 @@ def belt(rng: np.random.Generator, line: str = "belt-a") -> np.ndarray:
     """Dark rubber belt with a woven pattern that moves along the belt, plus rails."""
     if line == "belt-b":
         return belt_b(rng)
+    if line == "varied-belt":
+        return belt_varied(rng)
     base = np.array([56, 60, 58], np.float32) * rng.uniform(0.9, 1.1)
     shift = rng.uniform(0, 12)
     weave = 5 * np.sin((XX + shift) * (2 * math.pi / 6)) * np.sin(YY * (2 * math.pi / 9))
@@ -72,6 +78,29 @@ def belt_b(rng: np.random.Generator) -> np.ndarray:
     return img
 
 
+def belt_varied(rng: np.random.Generator) -> np.ndarray:
+    """Any belt: a random colour, a weave, ribs at a random angle and pitch or a plain surface,
+    rails of a random grey and width (domain randomization for training)."""
+    hue = rng.uniform(0, 2 * math.pi)
+    value, sat = rng.uniform(40, 130), rng.uniform(0, 0.45)
+    base = value * (1 + sat * np.cos(hue - np.array([0, 2 * math.pi / 3, 4 * math.pi / 3]))).astype(np.float32)
+    kind = rng.integers(3)
+    shift = rng.uniform(0, 12)
+    if kind == 0:
+        pa, pb = rng.uniform(4, 10), rng.uniform(6, 12)
+        tex = rng.uniform(2, 7) * np.sin((XX + shift) * (2 * math.pi / pa)) * np.sin(YY * (2 * math.pi / pb))
+    elif kind == 1:
+        ang = rng.uniform(0, math.pi)
+        tex = rng.uniform(1, 4) * np.sin((XX * math.cos(ang) + YY * math.sin(ang) + shift) * (2 * math.pi / rng.uniform(6, 16)))
+    else:
+        tex = np.zeros((H, W), np.float32)
+    img = base[None, None, :] + tex[..., None] + rng.normal(0, rng.uniform(2, 5), (H, W, 1)).astype(np.float32)
+    edge = int(rng.integers(12, 26))
+    rail = (YY < edge) | (YY > H - edge - 1)
+    img[rail] = rng.uniform(80, 140) * rng.uniform(0.95, 1.05, 3).astype(np.float32)
+    return img
+
+
 def crumbs(img: np.ndarray, rng: np.random.Generator) -> None:
     for _ in range(rng.integers(0, 7)):
         x, y = rng.uniform(5, W - 5), rng.uniform(20, H - 20)
@@ -80,19 +109,33 @@ def crumbs(img: np.ndarray, rng: np.random.Generator) -> None:
         img += m[..., None] * (np.array([150, 120, 80], np.float32) - img) * 0.7
 
 
-def part_layer(rng: np.random.Generator, part: str, cx: float, cy: float, r: float, rot: float):
+# A supplier's washers: the hole's share of the radius, the metal's level and tint.
+WASHERS = {"a": ((0.3, 0.4), (150, 185), (1.0, 1.0, 1.04)), "b": ((0.45, 0.55), (140, 175), (1.12, 0.95, 0.55))}
+
+
+def part_layer(rng: np.random.Generator, part: str, cx: float, cy: float, r: float, rot: float, supplier: str = "a"):
     """Colour image of the part and its coverage (alpha, antialiased), before defects."""
     d = np.hypot(XX - cx, YY - cy)
     theta = np.arctan2(YY - cy, XX - cx)
     alpha = smoothstep(r + 0.6, r - 0.6, d)
     if part == "washer":
-        rh = r * rng.uniform(0.3, 0.4)
+        hole, levels, tint0 = WASHERS[supplier]
+        rh = r * rng.uniform(*hole)
         alpha = alpha * smoothstep(rh - 0.6, rh + 0.6, d)
-        level = rng.uniform(150, 185)
+        level = rng.uniform(*levels)
         light = rng.uniform(-math.pi, math.pi)
         shade = 0.85 + 0.22 * np.cos(theta - light) * (d / r) + 3 * np.sin(d * 1.7) / level
-        tint = np.array([1.0, 1.0, 1.04], np.float32) * rng.uniform(0.97, 1.03, 3).astype(np.float32)
+        tint = np.array(tint0, np.float32) * rng.uniform(0.97, 1.03, 3).astype(np.float32)
         colour = level * shade[..., None] * tint[None, None, :]
+    elif supplier == "b":  # wholemeal: darker, grainier, seeds instead of docking holes
+        rh = 0.0
+        base = np.array([150, 105, 65], np.float32) * rng.uniform(0.9, 1.08) * rng.uniform(0.96, 1.04, 3).astype(np.float32)
+        rim = 1 - 0.15 * smoothstep(0.8 * r, r, d)
+        colour = base[None, None, :] * rim[..., None] * (1 + rng.normal(0, 0.06, (H, W, 1)).astype(np.float32))
+        for _ in range(int(rng.integers(15, 30))):
+            a, rad = rng.uniform(0, 2 * math.pi), r * math.sqrt(rng.uniform(0, 0.8))
+            m = smoothstep(1.6, 0.6, np.hypot(XX - cx - rad * math.cos(a), YY - cy - rad * math.sin(a)))
+            colour *= (1 + 0.35 * m)[..., None]
     else:
         rh = 0.0
         base = np.array([205, 160, 98], np.float32) * rng.uniform(0.9, 1.08) * rng.uniform(0.96, 1.04, 3).astype(np.float32)
@@ -168,12 +211,17 @@ def missing_chunk(colour, alpha, rng, cx, cy, r, d, theta) -> None:
 
 
 def render(rng: np.random.Generator, defect: str, part: str, line: str = "belt-a") -> tuple[Image.Image, dict]:
+    if line == "varied":  # half the original line, half any belt under any light
+        line = "belt-a" if rng.random() < 0.5 else "varied-belt"
+    supplier = "b" if line == "supplier-b" else "a"
+    if line == "supplier-b":  # belt-a's belt and light
+        line = "belt-a"
     img = belt(rng, line)
     crumbs(img, rng)
     cx, cy = W / 2 + rng.uniform(-25, 25), H / 2 + rng.uniform(-15, 15)
     r = rng.uniform(55, 75)
     rot = rng.uniform(0, 2 * math.pi)
-    colour, alpha, d, theta, rh = part_layer(rng, part, cx, cy, r, rot)
+    colour, alpha, d, theta, rh = part_layer(rng, part, cx, cy, r, rot, supplier)
     if defect == "crack":
         crack(colour, alpha, rng, cx, cy, r, rh)
     elif defect == "chip":
@@ -189,7 +237,15 @@ def render(rng: np.random.Generator, defect: str, part: str, line: str = "belt-a
     img *= (1 - 0.35 * shadow * (1 - alpha))[..., None]
     img = img * (1 - alpha[..., None]) + colour * alpha[..., None]
 
-    if line == "belt-b":  # warmer and brighter, from the side
+    if line == "varied-belt":  # a lamp from any side, any warmth
+        ang = rng.uniform(0, 2 * math.pi)
+        strength = rng.uniform(0, 0.35)
+        ramp = (XX - W / 2) / W * math.cos(ang) + (YY - H / 2) / H * math.sin(ang)
+        gain = rng.uniform(0.88, 1.18)
+        warm = rng.uniform(-0.12, 0.12)
+        cast = (np.array([1 + warm, 1.0, 1 - 1.3 * warm]) * rng.uniform(0.95, 1.05, 3)).astype(np.float32)
+        img *= (gain * (1 + strength * 2 * ramp) * VIGNETTE)[..., None] * cast[None, None, :]
+    elif line == "belt-b":  # warmer and brighter, from the side
         gain = rng.uniform(0.95, 1.18)
         cast = (np.array([1.08, 1.0, 0.84]) * rng.uniform(0.97, 1.03, 3)).astype(np.float32)
         img *= (gain * SIDE_LIGHT)[..., None] * cast[None, None, :]
@@ -256,7 +312,8 @@ def main(argv: list[str]) -> None:
     p.add_argument("--good-fraction", type=float, default=0.5)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     p.add_argument("--line", choices=LINES, default="belt-a",
-                   help="belt-a: the line the shipped model was built for; belt-b: another belt and light")
+                   help="belt-a: the line the shipped model was built for; supplier-b: its belt with a new "
+                   "supplier's parts; belt-b: another belt and light; varied: any belt and light (training)")
     a = p.parse_args(argv)
     for spec in a.split:
         name, _, count = spec.partition("=")

@@ -4,9 +4,9 @@ and DIR/manifest.csv) from labelled frames (a folder with the simulator's labels
 their ground truth and naming the defect kind, as an operator would on the labeling page. For
 trying retraining on a simulated changed line without a device:
 
-  /usr/bin/python3 models/recipe/conveyor.py --out /tmp/line-b --seed 31 --line belt-b --split fresh=600
-  /usr/bin/python3 models/recipe/frames_to_export.py /tmp/line-b/fresh --out /tmp/line-b-export
-  npm run model:build -- --quick --from-export /tmp/line-b-export
+  /usr/bin/python3 models/recipe/conveyor.py --out /tmp/supplier-b --seed 23 --line supplier-b --split fresh=400 --good-fraction 0.6
+  /usr/bin/python3 models/recipe/frames_to_export.py /tmp/supplier-b/fresh --out /tmp/supplier-b-export
+  npm run model:build -- --quick --from-export /tmp/supplier-b-export
 """
 
 from __future__ import annotations

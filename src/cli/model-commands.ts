@@ -5,7 +5,7 @@ import { parseArgs } from "node:util";
 import { type LabelledFrame, readLabelledDir } from "../dataset/labelled-dir.js";
 import { mapLimit } from "../dataset/pool.js";
 import { fitBand } from "../decision/decide.js";
-import { calibrateAcross, classMetrics } from "../decision/operating-points.js";
+import { calibrateAcross, classMetrics, fitBandToRejects } from "../decision/operating-points.js";
 import { renderModelCard } from "../model/card.js";
 import { evaluateFrames } from "../model/evaluate.js";
 import { type Manifest, parseManifest } from "../model/manifest.js";
@@ -22,6 +22,7 @@ export const MODEL_HELP = `Usage:
       the manifest's threshold, at --threshold, or at the threshold calibrated on --calibration.
       --scores writes every frame's score to FILE (JSON: [{file, score}], in labels.csv order).
   linesight model profile DIR --data FRAMES [--calibration FRAMES...] [--max-missed 0.01] [--max-false-reject R]
+                          [--max-band-false-reject 0.01]
                           [--reference FRAMES [--reference-scores FRAMES]] [--prevalence 0.02]
                           [--metrics-key int8]
       Evaluates the shipped artifact and writes into DIR/manifest.json its test metrics, the
@@ -29,7 +30,10 @@ export const MODEL_HELP = `Usage:
       --calibration, first sets the default threshold on those frames: the highest threshold
       that misses at most --max-missed of defects; --calibration given more than once (one
       folder per line): the lowest of their thresholds, so that every line stays within it;
-      with --max-false-reject, no folder's threshold rejects more than that share of its good parts.
+      with --max-false-reject, no folder's threshold rejects more than that share of its good parts
+      (or more than one of them, in a folder too small to show the share); the uncertain band
+      narrows until its good parts (rejected as uncertain by default) add at most
+      --max-band-false-reject (0.01) of false rejects on every folder.
       With --reference, the reference statistics come from those frames (the line the model
       will inspect) instead of --data; with --reference-scores too, the score statistics come
       from those (frames of that line the model was never trained on).
@@ -83,6 +87,7 @@ export async function modelCommand(argv: string[]): Promise<number> {
       threshold: { type: "string" },
       "max-missed": { type: "string" },
       "max-false-reject": { type: "string" },
+      "max-band-false-reject": { type: "string" },
       prevalence: { type: "string" },
       "metrics-key": { type: "string" },
       "optimized-graph": { type: "string" },
@@ -114,7 +119,7 @@ export async function modelCommand(argv: string[]): Promise<number> {
       await session.release();
       if (values.scores)
         await writeFile(values.scores, `${JSON.stringify(evaluated.map((f) => ({ file: f.file, score: f.score })))}\n`);
-      const metrics = classMetrics(evaluated, threshold);
+      const metrics = classMetrics(evaluated, threshold, fitBand(session.manifest.decision.uncertain_band, threshold));
       console.log(values.json ? JSON.stringify(metrics) : formatMetrics(metrics));
       return 0;
     }
@@ -125,12 +130,17 @@ export async function modelCommand(argv: string[]): Promise<number> {
       if (values.calibration) {
         const c = await calibrate(session, values.calibration, values["max-missed"], values["max-false-reject"]);
         threshold = c.threshold;
-        // A band reaching 0 or 1 would make every confident decision on that side uncertain.
-        const band = fitBand(manifest.decision.uncertain_band, threshold);
+        // A band reaching 0 or 1 would make every confident decision on that side uncertain; one
+        // holding many good parts would reject them (uncertain parts are rejected by default).
+        const inside = fitBand(manifest.decision.uncertain_band, threshold);
+        const maxBand = num(values["max-band-false-reject"], "max-band-false-reject", 0.01);
+        const band = fitBandToRejects(c.sets, threshold, inside, maxBand);
         const policy =
-          band < manifest.decision.uncertain_band
-            ? `${c.policy}; uncertain band narrowed to ±${band} to stay inside 0–1`
-            : c.policy;
+          band < inside
+            ? `${c.policy}; uncertain band narrowed to ±${band} so that its good parts, rejected as uncertain, add at most ${maxBand * 100}% false rejects`
+            : band < manifest.decision.uncertain_band
+              ? `${c.policy}; uncertain band narrowed to ±${band} to stay inside 0–1`
+              : c.policy;
         manifest = { ...manifest, decision: { ...manifest.decision, threshold, uncertain_band: band, policy } };
       }
       const evaluated = await evaluateFrames(session, await framesOf(values.data, "--data"));
@@ -145,6 +155,7 @@ export async function modelCommand(argv: string[]): Promise<number> {
         prevalence: num(values.prevalence, "prevalence", 0.02),
         threshold,
         dataName: basename(resolve(data)),
+        uncertainBand: manifest.decision.uncertain_band,
       });
       const profile = buildProfile(evaluated, options(values.data as string));
       // Drift is judged against the line the model will inspect: a retrained model's reference
@@ -202,6 +213,7 @@ async function calibrate(
   for (const dir of dirs) sets.push(await evaluateFrames(session, await framesOf(dir, "--calibration")));
   const each = sets.map((frames, i) => `${basename(resolve(dirs[i] as string))} (${frames.length} frames)`);
   return {
+    sets,
     threshold: calibrateAcross(sets, maxMissed, maxFalseReject),
     policy:
       `middle of the thresholds that miss at most ${maxMissed * 100}% of defects with the fewest false rejects` +
@@ -212,12 +224,18 @@ async function calibrate(
 
 function formatMetrics(m: ReturnType<typeof classMetrics>): string {
   const p = (x: number) => `${(x * 100).toFixed(2)}%`;
-  const recall = Object.entries(m.per_defect_recall)
-    .map(([k, v]) => `${k} ${p(v)}`)
-    .join(", ");
+  const recall = (r: Record<string, number>) =>
+    Object.entries(r)
+      .map(([k, v]) => `${k} ${p(v)}`)
+      .join(", ");
+  const l = m.on_line;
   return (
     `${m.samples} frames  accuracy ${p(m.accuracy)}  AUC ${m.roc_auc.toFixed(4)}  at threshold ${m.threshold}: ` +
-    `false rejects ${p(m.false_reject_rate)}, missed defects ${p(m.missed_defect_rate)}\n  recall: ${recall}`
+    `false rejects ${p(m.false_reject_rate)}, missed defects ${p(m.missed_defect_rate)}\n  recall: ${recall(m.per_defect_recall)}` +
+    (l
+      ? `\n  on the line (uncertain ±${l.uncertain_band} rejected): accuracy ${p(l.accuracy)}, false rejects ` +
+        `${p(l.false_reject_rate)}, missed defects ${p(l.missed_defect_rate)}; recall: ${recall(l.per_defect_recall)}`
+      : "")
   );
 }
 

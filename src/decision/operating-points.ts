@@ -24,10 +24,14 @@ interface Counts {
   missed: number;
 }
 
-function count(samples: readonly ScoredSample[], threshold: number): Counts {
+/** Rejected at `threshold`, or (with a band) uncertain and so rejected: `decide` with uncertain_action reject. */
+const rejects = (score: number, threshold: number, band = 0) =>
+  score >= threshold || Math.abs(score - threshold) < band;
+
+function count(samples: readonly ScoredSample[], threshold: number, band = 0): Counts {
   const c: Counts = { goods: 0, defects: 0, falseRejects: 0, missed: 0 };
   for (const s of samples) {
-    const reject = s.score >= threshold;
+    const reject = rejects(s.score, threshold, band);
     if (s.positive) {
       c.defects++;
       if (!reject) c.missed++;
@@ -92,30 +96,52 @@ export function rocAuc(samples: readonly ScoredSample[]): number {
   return (rankSumPos - (nPos * (nPos + 1)) / 2) / (nPos * nNeg);
 }
 
-export function classMetrics(samples: readonly ScoredSample[], threshold: number): ClassMetrics {
-  const c = count(samples, threshold);
+function recallPerKind(samples: readonly ScoredSample[], threshold: number, band: number) {
   const perKind = new Map<string, { n: number; caught: number }>();
   for (const s of samples) {
     if (!s.positive) continue;
     const k = perKind.get(s.kind) ?? { n: 0, caught: 0 };
     k.n++;
-    if (s.score >= threshold) k.caught++;
+    if (rejects(s.score, threshold, band)) k.caught++;
     perKind.set(s.kind, k);
   }
-  const per_defect_recall: Record<string, number> = {};
+  const recall: Record<string, number> = {};
+  const n: Record<string, number> = {};
   for (const [kind, k] of [...perKind].sort(([a], [b]) => a.localeCompare(b))) {
-    per_defect_recall[kind] = ratio(k.caught, k.n);
+    recall[kind] = ratio(k.caught, k.n);
+    n[kind] = k.n;
   }
-  const per_defect_samples = Object.fromEntries(Object.keys(per_defect_recall).map((k) => [k, perKind.get(k)?.n ?? 0]));
-  return {
+  return { recall, n };
+}
+
+/**
+ * Metrics at `threshold`; with `uncertainBand` > 0 also `on_line`: as the line acts by default,
+ * rejecting the parts within the band too (more false rejects, fewer misses).
+ */
+export function classMetrics(samples: readonly ScoredSample[], threshold: number, uncertainBand = 0): ClassMetrics {
+  const c = count(samples, threshold);
+  const kinds = recallPerKind(samples, threshold, 0);
+  const metrics: ClassMetrics = {
     samples: samples.length,
     accuracy: ratio(samples.length - c.falseRejects - c.missed, samples.length),
     threshold,
     false_reject_rate: ratio(c.falseRejects, c.goods),
     missed_defect_rate: ratio(c.missed, c.defects),
     roc_auc: rocAuc(samples),
-    per_defect_recall,
-    per_defect_samples,
+    per_defect_recall: kinds.recall,
+    per_defect_samples: kinds.n,
+  };
+  if (uncertainBand <= 0) return metrics;
+  const l = count(samples, threshold, uncertainBand);
+  return {
+    ...metrics,
+    on_line: {
+      uncertain_band: uncertainBand,
+      accuracy: ratio(samples.length - l.falseRejects - l.missed, samples.length),
+      false_reject_rate: ratio(l.falseRejects, l.goods),
+      missed_defect_rate: ratio(l.missed, l.defects),
+      per_defect_recall: recallPerKind(samples, threshold, uncertainBand).recall,
+    },
   };
 }
 
@@ -143,11 +169,16 @@ export function calibrateThreshold(samples: readonly ScoredSample[], maxMissedRa
   return Math.round(((lo + hi) / 2) * 1000) / 1000;
 }
 
-/** The lowest threshold (0.001 grid) that rejects at most `maxFalseReject` of the good parts. */
+/**
+ * The lowest threshold (0.001 grid) that rejects at most `maxFalseReject` of the good parts, and
+ * at least one of them: a set of fewer than 1/maxFalseReject good parts cannot resolve the share,
+ * and its single highest-scoring good part would otherwise set the threshold for every line.
+ */
 export function falseRejectFloor(samples: readonly ScoredSample[], maxFalseReject: number): number {
+  const goods = samples.filter((s) => !s.positive).length;
+  const allowed = maxFalseReject > 0 ? Math.max(1, Math.floor(maxFalseReject * goods + 1e-9)) : 0;
   for (let k = 1; k < 1000; k++) {
-    const c = count(samples, k / 1000);
-    if (ratio(c.falseRejects, c.goods) <= maxFalseReject) return k / 1000;
+    if (count(samples, k / 1000).falseRejects <= allowed) return k / 1000;
   }
   return 0.999;
 }
@@ -169,4 +200,28 @@ export function calibrateAcross(
   const missTarget = Math.min(...sets.map((s) => calibrateThreshold(s, maxMissedRate)));
   if (maxFalseReject === null) return missTarget;
   return Math.max(missTarget, ...sets.map((s) => falseRejectFloor(s, maxFalseReject)));
+}
+
+/**
+ * The widest uncertain band up to `band` (0.001 grid) around `threshold` whose uncertain good
+ * parts, acted on as rejects (the safe `decision.uncertain_action`), add at most
+ * `maxAddedFalseReject` of each set's good parts to its false rejects (at least one part, as
+ * `falseRejectFloor` allows). A fixed ±0.15 is narrow where a model's scores are polarized and
+ * rejects several percent of good parts where they are not (a model retrained on a new line).
+ */
+export function fitBandToRejects(
+  sets: readonly (readonly ScoredSample[])[],
+  threshold: number,
+  band: number,
+  maxAddedFalseReject: number,
+): number {
+  const base = sets.map((s) => count(s, threshold));
+  const allowed = base.map((c) => Math.max(1, Math.floor(maxAddedFalseReject * c.goods + 1e-9)));
+  const fits = (b: number) =>
+    sets.every(
+      (s, i) => count(s, threshold, b).falseRejects - (base[i] as Counts).falseRejects <= (allowed[i] as number),
+    );
+  let k = Math.round(band * 1000);
+  while (k > 0 && !fits(k / 1000)) k--;
+  return k / 1000;
 }

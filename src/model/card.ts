@@ -20,17 +20,32 @@ function unseenData(key: string, d: ClassMetrics & { data: string }, what: strin
   const n = d.per_defect_samples;
   const defects = n ? Object.values(n).reduce((a, b) => a + b, 0) : undefined;
   const goods = defects === undefined ? undefined : d.samples - defects;
+  const l = d.on_line;
+  const rows: { name: string; rate: number; n: number | undefined; line: number | undefined }[] = [
+    { name: "accuracy", rate: d.accuracy, n: d.samples, line: l?.accuracy },
+    { name: "false rejects", rate: d.false_reject_rate, n: goods, line: l?.false_reject_rate },
+    { name: "missed defects", rate: d.missed_defect_rate, n: defects, line: l?.missed_defect_rate },
+    ...Object.entries(d.per_defect_recall).map(([k, v]) => ({
+      name: `recall: ${k}`,
+      rate: v,
+      n: n?.[k],
+      line: l?.per_defect_recall[k],
+    })),
+  ];
   return [
-    `On ${d.samples} ${what} (${d.data}), **${key}** at threshold ${d.threshold}, with 95% intervals:`,
+    `On ${d.samples} ${what} (${d.data}), **${key}** at threshold ${d.threshold}, with 95% intervals` +
+      (l
+        ? `; "on the line" counts the parts within the uncertain band (±${l.uncertain_band}) as rejected, as the ` +
+          "daemon acts on them by default (`decision.uncertain_action: reject`):"
+        : ":"),
     "",
     table(
-      ["measure", "value"],
-      [
-        ["accuracy", interval(d.accuracy, d.samples)],
-        ["false rejects", interval(d.false_reject_rate, goods)],
-        ["missed defects", interval(d.missed_defect_rate, defects)],
-        ...Object.entries(d.per_defect_recall).map(([k, v]): [string, string] => [`recall: ${k}`, interval(v, n?.[k])]),
-      ],
+      l ? ["measure", "at the threshold", "on the line"] : ["measure", "value"],
+      rows.map((r) =>
+        l
+          ? [r.name, interval(r.rate, r.n), r.line === undefined ? "" : interval(r.line, r.n)]
+          : [r.name, interval(r.rate, r.n)],
+      ),
     ),
     "",
   ];

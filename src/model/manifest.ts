@@ -55,6 +55,16 @@ export const classMetricsSchema = z.strictObject({
   per_defect_recall: z.record(z.string(), rateSchema),
   // Defective frames of each kind behind per_defect_recall (for its confidence interval).
   per_defect_samples: z.record(z.string(), z.number().int().nonnegative()).optional(),
+  // As the line acts by default: parts within the uncertain band are rejected too.
+  on_line: z
+    .strictObject({
+      uncertain_band: z.number().nonnegative(),
+      accuracy: rateSchema,
+      false_reject_rate: rateSchema,
+      missed_defect_rate: rateSchema,
+      per_defect_recall: z.record(z.string(), rateSchema),
+    })
+    .optional(),
 });
 export type ClassMetrics = z.infer<typeof classMetricsSchema>;
 

@@ -17,6 +17,8 @@ export interface ProfileOptions {
   threshold: number;
   /** Name of the data set, recorded in the manifest. */
   dataName: string;
+  /** The manifest's uncertain band: the metrics also say how the line acts with it (`on_line`). */
+  uncertainBand?: number;
 }
 
 export interface Profile {
@@ -44,7 +46,7 @@ export function buildProfile(frames: readonly EvaluatedFrame[], opts: ProfileOpt
   }
   const scores = frames.map((f) => f.score);
   return {
-    metrics: classMetrics(frames, opts.threshold),
+    metrics: classMetrics(frames, opts.threshold, opts.uncertainBand),
     // The default threshold always gets its own row.
     operatingPoints: operatingTable(
       frames,
@@ -72,15 +74,17 @@ export function buildProfile(frames: readonly EvaluatedFrame[], opts: ProfileOpt
         defect: frames.filter((f) => f.positive).length,
       },
       // What the line should see: the data set's class mix reweighted to the stated prevalence.
-      reject_rate: expectedRejectRate(frames, opts.threshold, opts.prevalence),
+      reject_rate: expectedRejectRate(frames, opts.threshold, opts.prevalence, opts.uncertainBand),
       defect_prevalence: opts.prevalence,
     },
   };
 }
 
-function expectedRejectRate(frames: readonly ScoredSample[], threshold: number, prevalence: number): number {
-  const m = classMetrics(frames, threshold);
-  return m.false_reject_rate * (1 - prevalence) + (1 - m.missed_defect_rate) * prevalence;
+/** The line's reject rate as the daemon counts it: uncertain parts are rejected too (the default action). */
+function expectedRejectRate(frames: readonly ScoredSample[], threshold: number, prevalence: number, band = 0): number {
+  const m = classMetrics(frames, threshold, band);
+  const r = m.on_line ?? m;
+  return r.false_reject_rate * (1 - prevalence) + (1 - r.missed_defect_rate) * prevalence;
 }
 
 /**

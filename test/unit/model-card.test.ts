@@ -67,7 +67,8 @@ describe("defect kinds in the manifest", () => {
 });
 
 describe("metrics on data the recipe never tuned on", () => {
-  it("show in the card with 95% intervals per defect kind", () => {
+  /** The shipped manifest with fresh-render metrics: 1000 frames, 500 of them defects of two kinds. */
+  const withFresh = (extra: object) => {
     const m = structuredClone(shipped);
     m.metrics.int8.fresh = {
       data: "fresh renders, seed 4242",
@@ -79,8 +80,13 @@ describe("metrics on data the recipe never tuned on", () => {
       roc_auc: 0.998,
       per_defect_recall: { chip: 0.96, crack: 0.98 },
       per_defect_samples: { chip: 250, crack: 250 },
+      ...extra,
     };
-    const card = renderModelCard(parseManifest(m, "manifest.json"));
+    return renderModelCard(parseManifest(m, "manifest.json"));
+  };
+
+  it("show in the card with 95% intervals per defect kind", () => {
+    const card = withFresh({});
     expect(card).toContain(
       "On 1000 frames rendered with a seed neither training nor the footage used (fresh renders, seed 4242)",
     );
@@ -88,5 +94,21 @@ describe("metrics on data the recipe never tuned on", () => {
     expect(card).toMatch(/\| recall: chip \| 96\.00% \(92\.8%–97\.8%, n=250\) \|/);
     // False rejects among the 500 good frames.
     expect(card).toMatch(/\| false rejects \| 1\.00% \([\d.]+%–[\d.]+%, n=500\) \|/);
+  });
+
+  it("say beside the threshold's figures what the line does, rejecting the uncertain parts", () => {
+    const card = withFresh({
+      on_line: {
+        uncertain_band: 0.1,
+        accuracy: 0.98,
+        false_reject_rate: 0.03,
+        missed_defect_rate: 0.01,
+        per_defect_recall: { chip: 0.98, crack: 1 },
+      },
+    });
+    expect(card).toContain("the uncertain band (±0.1) as rejected");
+    expect(card).toContain("| measure | at the threshold | on the line |");
+    expect(card).toMatch(/\| false rejects \| 1\.00% \([^)]*n=500\) \| 3\.00% \([^)]*n=500\) \|/);
+    expect(card).toMatch(/\| recall: chip \| 96\.00% \([^)]*\) \| 98\.00% \([^)]*n=250\) \|/);
   });
 });

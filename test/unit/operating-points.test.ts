@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { decide } from "../../src/decision/decide.js";
 import {
   calibrateAcross,
   calibrateThreshold,
   classMetrics,
   falseRejectFloor,
+  fitBandToRejects,
   operatingPoint,
   rejectsPer1000,
   rocAuc,
@@ -93,6 +95,71 @@ describe("operating points", () => {
     expect(classMetrics(original, t).false_reject_rate).toBeLessThanOrEqual(0.01);
     expect(classMetrics(line, t).false_reject_rate).toBeLessThanOrEqual(0.01);
     expect(falseRejectFloor(original, 0.01)).toBeCloseTo(0.041, 6);
+  });
+
+  it("does not let one outlier among a few dozen good parts set the threshold for every line", () => {
+    const original = [
+      ...Array.from({ length: 200 }, () => good(0.02)),
+      ...Array.from({ length: 200 }, () => bad(0.95)),
+    ];
+    // 50 good parts of a new line (1% of them is half a part), one of them scoring 0.95.
+    const line = [
+      good(0.95),
+      ...Array.from({ length: 49 }, () => good(0.1)),
+      ...Array.from({ length: 30 }, () => bad(0.99)),
+    ];
+    expect(falseRejectFloor(line, 0.01)).toBeCloseTo(0.101, 6);
+    const t = calibrateAcross([original, line], 0.01, 0.01);
+    expect(t).toBeLessThan(0.9);
+    expect(classMetrics(original, t).missed_defect_rate).toBe(0);
+    // Two outliers of 50 (4%) are more than the ceiling allows.
+    expect(falseRejectFloor([good(0.95), ...line], 0.01)).toBeCloseTo(0.951, 6);
+    // A ceiling of 0 allows none.
+    expect(falseRejectFloor(line, 0)).toBeCloseTo(0.951, 6);
+  });
+
+  it("narrows the uncertain band until the good parts it would reject stay within the allowance", () => {
+    // Polarized scores: nothing near the threshold, the band stays as asked.
+    const polar = [...Array.from({ length: 100 }, () => good(0.01)), ...Array.from({ length: 100 }, () => bad(0.99))];
+    expect(fitBandToRejects([polar], 0.6, 0.15, 0.01)).toBe(0.15);
+    // A retrained model's good parts spread up to the threshold: 5 of 100 score 0.185, 1 scores 0.25.
+    const spread = [
+      ...Array.from({ length: 94 }, () => good(0.01)),
+      ...Array.from({ length: 5 }, () => good(0.185)),
+      good(0.25),
+      ...Array.from({ length: 100 }, () => bad(0.9)),
+    ];
+    // ±0.15 around 0.3 would reject all six as uncertain; one (1%) is allowed: the band stops
+    // short of the five at 0.185, as the daemon's own decision counts them.
+    const b = fitBandToRejects([polar, spread], 0.3, 0.15, 0.01);
+    expect(b).toBeCloseTo(0.114, 6);
+    const policy = {
+      threshold: 0.3,
+      uncertainBand: b,
+      uncertainAction: "reject" as const,
+      negativeLabel: "good",
+      positiveLabel: "defect",
+    };
+    expect(spread.filter((s) => !s.positive && decide(s.score, policy).action === "reject")).toHaveLength(1);
+    // Good parts at or above the threshold are rejected anyway: they do not narrow the band.
+    expect(fitBandToRejects([[...polar, good(0.65), good(0.7)]], 0.6, 0.15, 0.01)).toBe(0.15);
+  });
+
+  it("says how the line acts when it rejects the uncertain parts too", () => {
+    const set = [good(0.1), good(0.45), good(0.55), bad(0.4), bad(0.9)];
+    const m = classMetrics(set, 0.5, 0.15);
+    // At the threshold: 0.55 is a false reject, 0.4 a miss. Within ±0.15 (0.35–0.65) both 0.45
+    // and 0.4 are uncertain, so rejected: two false rejects of three, no miss.
+    expect(m.false_reject_rate).toBeCloseTo(1 / 3, 9);
+    expect(m.missed_defect_rate).toBe(0.5);
+    expect(m.on_line).toEqual({
+      uncertain_band: 0.15,
+      accuracy: 0.6,
+      false_reject_rate: 2 / 3,
+      missed_defect_rate: 0,
+      per_defect_recall: { crack: 1 },
+    });
+    expect(classMetrics(set, 0.5).on_line).toBeUndefined();
   });
 
   it("computes ROC AUC with ties counted half", () => {
