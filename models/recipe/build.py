@@ -607,7 +607,10 @@ class Build:
             out.write("\n")
         self.log(f"{'int8' if artifact == 'int8' else artifact + ' model'} on {f['samples']} frames of {data} at threshold {f['threshold']}: accuracy "
                  f"{f['accuracy'] * 100:.2f}%, false rejects {f['false_reject_rate'] * 100:.2f}%, missed defects "
-                 f"{f['missed_defect_rate'] * 100:.2f}%, recall " + ", ".join(f"{k} {v * 100:.1f}%" for k, v in f["per_defect_recall"].items()))
+                 f"{f['missed_defect_rate'] * 100:.2f}%, recall " + ", ".join(f"{k} {v * 100:.1f}%" for k, v in f["per_defect_recall"].items())
+                 + (f"; on the line (uncertain ±{f['on_line']['uncertain_band']} rejected): accuracy {f['on_line']['accuracy'] * 100:.2f}%, "
+                    f"false rejects {f['on_line']['false_reject_rate'] * 100:.2f}%, missed defects {f['on_line']['missed_defect_rate'] * 100:.2f}%"
+                    if "on_line" in f else ""))
 
     def runtime_kernels(self, model_dir: str) -> dict:
         """Op types of the graph onnxruntime really runs (graph optimization level 'all')."""
