@@ -1,12 +1,11 @@
 // Closing the loop (docs/retraining.md#the-whole-loop-as-one-test), every part real: the recipe's
-// simulator renders a changed line (supplier-b: a new supplier's parts), the built daemon inspects it
-// with the shipped model
-// and a real Mosquitto carries its drift alarm; the test labels the stored samples through the
-// labeling API by the simulator's truth (standing in for the operator), downloads the device's
-// export, retrains with `npm run model:build -- --quick --from-export`, installs the signed bundle
-// over MQTT; the gate, shadow mode and automatic promotion hand the line to the new model, and
-// drift returns to ok while the decisions match the truth again.
-// Quick mode; about 5 minutes on 2 cores (docs/retraining.md has the measured time).
+// simulator renders a changed line (supplier-b: a new supplier's parts), the built daemon inspects
+// it with the shipped model and a real Mosquitto carries its drift alarm; the test labels the
+// stored samples through the labeling API by the simulator's truth (standing in for the operator),
+// downloads the device's export, retrains with `npm run model:build -- --quick --from-export`,
+// installs the signed bundle over MQTT; the gate, shadow mode and automatic promotion hand the line
+// to the new model, and drift returns to ok while the decisions match the truth again.
+// Quick mode; about 2 minutes in CI, 4-5 on a shared machine (docs/retraining.md).
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
