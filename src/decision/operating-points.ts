@@ -170,13 +170,17 @@ export function calibrateThreshold(samples: readonly ScoredSample[], maxMissedRa
 }
 
 /**
- * The lowest threshold (0.001 grid) that rejects at most `maxFalseReject` of the good parts, and
- * at least one of them: a set of fewer than 1/maxFalseReject good parts cannot resolve the share,
- * and its single highest-scoring good part would otherwise set the threshold for every line.
+ * How many of `goods` good parts a share of false rejects allows: at least one when the share is
+ * above 0, since a set of fewer than 1/share good parts cannot resolve it, and its single
+ * highest-scoring good part would otherwise decide for every line.
  */
+function allowedFalseRejects(goods: number, share: number): number {
+  return share > 0 ? Math.max(1, Math.floor(share * goods + 1e-9)) : 0;
+}
+
+/** The lowest threshold (0.001 grid) that rejects at most `maxFalseReject` of the good parts (`allowedFalseRejects`). */
 export function falseRejectFloor(samples: readonly ScoredSample[], maxFalseReject: number): number {
-  const goods = samples.filter((s) => !s.positive).length;
-  const allowed = maxFalseReject > 0 ? Math.max(1, Math.floor(maxFalseReject * goods + 1e-9)) : 0;
+  const allowed = allowedFalseRejects(samples.filter((s) => !s.positive).length, maxFalseReject);
   for (let k = 1; k < 1000; k++) {
     if (count(samples, k / 1000).falseRejects <= allowed) return k / 1000;
   }
@@ -205,8 +209,7 @@ export function calibrateAcross(
 /**
  * The widest uncertain band up to `band` (0.001 grid) around `threshold` whose uncertain good
  * parts, acted on as rejects (the safe `decision.uncertain_action`), add at most
- * `maxAddedFalseReject` of each set's good parts to its false rejects (at least one part, as
- * `falseRejectFloor` allows). A fixed ±0.15 is narrow where a model's scores are polarized and
+ * `maxAddedFalseReject` of each set's good parts to its false rejects (`allowedFalseRejects`). A fixed ±0.15 is narrow where a model's scores are polarized and
  * rejects several percent of good parts where they are not (a model retrained on a new line).
  */
 export function fitBandToRejects(
@@ -216,7 +219,7 @@ export function fitBandToRejects(
   maxAddedFalseReject: number,
 ): number {
   const base = sets.map((s) => count(s, threshold));
-  const allowed = base.map((c) => Math.max(1, Math.floor(maxAddedFalseReject * c.goods + 1e-9)));
+  const allowed = base.map((c) => allowedFalseRejects(c.goods, maxAddedFalseReject));
   const fits = (b: number) =>
     sets.every(
       (s, i) => count(s, threshold, b).falseRejects - (base[i] as Counts).falseRejects <= (allowed[i] as number),

@@ -1,5 +1,5 @@
 // Reference statistics and the operating-point table of a model, from its evaluated frames. Pure.
-import { classMetrics, operatingTable, type ScoredSample, TABLE_THRESHOLDS } from "../decision/operating-points.js";
+import { classMetrics, operatingTable, TABLE_THRESHOLDS } from "../decision/operating-points.js";
 import { FEATURE_NAMES } from "../monitor/frame-features.js";
 import { histogram, quantileEdges } from "../monitor/histogram.js";
 import type { EvaluatedFrame } from "./evaluate.js";
@@ -45,8 +45,9 @@ export function buildProfile(frames: readonly EvaluatedFrame[], opts: ProfileOpt
     );
   }
   const scores = frames.map((f) => f.score);
+  const metrics = classMetrics(frames, opts.threshold, opts.uncertainBand);
   return {
-    metrics: classMetrics(frames, opts.threshold, opts.uncertainBand),
+    metrics,
     // The default threshold always gets its own row.
     operatingPoints: operatingTable(
       frames,
@@ -74,15 +75,14 @@ export function buildProfile(frames: readonly EvaluatedFrame[], opts: ProfileOpt
         defect: frames.filter((f) => f.positive).length,
       },
       // What the line should see: the data set's class mix reweighted to the stated prevalence.
-      reject_rate: expectedRejectRate(frames, opts.threshold, opts.prevalence, opts.uncertainBand),
+      reject_rate: expectedRejectRate(metrics, opts.prevalence),
       defect_prevalence: opts.prevalence,
     },
   };
 }
 
 /** The line's reject rate as the daemon counts it: uncertain parts are rejected too (the default action). */
-function expectedRejectRate(frames: readonly ScoredSample[], threshold: number, prevalence: number, band = 0): number {
-  const m = classMetrics(frames, threshold, band);
+function expectedRejectRate(m: ClassMetrics, prevalence: number): number {
   const r = m.on_line ?? m;
   return r.false_reject_rate * (1 - prevalence) + (1 - r.missed_defect_rate) * prevalence;
 }
