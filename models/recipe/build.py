@@ -72,7 +72,8 @@ CALIBRATION_SHARE = 0.3
 # Blocks at the end of the network that --from-export leaves as the base model has them: a new
 # belt or light changes colour and texture, which the early blocks see; the late ones hold what a
 # chip or a crack looks like, which a few dozen device defects would otherwise teach it to ignore.
-# 2 of 6: the best balance of missed defects and false rejects on three exports (docs/retraining.md).
+# 2 of 6: the best balance of missed defects and false rejects on three belt-b exports with the
+# model trained on one line; on new parts (supplier-b) freezing none is no better (docs/retraining.md).
 RETUNE_FROZEN_BLOCKS = 2
 TRAIN_LINE = "varied"  # conveyor.py --line for the training split
 
