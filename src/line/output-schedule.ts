@@ -40,6 +40,14 @@ export class PulseSchedule {
     return Number.isFinite(t) ? t : null;
   }
 
+  /**
+   * The line really went active at `atMs` (read after the write returned): the pulse lasts
+   * pulse_ms from then, so a write that was slow to happen never shortens it.
+   */
+  wentActiveAt(atMs: number): void {
+    if (this.onUntil !== null) this.onUntil = Math.max(this.onUntil, atMs + this.pulseMs);
+  }
+
   /** Everything due by `nowMs`, in time order. */
   due(nowMs: number): PulseEvent[] {
     const out: PulseEvent[] = [];
@@ -52,6 +60,7 @@ export class PulseSchedule {
         this.pending.shift();
         if (this.onUntil === null) {
           // A late start still gets its full length: the actuator needs pulse_ms to act.
+          // wentActiveAt() moves the end again once the write has really happened.
           this.onUntil = Math.max(s, nowMs) + this.pulseMs;
           out.push({ type: "on", partId: head.partId, scheduledMs: s });
         } else {

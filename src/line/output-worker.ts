@@ -117,10 +117,9 @@ function runDue(now: number): void {
       drive("reject", false);
     } else if (e.type === "on") {
       drive("reject", true);
-      post({
-        type: "pulse",
-        pulse: { partId: e.partId, scheduledMs: e.scheduledMs, startedMs: monoNowMs(), merged: false },
-      });
+      const startedMs = monoNowMs();
+      pulses.wentActiveAt(startedMs);
+      post({ type: "pulse", pulse: { partId: e.partId, scheduledMs: e.scheduledMs, startedMs, merged: false } });
     } else {
       post({ type: "pulse", pulse: { partId: e.partId, scheduledMs: e.scheduledMs, startedMs: now, merged: true } });
     }

@@ -94,9 +94,8 @@ describe("line output worker with the simulated line", () => {
       const due = ejected[i]?.ejectAtMs ?? Number.NaN;
       expect(p.startMs).toBeGreaterThanOrEqual(due);
       expect(p.endMs).not.toBeNull();
-      // pulse_ms long, measured from the write, which comes a little after the schedule noted the
-      // time (µs on a quiet machine, 0.1 ms seen on a loaded one): 0.5 ms of that allowed.
-      expect((p.endMs ?? 0) - p.startMs).toBeGreaterThanOrEqual(19.5);
+      // At least pulse_ms between the two writes, however late the first one happened.
+      expect((p.endMs ?? 0) - p.startMs).toBeGreaterThanOrEqual(20);
     }
     const s = line.stats();
     expect(s.counters).toMatchObject({ parts: 6, ejected: 5, passed: 1, missed: 1, failSafe: 3, byDecision: 3 });

@@ -19,6 +19,16 @@ describe("reject pulse schedule", () => {
     expect(s.nextDueMs()).toBeNull();
   });
 
+  it("times the pulse from the write that really turned the line on", () => {
+    const s = new PulseSchedule(30);
+    s.schedule(1, 100);
+    expect(s.due(100)).toEqual([{ type: "on", partId: 1, scheduledMs: 100 }]);
+    s.wentActiveAt(100.4); // the write returned 0.4 ms after the tick
+    expect(s.nextDueMs()).toBe(130.4);
+    expect(s.due(130.3)).toEqual([]);
+    expect(s.due(130.4)).toEqual([{ type: "off", scheduledMs: 130.4 }]);
+  });
+
   it("merges overlapping pulses instead of dropping the line between them", () => {
     const s = new PulseSchedule(30);
     s.schedule(1, 100);
