@@ -109,6 +109,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
         http: config.http,
         token: pageToken,
         databasePath: config.storage.path,
+        deviceId: config.device.id,
         camera,
         pipeline,
         drift,

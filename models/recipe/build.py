@@ -542,8 +542,7 @@ class Build:
             except DataError:
                 self.log("too few device samples to set some aside for the threshold: it is calibrated on the "
                          "simulated validation frames only")
-        self.device_info = describe(device, dtrain, dheld)
-        self.device_info["calibration"] = len(dcal)
+        self.device_info = describe(device, dtrain, dheld, dcal)
         self.device_held = write_labelled_dir(dheld, os.path.join(root, "held-out"))
         if len(device.samples) >= MIN_REFERENCE:
             self.device_all = write_labelled_dir(device.samples, os.path.join(root, "all"))

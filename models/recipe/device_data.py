@@ -8,6 +8,7 @@ the one who labeled the samples. Pure Python (csv, tarfile, PIL): no torch, so i
 from __future__ import annotations
 
 import argparse
+import collections
 import csv
 import hashlib
 import json
@@ -43,6 +44,7 @@ class DeviceSample:
     model: str  # name@version that decided it on the device
     size: tuple[int, int]
     sha256: str
+    device: str = ""  # the device's id (device.id), when the export names it
 
 
 @dataclass
@@ -134,7 +136,8 @@ def _read_one(folder: str, source: str, *, model_name: str, labels: list[str], k
         out.append(DeviceSample(
             path=path, label=label, kind=(kind or positive) if label == positive else label, source=source,
             sample_id=row.get("id") or "", captured_at=row.get("captured_at") or "",
-            model=f"{exported_by}@{row.get('model_version') or '?'}", size=size, sha256=digest))
+            model=f"{exported_by}@{row.get('model_version') or '?'}", size=size, sha256=digest,
+            device=(row.get("device_id") or "").strip()))
     return out
 
 
@@ -208,7 +211,11 @@ def write_labelled_dir(samples: list[DeviceSample], dest: str) -> str:
     return dest
 
 
-def describe(data: DeviceData, train: list[DeviceSample], held: list[DeviceSample]) -> dict:
+UNNAMED_DEVICE = "(not named in the export)"
+
+
+def describe(data: DeviceData, train: list[DeviceSample], held: list[DeviceSample],
+             calibration: list[DeviceSample] | None = None) -> dict:
     """What the model was trained on, for the manifest and the card."""
     def counts(samples: list[DeviceSample]) -> dict:
         by_label: dict[str, int] = {}
@@ -219,12 +226,15 @@ def describe(data: DeviceData, train: list[DeviceSample], held: list[DeviceSampl
         return {"samples": len(samples), "by_label": dict(sorted(by_label.items())), "by_kind": dict(sorted(by_kind.items()))}
 
     times = sorted(s.captured_at for s in data.samples if s.captured_at)
+    devices = collections.Counter(s.device or UNNAMED_DEVICE for s in data.samples)
     return {
         "exports": sorted({os.path.basename(os.path.normpath(s.source)) for s in data.samples}),
+        "devices": dict(sorted(devices.items())),
         "decided_by": sorted({s.model for s in data.samples}),
         "captured": {"from": times[0], "to": times[-1]} if times else None,
         "image_sizes": sorted({f"{w}x{h}" for w, h in (s.size for s in data.samples)}),
         "train": counts(train),
+        **({"calibration": counts(calibration)} if calibration is not None else {}),
         "held_out": counts(held),
         "skipped": len(data.skipped),
     }

@@ -19,7 +19,7 @@ import shutil
 import sys
 
 COLUMNS = ["id", "file", "label", "label_kind", "labeled_by", "labeled_at", "model_name", "model_version",
-           "captured_at", "width", "height"]
+           "captured_at", "width", "height", "device_id"]
 
 
 def main(argv: list[str]) -> int:
@@ -28,6 +28,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--model", default="round-parts@1.0.0", help="NAME@VERSION that decided the samples")
     p.add_argument("--start", default="2026-11-26T08:00:00+00:00", help="captured_at of the first frame")
+    p.add_argument("--device", default="simulated-line", help="the device id written on every row")
     a = p.parse_args(argv)
     name, _, version = a.model.partition("@")
     with open(os.path.join(a.frames, "labels.csv"), newline="") as f:
@@ -47,7 +48,7 @@ def main(argv: list[str]) -> int:
             w.writerow({"id": sid, "file": rel, "label": r["label"],
                         "label_kind": kind if r["label"] != "good" and kind not in ("", "defect") else "",
                         "labeled_by": "simulator", "labeled_at": at, "model_name": name, "model_version": version,
-                        "captured_at": at, "width": 320, "height": 240})
+                        "captured_at": at, "width": 320, "height": 240, "device_id": a.device})
     print(f"{len(rows)} labeled samples in {a.out}")
     return 0
 

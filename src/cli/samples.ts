@@ -8,7 +8,7 @@ import { resolveConfig } from "./config-source.js";
 import { UsageError } from "./usage.js";
 
 export const SAMPLES_HELP = `Usage: linesight samples export --out DIR|FILE|- [--format FORMAT] [filters]
-                                [--db FILE | --config FILE]
+                                [--db FILE | --config FILE] [--device ID]
 
 Exports the LABELED samples (the newest label of each) for training:
   folders        (default) DIR/<label>/<id>.jpg, DIR/manifest.csv, DIR/manifest.jsonl,
@@ -26,6 +26,8 @@ Filters (as on the labeling page):
   --ls-prefix URL   Label Studio image URL prefix (default /data/local-files/?d=)
 
 The database is --db, else storage.path of --config / /etc/linesight/config.yaml / the demo.
+Every row names the device (device_id): --device, else device.id of that config (with --db
+and no --device, none). Retraining reports which devices its samples came from.
 It may be exported while the daemon runs.`;
 
 export async function samplesCommand(argv: string[]): Promise<number> {
@@ -51,6 +53,7 @@ export async function samplesCommand(argv: string[]): Promise<number> {
       "no-mark": { type: "boolean", default: false },
       "ids-out": { type: "string" },
       "ls-prefix": { type: "string" },
+      device: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -72,13 +75,16 @@ export async function samplesCommand(argv: string[]): Promise<number> {
     if (err instanceof FilterError) throw new UsageError(`--${err.message}`);
     throw err;
   }
-  const db = values.db ?? (await resolveConfig(values.config)).config.storage.path;
+  const config = values.db ? null : (await resolveConfig(values.config)).config;
+  const db = values.db ?? (config?.storage.path as string);
+  const device = values.device ?? config?.device.id;
   const catalog = SampleCatalog.open(db);
   try {
     const result = await exportSamples(catalog, filter, {
       format,
       out: values.out,
       mark: !values["no-mark"],
+      ...(device ? { device } : {}),
       ...(values["ls-prefix"] ? { labelStudioPrefix: values["ls-prefix"] } : {}),
     });
     // Written only once everything was: the operator server marks these after delivery.

@@ -27,6 +27,8 @@ export interface OperatorServerOptions {
   readOnlyOpen: boolean;
   liveMaxRateHz: number;
   databasePath: string;
+  /** This device's id (device.id): written on every exported row. */
+  deviceId: string;
   /** The model's labels (good first is not assumed) and which one is "good". */
   labels: readonly string[];
   goodLabel: string;
@@ -418,7 +420,8 @@ export class OperatorServer {
         "retry-after": "10",
       });
     // The child only reports what it exported (fd 3); marking waits for the delivery.
-    const args = [CLI, "samples", "export", "--db", this.opts.databasePath, "--format", "tar", "--out", "-"];
+    const args = [CLI, "samples", "export", "--db", this.opts.databasePath, "--device", this.opts.deviceId];
+    args.push("--format", "tar", "--out", "-");
     args.push("--no-mark", "--ids-out", "/dev/fd/3");
     for (const key of ["reason", "decision", "label", "from", "to", "not_exported"]) {
       const v = url.searchParams.get(key);

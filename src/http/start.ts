@@ -16,6 +16,7 @@ export { httpToken } from "./token.js";
 
 export interface OperatorParts {
   databasePath: string;
+  deviceId: string;
   /** What the labeling page offers; the live view follows the model now deciding (pipeline.model). */
   labels: { labels: readonly string[]; goodLabel: string; defectKinds: readonly string[] };
   camera: { readonly state: string; readonly kind: string };
@@ -97,6 +98,7 @@ async function start(http: Config["http"], parts: OperatorParts, token: TokenSou
     secureCookie: http.secure_cookie,
     trustedProxies: http.trusted_proxies,
     databasePath: parts.databasePath,
+    deviceId: parts.deviceId,
     labels: parts.labels.labels,
     goodLabel: parts.labels.goodLabel,
     defectKinds: parts.labels.defectKinds,

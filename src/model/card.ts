@@ -1,14 +1,11 @@
 // MODEL_CARD.md rendered from manifest.json, so the card can never disagree with the manifest. Pure.
 import { wilson } from "../monitor/audit-accuracy.js";
+import { deviceDataSection } from "./card-device-data.js";
 import type { ArtifactMetrics, ClassMetrics, Manifest } from "./manifest.js";
+import { markdownTable } from "./markdown-table.js";
 
 const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
-
-function table(header: string[], rows: (string | number)[][]): string {
-  const line = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
-  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
-}
 
 /** Metrics on data the recipe never tuned on, with 95% intervals where the counts are recorded. */
 function unseenData(key: string, d: ClassMetrics & { data: string }, what: string): string[] {
@@ -39,7 +36,7 @@ function unseenData(key: string, d: ClassMetrics & { data: string }, what: strin
           "daemon acts on them by default (`decision.uncertain_action: reject`):"
         : ":"),
     "",
-    table(
+    markdownTable(
       l ? ["measure", "at the threshold", "on the line"] : ["measure", "value"],
       rows.map((r) =>
         l
@@ -54,7 +51,7 @@ function unseenData(key: string, d: ClassMetrics & { data: string }, what: strin
 function metricsTable(metrics: Record<string, ArtifactMetrics>): string {
   const entries = Object.entries(metrics);
   const kinds = [...new Set(entries.flatMap(([, m]) => Object.keys(m.test.per_defect_recall)))].sort();
-  return table(
+  return markdownTable(
     [
       "artifact",
       "file",
@@ -94,7 +91,7 @@ export function renderModelCard(m: Manifest): string {
   out.push("<!-- Generated from manifest.json by `linesight model card`; edit the manifest, not this file. -->", "");
   out.push(m.card.summary, "");
   out.push(
-    table(
+    markdownTable(
       ["", ""],
       [
         ["file", `\`${m.file}\` (sha256 \`${m.sha256}\`)`],
@@ -117,6 +114,7 @@ export function renderModelCard(m: Manifest): string {
   out.push("## Intended use", "", m.card.intended_use, "");
   out.push("## Limitations", "", ...m.card.limitations.map((l) => `- ${l}`), "");
   out.push("## Training data", "", m.card.training_data, "");
+  out.push(...deviceDataSection(m.training.device_data));
 
   if (m.metrics) {
     out.push("## Metrics on the held-out test split", "");
@@ -155,7 +153,7 @@ export function renderModelCard(m: Manifest): string {
           ? ""
           : ` Rejects per 1000 parts assume ${pct(prevalence, 1)} of parts are defective.`),
       "",
-      table(
+      markdownTable(
         ["threshold", "false reject rate", "missed defect rate", "rejects / 1000 parts"],
         m.operating_points.map((p) => [
           p.threshold === m.decision.threshold ? `**${p.threshold}**` : p.threshold,
@@ -173,7 +171,7 @@ export function renderModelCard(m: Manifest): string {
     out.push(
       `From ${r.samples} frames of \`${r.data}\`. Expected reject rate at the default threshold: ${pct(r.reject_rate)}.`,
       "",
-      table(
+      markdownTable(
         ["feature", "mean", "std", "p01", "p50", "p99"],
         Object.entries(r.features).map(([name, h]) => [
           name,

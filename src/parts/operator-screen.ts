@@ -29,6 +29,7 @@ export function operatorScreen(o: {
   http: Config["http"];
   token: TokenSource;
   databasePath: string;
+  deviceId: string;
   camera: CameraSource;
   pipeline: Pipeline;
   drift: DriftWatch;
@@ -52,6 +53,7 @@ export function operatorScreen(o: {
     async start() {
       screen = await startOperatorScreen(o.http, o.token, {
         databasePath: o.databasePath,
+        deviceId: o.deviceId,
         labels: {
           labels: model.manifest.labels,
           goodLabel: model.negativeLabel,

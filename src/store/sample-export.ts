@@ -23,6 +23,8 @@ export interface ExportedSample extends SampleSummary {
   latency_ms: number;
   model_sha256: string;
   label: string;
+  /** The device that stored it (device.id), so exports from several devices stay told apart. */
+  device_id: string | null;
 }
 
 export interface ExportOptions {
@@ -33,6 +35,8 @@ export interface ExportOptions {
   labelStudioPrefix?: string;
   /** Set exported_at on what was exported (default true). */
   mark?: boolean;
+  /** The device's id (config device.id), written on every row; the database does not hold it. */
+  device?: string;
 }
 
 const CSV_COLUMNS = [
@@ -64,6 +68,7 @@ const CSV_COLUMNS = [
   "candidate_score",
   "candidate_threshold",
   "candidate_action",
+  "device_id",
 ] as const;
 
 /** Only labeled samples are exported: a dataset needs the people's answers. */
@@ -90,7 +95,7 @@ export async function exportSamples(
   try {
     for (const row of rows) {
       const image = row.image as Buffer;
-      const s = toExported(row);
+      const s = toExported(row, opts.device ?? null);
       await sink.image(s.file, image);
       await sink.manifest(s, first, opts.labelStudioPrefix ?? "/data/local-files/?d=");
       first = false;
@@ -108,7 +113,7 @@ export async function exportSamples(
   return { exported: ids.length, byLabel, ids };
 }
 
-function toExported(row: Record<string, unknown>): ExportedSample {
+function toExported(row: Record<string, unknown>, device: string | null): ExportedSample {
   const { image: _image, output, features, ...rest } = row;
   const summary = toSummary(rest as Parameters<typeof toSummary>[0]);
   const label = summary.label as string;
@@ -120,6 +125,7 @@ function toExported(row: Record<string, unknown>): ExportedSample {
     features: features ? (JSON.parse(features as string) as Record<string, number>) : null,
     latency_ms: row.latency_ms as number,
     model_sha256: row.model_sha256 as string,
+    device_id: device,
   };
 }
 
@@ -176,7 +182,7 @@ export function labelStudioTask(s: ExportedSample, prefix: string): string {
         result: [{ from_name: "label", to_name: "image", type: "choices", value: { choices: [s.predicted] } }],
       },
     ],
-    meta: { reason: s.reason, action: s.action, captured_at: iso(s.captured_at) },
+    meta: { reason: s.reason, action: s.action, captured_at: iso(s.captured_at), device_id: s.device_id },
   });
 }
 

@@ -14,6 +14,7 @@ export function standaloneServerOptions(
     port: 0,
     liveMaxRateHz: 10,
     databasePath,
+    deviceId: "line7-cam1",
     labels: ["good", "defect"],
     goodLabel: "good",
     defectKinds: ["crack", "chip", "other"],

@@ -213,6 +213,14 @@ describe("the tar export", () => {
     expect(complete).toBe(true);
     expect(names.filter((n) => n.endsWith(".jpg")).sort()).toEqual(good.map((id) => `good/${id}.jpg`).sort());
     await expect.poll(() => exported(good), { timeout: 10_000 }).toBe(40);
+    // Every row names the device, so retraining on several devices' exports can tell them apart.
+    writeFileSync(join(dir, "good.tar"), tar);
+    const [header, ...rows] = execFileSync("tar", ["-xOf", join(dir, "good.tar"), "manifest.csv"], { encoding: "utf8" })
+      .trim()
+      .split("\n");
+    // The last column (the ones before it hold quoted JSON with commas).
+    expect((header as string).split(",").at(-1)).toBe("device_id");
+    expect(new Set(rows.map((r) => r.split(",").at(-1)))).toEqual(new Set(["export-test"]));
   });
 
   it("marks them after a download in a real browser", async () => {

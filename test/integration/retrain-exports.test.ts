@@ -37,14 +37,9 @@ function deviceDb(name: string, frames: { file: string; label: string; kind: str
   return path;
 }
 
-function exportDb(db: string, out: string, format = "folders"): void {
-  const r = spawnSync(
-    "node",
-    [join(ROOT, "dist/src/cli/main.js"), "samples", "export", "--db", db, "--out", out, "--format", format],
-    {
-      encoding: "utf8",
-    },
-  );
+function exportDb(db: string, out: string, format = "folders", device?: string): void {
+  const args = [join(ROOT, "dist/src/cli/main.js"), "samples", "export", "--db", db, "--out", out, "--format", format];
+  const r = spawnSync("node", device ? [...args, "--device", device] : args, { encoding: "utf8" });
   expect(r.status, r.stderr).toBe(0);
 }
 
@@ -92,6 +87,16 @@ describe("device exports for retraining", () => {
     expect(r.out.held_out.samples / truth.length).toBeCloseTo(0.3, 1);
     expect(r.out.decided_by).toEqual(["round-parts@1.0.0"]);
     expect(r.out.image_sizes).toEqual(["320x240"]);
+    expect(r.out.devices).toEqual({ "(not named in the export)": truth.length });
+  });
+
+  it("tells several devices' exports apart by the device each names", () => {
+    exportDb(deviceDb("cam1", footage.slice(0, 60)), join(dir, "cam1.tar"), "tar", "line7-cam1");
+    exportDb(deviceDb("cam2", footage.slice(60, 140)), join(dir, "cam2"), "folders", "line7-cam2");
+    const r = check(join(dir, "cam1.tar"), join(dir, "cam2"));
+    expect(r.error).toBe("");
+    expect(r.out.devices).toEqual({ "line7-cam1": 60, "line7-cam2": 80 });
+    expect(r.out.exports).toEqual(["cam1.tar", "cam2"]);
   });
 
   it("skips a corrupt image, naming it, and trains on the rest", () => {

@@ -281,7 +281,8 @@ describe("closing the loop on a changed line", () => {
     const manifest = JSON.parse(readFileSync(join(model, "manifest.json"), "utf8"));
     expect(manifest.version).toBe("1.1.0");
     const used = manifest.training.device_data;
-    expect(used.train.samples + used.calibration + used.held_out.samples).toBe(FRAMES);
+    expect(used.train.samples + used.calibration.samples + used.held_out.samples).toBe(FRAMES);
+    expect(used.devices).toEqual({ [ID]: FRAMES });
     step(`retrained: ${pct(manifest.metrics.int8.device.accuracy)} on held-out device samples`);
 
     // 5. Installed over MQTT; shadow mode, the gate and the automatic promotion follow.

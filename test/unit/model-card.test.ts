@@ -112,3 +112,46 @@ describe("metrics on data the recipe never tuned on", () => {
     expect(card).toMatch(/\| recall: chip \| 96\.00% \([^)]*\) \| 98\.00% \([^)]*n=250\) \|/);
   });
 });
+
+describe("device samples in a retrained model's card", () => {
+  const counts = (good: number, crack: number) => ({
+    samples: good + crack,
+    by_label: { good, defect: crack },
+    by_kind: { good, crack },
+  });
+  const deviceData = {
+    exports: ["line7.tar", "line8"],
+    devices: { "line7-cam1": 150, "line8-cam1": 50 },
+    decided_by: ["round-parts@1.0.0"],
+    captured: { from: "2026-11-20T06:00:00Z", to: "2026-11-24T22:00:00Z" },
+    image_sizes: ["320x240"],
+    train: counts(90, 30),
+    calibration: counts(20, 8),
+    held_out: counts(40, 12),
+    skipped: 1,
+  };
+
+  it("says which exports and devices, when, and how many of each kind went where", () => {
+    const m = structuredClone(shipped);
+    m.training.device_data = deviceData;
+    const card = renderModelCard(parseManifest(m, "manifest.json"));
+    expect(card).toContain("### Device samples");
+    expect(card).toContain("| exports | line7.tar, line8 |");
+    expect(card).toContain("| devices (samples) | line7-cam1 (150), line8-cam1 (50) |");
+    expect(card).toContain("| captured | 2026-11-20T06:00:00Z to 2026-11-24T22:00:00Z |");
+    expect(card).toContain("| kind | trained on | set the threshold | held out (metrics above) |");
+    expect(card).toContain("| crack | 30 | 8 | 12 |");
+    expect(card).toContain("| **all** | 120 | 28 | 52 |");
+  });
+
+  it("renders an older record (calibration as a count, no devices) and nothing for the shipped model", () => {
+    const m = structuredClone(shipped);
+    const { devices: _devices, ...older } = deviceData;
+    m.training.device_data = { ...older, calibration: 28 };
+    const card = renderModelCard(parseManifest(m, "manifest.json"));
+    expect(card).toContain("| devices (samples) | not recorded |");
+    expect(card).toContain("| crack | 30 |  | 12 |");
+    expect(card).toContain("| **all** | 120 | 28 | 52 |");
+    expect(renderModelCard(parseManifest(shipped, "manifest.json"))).not.toContain("Device samples");
+  });
+});

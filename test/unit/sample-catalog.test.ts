@@ -119,7 +119,7 @@ describe("export", () => {
     catalog.addLabels(ids.slice(0, 4), "good", "ann");
     catalog.addLabels(ids.slice(4, 6), "defect/crack", "ann", Date.now(), "crack");
     const out = join(dir, "out");
-    const r = await exportSamples(catalog, NO_FILTER, { format: "folders", out });
+    const r = await exportSamples(catalog, NO_FILTER, { format: "folders", out, device: "line7-cam1" });
     expect(r).toEqual({
       exported: 6,
       byLabel: { good: 4, "defect/crack": 2 },
@@ -132,7 +132,12 @@ describe("export", () => {
       .split("\n")
       .map((l) => JSON.parse(l));
     expect(jsonl.map((s) => s.id).sort()).toEqual(ids.slice(0, 6).sort());
-    expect(jsonl[0]).toMatchObject({ labeled_by: "ann", model_name: "round-parts", features: { brightness: 120.5 } });
+    expect(jsonl[0]).toMatchObject({
+      labeled_by: "ann",
+      model_name: "round-parts",
+      features: { brightness: 120.5 },
+      device_id: "line7-cam1",
+    });
     expect(readFileSync(join(out, "manifest.csv"), "utf8").trim().split("\n")).toHaveLength(7);
     const ls = JSON.parse(readFileSync(join(out, "label-studio.json"), "utf8"));
     expect(ls).toHaveLength(6);
