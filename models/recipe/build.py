@@ -543,6 +543,8 @@ class Build:
                 self.log("too few device samples to set some aside for the threshold: it is calibrated on the "
                          "simulated validation frames only")
         self.device_info = describe(device, dtrain, dheld, dcal)
+        self.log(f"device images {', '.join(self.device_info['image_sizes'])}: each resized to {WIDTH}x{HEIGHT} by the "
+                 "daemon's own preprocessing (`linesight dataset pack`), as on the device")
         self.device_held = write_labelled_dir(dheld, os.path.join(root, "held-out"))
         if len(device.samples) >= MIN_REFERENCE:
             self.device_all = write_labelled_dir(device.samples, os.path.join(root, "all"))

@@ -483,7 +483,7 @@ describe("buffer reuse", () => {
 });
 
 describe("linesight dataset pack", () => {
-  it("packs the pixels the daemon's preprocessing gives (the same code)", async () => {
+  it("packs the pixels the daemon's preprocessing gives (the same code), whatever the frame's size", async () => {
     const model = join(dir, "model");
     const data = join(dir, "data");
     execFileSync("mkdir", ["-p", model, data]);
@@ -494,8 +494,18 @@ describe("linesight dataset pack", () => {
       .filter((f) => f.endsWith(".jpg"))
       .sort()
       .slice(0, 6);
-    writeFileSync(join(data, "labels.csv"), `file,label\n${names.map((n) => `${n},good`).join("\n")}\n`);
     for (const n of names) writeFileSync(join(data, n), readFileSync(join(FOOTAGE, n)));
+    // Device samples from another camera: larger, and of another aspect ratio. Retraining must
+    // see them as the daemon does on that device, resized by the same code.
+    for (const [n, w, h] of [
+      [names[0], 640, 480],
+      [names[1], 200, 200],
+    ] as const) {
+      const big = await sharp(readFileSync(join(FOOTAGE, n))).resize(w, h, { fit: "fill" }).jpeg().toBuffer();
+      writeFileSync(join(data, `${w}x${h}-${n}`), big);
+      names.push(`${w}x${h}-${n}`);
+    }
+    writeFileSync(join(data, "labels.csv"), `file,label\n${names.map((n) => `${n},good`).join("\n")}\n`);
     execFileSync(process.execPath, [
       join(ROOT, "dist", "src", "cli", "main.js"),
       "dataset",

@@ -2,7 +2,7 @@
 // --from-export`): the recipe recovers float weights from the int8 ONNX (models/recipe/base_weights.py).
 // Recovered weights that do not reproduce onnxruntime's scores would fine-tune some other model.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -89,5 +89,30 @@ onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 13)]), "${join(other
     );
     expect(build.status).toBe(2);
     expect(build.stderr).toMatch(/^model:build: .*cannot recover float weights to fine-tune/m);
+  });
+
+  it("refuses a base model whose input spec is not the recipe's: its frames would be preprocessed differently", () => {
+    const other = join(dir, "other-input");
+    mkdirSync(other);
+    copyFileSync(join(MODEL, "model.onnx"), join(other, "model.onnx"));
+    const manifest = JSON.parse(readFileSync(join(MODEL, "manifest.json"), "utf8"));
+    manifest.input.shape = [1, 3, 224, 224];
+    writeFileSync(join(other, "manifest.json"), JSON.stringify(manifest));
+    const build = spawnSync(
+      PYTHON,
+      [
+        join(ROOT, "models/recipe/build.py"),
+        "--quick",
+        "--from-export",
+        dir,
+        "--base",
+        other,
+        "--work",
+        join(dir, "w"),
+      ],
+      { encoding: "utf8" },
+    );
+    expect(build.status).toBe(2);
+    expect(build.stderr).toMatch(/^model:build: .*its input spec differs from this recipe's.*add --from-scratch/m);
   });
 });
