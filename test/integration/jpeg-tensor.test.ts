@@ -501,7 +501,10 @@ describe("linesight dataset pack", () => {
       [names[0], 640, 480],
       [names[1], 200, 200],
     ] as const) {
-      const big = await sharp(readFileSync(join(FOOTAGE, n))).resize(w, h, { fit: "fill" }).jpeg().toBuffer();
+      const big = await sharp(readFileSync(join(FOOTAGE, n)))
+        .resize(w, h, { fit: "fill" })
+        .jpeg()
+        .toBuffer();
       writeFileSync(join(data, `${w}x${h}-${n}`), big);
       names.push(`${w}x${h}-${n}`);
     }
