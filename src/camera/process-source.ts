@@ -16,6 +16,9 @@ import { type BackoffOptions, DEFAULT_BACKOFF, RestartBackoff } from "./restart-
 import type { CameraSource, CameraStats } from "./source.js";
 import type { RawLayout } from "./yuv420.js";
 
+/** Default time a new capture process has for its first frame. */
+export const FIRST_FRAME_TIMEOUT_MS = 15_000;
+
 export interface ProcessSourceOptions {
   /** Reported as the camera source, e.g. "ffmpeg". */
   kind: string;
@@ -26,6 +29,9 @@ export interface ProcessSourceOptions {
   /** Set when the process writes raw frames of this layout; absent for JPEG. */
   raw?: RawLayout;
   stallTimeoutMs: number;
+  /** A new process's first frame may take this long (at least stallTimeoutMs): cameras take
+   * seconds to start (a Jetson's Argus daemon, rpicam's tuning, a loaded machine). */
+  firstFrameTimeoutMs?: number;
   backoff?: BackoffOptions;
   /** After SIGTERM, wait this long before SIGKILL. */
   killTimeoutMs?: number;
@@ -203,7 +209,11 @@ export class ProcessSource extends EventEmitter<{ state: [CameraState, string]; 
     const r = this.running;
     if (!r || r.killedForStall || this.stopping) return;
     const silentMs = performance.now() - this.lastFrameAt;
-    if (silentMs <= this.opts.stallTimeoutMs) return;
+    const limit =
+      r.streamingSince === null
+        ? Math.max(this.opts.stallTimeoutMs, this.opts.firstFrameTimeoutMs ?? FIRST_FRAME_TIMEOUT_MS)
+        : this.opts.stallTimeoutMs;
+    if (silentMs <= limit) return;
     this.stalls++;
     r.killedForStall = true;
     const why = `no frame from ${r.command.bin} for ${(silentMs / 1000).toFixed(1)} s; restarting it`;

@@ -248,6 +248,34 @@ describe("supervision", () => {
     expect(pickLibcameraVid(tempDir())).toBe("rpicam-vid");
   });
 
+  it("gives a new process longer for its first frame than the stall timeout, then holds it to that", async () => {
+    const frame = join(ROOT, "footage/round-parts", "footage-000000-good.jpg");
+    // Silent for 2.5 s (a camera starting), then 10 frames, then silent again (a stall).
+    const script = `const b = require("fs").readFileSync(${JSON.stringify(frame)});
+      setTimeout(() => { let n = 0; const t = setInterval(() => { process.stdout.write(b); if (++n === 10) clearInterval(t); }, 50); }, 2500);
+      setInterval(() => {}, 1000);`;
+    const source = (firstFrameTimeoutMs: number) =>
+      new ProcessSource({
+        kind: "test",
+        command: () => ({ bin: process.execPath, args: ["-e", script] }),
+        splitter: () => new MjpegSplitter(),
+        stallTimeoutMs: 1000,
+        firstFrameTimeoutMs,
+        backoff: { initialMs: 60_000, maxMs: 60_000, resetAfterMs: 60_000 },
+      });
+    const slow = await collect(source(8000));
+    await until("10 frames", () => slow.frames.length >= 10, 30_000, slow);
+    expect(slow.stats().stalls).toBe(0);
+    await until("the stall after streaming", () => slow.stats().stalls === 1, 30_000, slow);
+    await slow.source.stop();
+    // A camera that never starts is still caught, at the first-frame limit.
+    const dead = await collect(source(1500));
+    await until("the stall before any frame", () => dead.stats().stalls === 1, 30_000, dead);
+    expect(dead.frames).toHaveLength(0);
+    expect(dead.states.find((st) => st.state === "stalled")?.why).toMatch(/no frame from .* for \d+\.\d s/);
+    await dead.source.stop();
+  });
+
   it("stops a process that ignores SIGTERM with SIGKILL, and stops promptly while waiting to retry", async () => {
     const stubborn = new ProcessSource({
       kind: "test",
