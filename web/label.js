@@ -227,8 +227,13 @@ function message(text) {
   $("message").textContent = text;
 }
 
+let accuracyAsked = 0;
+
 async function refreshAccuracy() {
+  // Answers may arrive out of order: only the newest request's is shown.
+  const asked = ++accuracyAsked;
   const a = await api("/api/audit").catch(() => null);
+  if (asked !== accuracyAsked) return;
   const box = $("accuracy");
   if (!a || a.samples === 0) {
     box.replaceChildren(

@@ -91,6 +91,9 @@ export class OperatorServer {
   private readonly log: Logger;
   private status: { at: number; value: BoardStatus } | null = null;
   private auditTimer: NodeJS.Timeout | null = null;
+  /** The estimate's recomputation after the latest label change: /api/audit waits for it, so the
+   * page that just labeled never reads the estimate from before its own label. */
+  private auditAfterLabels: Promise<void> = Promise.resolve();
   private readonly exports = new Set<ReturnType<typeof spawn>>();
   private readonly hosts: HostPolicy;
   private readonly limiter = new LoginLimiter();
@@ -221,7 +224,10 @@ export class OperatorServer {
       if (path === "/api/samples") return this.listSamples(url, res);
       m = /^\/api\/samples\/(\d+)\/image\.jpg$/.exec(path);
       if (m) return jpeg(res, await this.catalog.call("image", { sampleId: Number(m[1]) }), "private, max-age=3600");
-      if (path === "/api/audit") return json(res, 200, this.board.audit);
+      if (path === "/api/audit") {
+        await this.auditAfterLabels;
+        return json(res, 200, this.board.audit);
+      }
       if (path === "/api/export.tar") return this.exportTar(req, url, res);
       throw new HttpError(404, `no such page: ${path}`);
     }
@@ -379,8 +385,8 @@ export class OperatorServer {
       if (err instanceof CatalogUnavailableError) throw err;
       throw new HttpError(409, (err as Error).message);
     }
+    this.labelsChanged();
     json(res, 200, { label_ids: labelIds });
-    void this.refreshAudit().then(() => this.hub.markDirty());
   }
 
   private async undo(res: ServerResponse, body: Record<string, unknown>): Promise<void> {
@@ -388,8 +394,13 @@ export class OperatorServer {
     if (!Array.isArray(ids) || ids.length === 0 || ids.length > 500 || !ids.every((i) => Number.isInteger(i)))
       throw new HttpError(400, "label_ids: expected a list of 1 to 500 label ids");
     const removed = await this.catalog.call("undo", { labelIds: ids as number[] });
+    this.labelsChanged();
     json(res, 200, { removed });
-    void this.refreshAudit().then(() => this.hub.markDirty());
+  }
+
+  /** Recomputes the audit estimate (queued behind the label write in the catalog worker). */
+  private labelsChanged(): void {
+    this.auditAfterLabels = this.refreshAudit().then(() => this.hub.markDirty());
   }
 
   /**

@@ -498,8 +498,8 @@ describe("linesight dataset pack", () => {
     // Device samples from another camera: larger, and of another aspect ratio. Retraining must
     // see them as the daemon does on that device, resized by the same code.
     for (const [n, w, h] of [
-      [names[0], 640, 480],
-      [names[1], 200, 200],
+      [names[0] as string, 640, 480],
+      [names[1] as string, 200, 200],
     ] as const) {
       const big = await sharp(readFileSync(join(FOOTAGE, n)))
         .resize(w, h, { fit: "fill" })

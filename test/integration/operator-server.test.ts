@@ -84,6 +84,44 @@ describe("operator server", () => {
   });
 });
 
+describe("the audit estimate on the labeling page", () => {
+  it("counts a label or an undo in the estimate read right after it", async () => {
+    const db = join(dir, "audit.db");
+    const store = SampleStore.open(db);
+    store.insertBatch(Array.from({ length: 30 }, (_, i) => makeSample(i, { reason: "audit" })));
+    const ids = (store.db.prepare("SELECT id FROM samples ORDER BY id").all() as { id: number }[]).map((r) => r.id);
+    store.close();
+    const s = await OperatorServer.start(standaloneServerOptions(db, { token: TOKEN, readOnlyOpen: false }));
+    try {
+      const post = async (path: string, body: unknown) => {
+        const r = await fetch(`${s.url}${path}`, {
+          method: "POST",
+          headers: { ...bearer, "x-linesight-request": "1", "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+        expect(r.status).toBe(200);
+        return (await r.json()) as { label_ids: number[] };
+      };
+      const audited = async () =>
+        ((await (await fetch(`${s.url}api/audit`, { headers: bearer })).json()) as { samples: number } | null)
+          ?.samples ?? 0;
+      // As the page does: each label's answer, then the estimate at once (the page shows the last).
+      for (const [i, id] of ids.entries()) {
+        const { label_ids } = await post("api/labels", { sample_ids: [id], label: i % 4 === 0 ? "defect" : "good" });
+        expect(await audited()).toBe(i + 1);
+        if (i % 10 === 9) {
+          await post("api/labels/undo", { label_ids });
+          expect(await audited()).toBe(i);
+          await post("api/labels", { sample_ids: [id], label: "good" });
+          expect(await audited()).toBe(i + 1);
+        }
+      }
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe("the daemon's http section", () => {
   it("refuses to start, saying why, when the token file cannot be read", async () => {
     const d = tempDir("linesight-http-bad-");
