@@ -48,7 +48,7 @@ export function deviceDataSection(record: unknown): string[] {
   const splits: [string, Counts | number | undefined][] = [
     ["trained on", d.train],
     ["set the threshold", cal],
-    ["held out (metrics above)", d.held_out],
+    ["held out (metrics below)", d.held_out],
   ];
   const shown = splits.filter(([, c]) => c !== undefined) as [string, Counts | number][];
   const kinds = [...new Set(shown.flatMap(([, c]) => (typeof c === "number" ? [] : Object.keys(c.by_kind))))].sort();

@@ -139,7 +139,7 @@ describe("device samples in a retrained model's card", () => {
     expect(card).toContain("| exports | line7.tar, line8 |");
     expect(card).toContain("| devices (samples) | line7-cam1 (150), line8-cam1 (50) |");
     expect(card).toContain("| captured | 2026-11-20T06:00:00Z to 2026-11-24T22:00:00Z |");
-    expect(card).toContain("| kind | trained on | set the threshold | held out (metrics above) |");
+    expect(card).toContain("| kind | trained on | set the threshold | held out (metrics below) |");
     expect(card).toContain("| crack | 30 | 8 | 12 |");
     expect(card).toContain("| **all** | 120 | 28 | 52 |");
   });
