@@ -26,6 +26,12 @@ function recover(modelDir: string) {
   };
 }
 
+/** `model:build --from-export` with `base` as the model to fine-tune. */
+function buildFrom(base: string) {
+  const args = ["--quick", "--from-export", dir, "--base", base, "--work", join(dir, "w")];
+  return spawnSync(PYTHON, [join(ROOT, "models/recipe/build.py"), ...args], { encoding: "utf8" });
+}
+
 describe("float weights recovered from the shipped int8 model", () => {
   it("reproduce onnxruntime's scores on the footage", () => {
     const r = recover(MODEL);
@@ -73,20 +79,7 @@ onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 13)]), "${join(other
     expect(r.error).toMatch(/cannot recover float weights to fine-tune \(conv 1 .* weight is not dequantized/);
     expect(r.error).toMatch(/--base must be a model this recipe built.*--from-scratch/);
     // `model:build --from-export` refuses it before rendering or reading anything.
-    const build = spawnSync(
-      PYTHON,
-      [
-        join(ROOT, "models/recipe/build.py"),
-        "--quick",
-        "--from-export",
-        dir,
-        "--base",
-        other,
-        "--work",
-        join(dir, "w"),
-      ],
-      { encoding: "utf8" },
-    );
+    const build = buildFrom(other);
     expect(build.status).toBe(2);
     expect(build.stderr).toMatch(/^model:build: .*cannot recover float weights to fine-tune/m);
   });
@@ -98,20 +91,7 @@ onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 13)]), "${join(other
     const manifest = JSON.parse(readFileSync(join(MODEL, "manifest.json"), "utf8"));
     manifest.input.shape = [1, 3, 224, 224];
     writeFileSync(join(other, "manifest.json"), JSON.stringify(manifest));
-    const build = spawnSync(
-      PYTHON,
-      [
-        join(ROOT, "models/recipe/build.py"),
-        "--quick",
-        "--from-export",
-        dir,
-        "--base",
-        other,
-        "--work",
-        join(dir, "w"),
-      ],
-      { encoding: "utf8" },
-    );
+    const build = buildFrom(other);
     expect(build.status).toBe(2);
     expect(build.stderr).toMatch(/^model:build: .*its input spec differs from this recipe's.*add --from-scratch/m);
   });
