@@ -209,8 +209,9 @@ export function calibrateAcross(
 /**
  * The widest uncertain band up to `band` (0.001 grid) around `threshold` whose uncertain good
  * parts, acted on as rejects (the safe `decision.uncertain_action`), add at most
- * `maxAddedFalseReject` of each set's good parts to its false rejects (`allowedFalseRejects`). A fixed ±0.15 is narrow where a model's scores are polarized and
- * rejects several percent of good parts where they are not (a model retrained on a new line).
+ * `maxAddedFalseReject` of each set's good parts to its false rejects (`allowedFalseRejects`).
+ * A fixed ±0.15 is narrow where a model's scores are polarized and rejects several percent of
+ * good parts where they are not (a model retrained on a new line).
  */
 export function fitBandToRejects(
   sets: readonly (readonly ScoredSample[])[],
